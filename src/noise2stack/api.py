@@ -1,0 +1,253 @@
+"""The Python API: every CLI command is one call of a function here.
+
+>>> from noise2stack import api
+>>> api.simulate("clean.tif", "noisy.tif", noise="poisson-gaussian", peak=30, sigma=5)
+>>> model = api.train(["noisy.tif"], "model", mode="self", neighbors=2, max_time=120)
+>>> api.predict("model", "noisy.tif", "denoised.tif")
+>>> api.evaluate("denoised.tif", "clean.tif")["psnr"]
+
+Functions take file paths or in-memory ``ZYX`` arrays, check all input before writing anything, and
+raise :class:`noise2stack.errors.Noise2StackError` with a one-line message for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+
+from noise2stack.config import TrainConfig, load_config, make_config
+from noise2stack.errors import Noise2StackError
+from noise2stack.io.stacks import check_readable, read_array, read_stack, to_zyx, write_stack
+from noise2stack.metrics import evaluate_stack
+from noise2stack.model import CONFIG_FILE, Model, package_version
+from noise2stack.noise import add_noise
+
+StackLike = Union[str, os.PathLike, np.ndarray]
+
+
+def _load(stack: StackLike, axes: str) -> np.ndarray:
+    if isinstance(stack, np.ndarray):
+        if stack.dtype.kind not in "uif" or stack.size == 0:
+            raise Noise2StackError(f"an image must be a non-empty array of integers or floats, got {stack.dtype} {stack.shape}")
+        out = to_zyx(stack, axes)
+        if out.dtype.kind == "f" and not np.isfinite(out).all():
+            raise Noise2StackError("the array contains NaN or Inf values; replace them before denoising")
+        return out
+    return read_stack(stack, axes)
+
+
+def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _check_output(out: str | os.PathLike, inputs: Sequence[StackLike], overwrite: bool) -> Path:
+    out = Path(out)
+    for item in inputs:
+        if not isinstance(item, np.ndarray) and _same_path(out, item):
+            raise Noise2StackError(f"the output {out} is also an input; choose another output path")
+    if out.exists() and not overwrite:
+        raise Noise2StackError(f"{out} exists; pass --overwrite to replace it")
+    if out.exists() and out.is_dir():
+        raise Noise2StackError(f"{out} is a folder, not a file")
+    if not out.parent.is_dir():
+        raise Noise2StackError(f"output folder does not exist: {out.parent}")
+    if not os.access(out.parent, os.W_OK):
+        raise Noise2StackError(f"output folder is not writable: {out.parent}")
+    return out
+
+
+def train(
+    noisy: Sequence[StackLike] | StackLike,
+    out: str | os.PathLike,
+    config: TrainConfig | None = None,
+    targets: Sequence[StackLike] | None = None,
+    val: StackLike | None = None,
+    val_target: StackLike | None = None,
+    config_file: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options,
+) -> Model:
+    """Train a denoising model on one or more noisy stacks and write its folder.
+
+    Parameters
+    ----------
+    noisy : path or array, or a sequence of them
+        Noisy stacks (axes ``config.axes``); one model is trained for all their planes.
+    out : path
+        Model folder to create.
+    config : TrainConfig, optional
+        Complete configuration; otherwise built from ``config_file`` and ``options``
+        (any :class:`TrainConfig` field, e.g. ``mode="self", neighbors=4, max_time=300``).
+    targets : sequence of path or array, optional
+        One target stack per input (``mode="copy"``: an independent noisy copy).
+    val, val_target : path or array, optional
+        A validation stack (and its target in copy mode) instead of held-out planes.
+    overwrite : bool
+        Replace an existing model folder.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Model
+        The trained model (best validation weights).
+    """
+    from noise2stack.train import fit
+
+    if config is None:
+        options = {k: v for k, v in options.items() if v is not None}
+        config = load_config(config_file, **options) if config_file else make_config(**options)
+    elif options:
+        raise Noise2StackError("give either config or options, not both")
+    inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
+    if not inputs:
+        raise Noise2StackError("no input stacks given")
+    target_list = list(targets) if targets else None
+    if config.mode == "copy" and config.method == "n2stack" and not target_list:
+        raise Noise2StackError("--mode copy needs --target COPY.tif: an independent noisy copy of each input")
+    if target_list and len(target_list) != len(inputs):
+        raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input")
+    out = Path(out)
+    paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)]
+    for p in paths:
+        check_readable(p)
+        if _same_path(out, p):
+            raise Noise2StackError(f"the model folder {out} is also an input; choose another --out")
+    if out.exists():
+        if not out.is_dir():
+            raise Noise2StackError(f"--out {out} exists and is not a folder")
+        if any(out.iterdir()) and not overwrite:
+            raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise Noise2StackError(f"output folder does not exist: {out.parent}")
+
+    stacks = [_load(s, config.axes) for s in inputs]
+    from noise2stack.methods import get_method
+
+    method = get_method(config.method)
+    method.check(config)
+    if method.needs_stack:
+        for item, s in zip(inputs, stacks):
+            if s.shape[0] == 1:
+                name = "the array" if isinstance(item, np.ndarray) else str(item)
+                raise Noise2StackError(
+                    f"{name} is a single 2-D plane (axes {config.axes}, shape {s.shape[1:]}); "
+                    f"{config.method} needs a stack of planes"
+                )
+    target_stacks = [_load(t, config.axes) for t in target_list] if target_list else None
+    val_stacks = [_load(val, config.axes)] if val is not None else None
+    val_targets = [_load(val_target, config.axes)] if val_target is not None else None
+    info = {
+        "training_inputs": [str(p) if not isinstance(p, np.ndarray) else f"array{p.shape}" for p in inputs],
+        "training_shapes": [list(s.shape) for s in stacks],
+    }
+    return fit(config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress, info=info)
+
+
+def load_model(model: str | os.PathLike | Model) -> Model:
+    """A :class:`Model` from a model folder (or the model itself)."""
+    if isinstance(model, Model):
+        return model
+    folder = Path(model)
+    if not (folder / CONFIG_FILE).is_file() and folder.is_dir():
+        raise Noise2StackError(f"{folder} is not a noise2stack model (no {CONFIG_FILE})")
+    return Model.load(folder)
+
+
+def predict(
+    model: str | os.PathLike | Model,
+    noisy: StackLike,
+    out: str | os.PathLike | None = None,
+    tile: int = 512,
+    overlap: int | None = None,
+    batch: int = 4,
+    axes: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> np.ndarray:
+    """Denoise a stack with a trained model.
+
+    Parameters
+    ----------
+    model : path or Model
+        A model folder written by :func:`train`.
+    noisy : path or array
+        The stack to denoise, axes ``axes`` (default: the axes the model was trained with).
+    out : path, optional
+        Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
+    tile, overlap, batch : int
+        Tile side, tile overlap (default: exact, see :mod:`noise2stack.predict.tiling`), tiles per pass.
+
+    Returns
+    -------
+    ndarray, shape (Z, Y, X), float32
+    """
+    from noise2stack.data.sampler import min_planes
+    from noise2stack.predict import predict_stack
+
+    if out is not None:
+        out = _check_output(out, [noisy], overwrite)
+    m = load_model(model)
+    axes = axes or m.config.axes
+    stack = _load(noisy, axes)
+    if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
+        raise Noise2StackError(
+            f"a stack of {stack.shape[0]} plane(s) is too short for this model "
+            f"({m.config.method}, {m.neighbors} neighbours); it needs at least {min_planes(m.neighbors, m.include_center)}"
+        )
+    if tile < 1 or batch < 1:
+        raise Noise2StackError("--tile and --batch must be positive")
+    normalized = m.normalizer.normalize(stack)
+    result = predict_stack(
+        m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
+        channels_last=m.config.channels_last, progress=progress,
+    )
+    result = m.normalizer.denormalize(result)
+    if out is not None:
+        provenance = {
+            "noise2stack": package_version(),
+            "method": m.config.method,
+            "mode": m.config.mode,
+            "neighbors": m.config.neighbors,
+            "seed": m.config.seed,
+            "model_sha256": m.checksum(),
+        }
+        write_stack(out, result, axes, metadata=provenance)
+    return result
+
+
+def evaluate(
+    prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX"
+) -> dict:
+    """PSNR, SSIM and NRMSE per plane and their means (see :mod:`noise2stack.metrics`)."""
+    if normalize not in ("none", "care"):
+        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+    pred = _load(prediction, axes)
+    ref = _load(reference, axes)
+    return evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
+
+
+def simulate(
+    clean: StackLike,
+    out: str | os.PathLike | None,
+    noise: str,
+    sigma: float | None = None,
+    peak: float | None = None,
+    seed: int | None = 0,
+    overwrite: bool = False,
+) -> np.ndarray:
+    """Add synthetic noise to a clean image and write it (float32, same shape) to ``out``."""
+    if out is not None:
+        out = _check_output(out, [clean], overwrite)
+    image = clean if isinstance(clean, np.ndarray) else read_array(clean)
+    if image.dtype.kind not in "uif" or image.size == 0 or image.ndim not in (2, 3):
+        raise Noise2StackError(f"simulate takes a non-empty 2-D image or 3-D stack of numbers, got {image.dtype} {image.shape}")
+    noisy = add_noise(image, noise, sigma=sigma, peak=peak, seed=seed)
+    if out is not None:
+        write_stack(out, noisy if noisy.ndim == 3 else noisy[np.newaxis], "ZYX" if noisy.ndim == 3 else "YX", metadata={"noise": noise, "sigma": sigma, "peak": peak, "seed": seed})
+    return noisy
+

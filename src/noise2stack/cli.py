@@ -1,0 +1,159 @@
+"""The ``noise2stack`` command line: a thin face over :mod:`noise2stack.api`.
+
+Every command is one API call. A :class:`~noise2stack.errors.Noise2StackError` becomes one line on
+stderr and exit code 2; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from noise2stack.errors import Noise2StackError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Self-supervised denoising of image stacks (Noise2Stack and friends).",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"noise2stack: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _run(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Noise2StackError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except MemoryError:
+        _fail("out of memory; lower --batch, --tile or --patch")
+
+
+@app.command()
+def train(
+    noisy: List[Path] = typer.Argument(..., help="noisy stack(s): TIFF or .npy"),
+    out: Path = typer.Option(..., "--out", help="model folder to write"),
+    method: Optional[str] = typer.Option(None, "--method", help="training strategy [default: n2stack]"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="self | copy [default: self]"),
+    neighbors: Optional[int] = typer.Option(None, "--neighbors", help="even number of neighbour planes [default: 2]"),
+    target: Optional[List[Path]] = typer.Option(None, "--target", help="independent noisy copy of each input (copy mode)"),
+    max_time: Optional[float] = typer.Option(None, "--max-time", help="wall-clock budget in seconds"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="[default: 100, or what fits --max-time]"),
+    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="[default: 100]"),
+    patch: Optional[int] = typer.Option(None, "--patch", help="training patch side in pixels [default: 64]"),
+    batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
+    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet [default: csbdeep-unet]"),
+    residual: Optional[bool] = typer.Option(None, "--residual/--no-residual", help="add the middle input plane(s) to the output"),
+    background: Optional[bool] = typer.Option(None, "--background/--no-background", help="subtract the median background"),
+    val: Optional[Path] = typer.Option(None, "--val", help="validation stack instead of held-out planes"),
+    val_target: Optional[Path] = typer.Option(None, "--val-target", help="noisy copy of the validation stack (copy mode)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Train a denoising model on one or more noisy stacks."""
+    from noise2stack import api
+
+    model = _run(
+        api.train, noisy, out, targets=target, val=val, val_target=val_target, config_file=config,
+        overwrite=overwrite, progress=not quiet,
+        method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
+        residual=residual, background=background,
+    )
+    typer.echo(f"model written to {out} ({model.config.epochs} epochs planned; best weights in weights.safetensors)")
+
+
+@app.command()
+def predict(
+    model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
+    noisy: Path = typer.Argument(..., help="stack to denoise"),
+    out: Path = typer.Argument(..., help="output file (float32 TIFF or .npy)"),
+    tile: int = typer.Option(512, "--tile", help="largest tile side in pixels"),
+    overlap: Optional[int] = typer.Option(None, "--overlap", help="tile overlap in pixels [default: exact]"),
+    batch: int = typer.Option(4, "--batch", help="tiles per forward pass"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Denoise a stack with a trained model."""
+    from noise2stack import api
+
+    _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite, progress=not quiet)
+    typer.echo(f"denoised stack written to {out}")
+
+
+@app.command()
+def evaluate(
+    pred: Path = typer.Argument(..., help="denoised stack"),
+    ref: Path = typer.Argument(..., help="reference (clean) stack"),
+    normalize: str = typer.Option("none", "--normalize", help="none | care"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    axes: str = typer.Option("ZYX", "--axes", help="axes of both files"),
+) -> None:
+    """PSNR, SSIM and NRMSE per plane and averaged."""
+    from noise2stack import api
+
+    result = _run(api.evaluate, pred, ref, normalize=normalize, axes=axes)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"{'plane':>5} {'PSNR':>8} {'SSIM':>7} {'NRMSE':>7}")
+    for p in result["per_plane"]:
+        typer.echo(f"{p['plane']:>5} {p['psnr']:8.2f} {p['ssim']:7.4f} {p['nrmse']:7.4f}")
+    typer.echo(f"{'mean':>5} {result['psnr']:8.2f} {result['ssim']:7.4f} {result['nrmse']:7.4f}")
+
+
+@app.command()
+def simulate(
+    clean: Path = typer.Argument(..., help="clean image or stack"),
+    out: Path = typer.Argument(..., help="noisy output (float32)"),
+    noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian"),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Gaussian sigma in image units"),
+    peak: Optional[float] = typer.Option(None, "--peak", help="photons at the image maximum (Poisson)"),
+    seed: int = typer.Option(0, "--seed", help="random seed"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+) -> None:
+    """Add synthetic noise to a clean image."""
+    from noise2stack import api
+
+    _run(api.simulate, clean, out, noise, sigma=sigma, peak=peak, seed=seed, overwrite=overwrite)
+    typer.echo(f"noisy stack written to {out}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results"),
+    max_time: float = typer.Option(110.0, "--max-time", help="training budget in seconds"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Denoise the shipped example stack end to end and report PSNR/SSIM."""
+    from noise2stack.demo import run_demo
+
+    metrics = _run(run_demo, out, max_time=max_time, progress=not quiet)
+    n, d = metrics["noisy"], metrics["denoised"]
+    typer.echo(f"\n{'':10} {'PSNR (dB)':>10} {'SSIM':>7} {'NRMSE':>7}")
+    typer.echo(f"{'noisy':10} {n['psnr']:10.2f} {n['ssim']:7.4f} {n['nrmse']:7.4f}")
+    typer.echo(f"{'denoised':10} {d['psnr']:10.2f} {d['ssim']:7.4f} {d['nrmse']:7.4f}")
+    typer.echo(f"results in {out}/: panel.png, metrics.json, denoised.tif, noisy.tif, model/")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="noise2stack")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

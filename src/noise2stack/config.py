@@ -1,0 +1,119 @@
+"""The one configuration model: from the CLI or a YAML file into training, saved with every model.
+
+``TrainConfig`` holds everything that decides how a model is made. It is written to the model
+folder as ``config.yaml`` and validated again on load, so a model folder says exactly how it was
+made, and a hand-edited or hostile config is refused with a message that names the bad key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from noise2stack.errors import Noise2StackError
+
+
+class TrainConfig(BaseModel):
+    """How a denoising model is trained (all sizes in pixels, times in seconds)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    method: str = Field("n2stack", description="training strategy, a name in noise2stack.methods.METHODS")
+    mode: Literal["self", "copy"] = Field(
+        "self", description="self: input = neighbours only; copy: plane i + neighbours, target = a noisy copy"
+    )
+    neighbors: int = Field(2, ge=0, le=64, description="even number of neighbour planes, N/2 on each side")
+    net: str = Field("csbdeep-unet", description="network, a name in noise2stack.nets.NETS")
+    residual: bool = Field(
+        True,
+        description="add the middle input plane (copy mode) or the mean of the two innermost neighbours "
+        "(self mode) to the network output",
+    )
+    patch: int = Field(64, ge=8, le=4096, description="side of the square training patches")
+    batch: int = Field(16, ge=1, le=4096, description="patches per training step")
+    epochs: Optional[int] = Field(
+        None, ge=1, le=100_000, description="epochs; default 100, or as many as fit in max_time"
+    )
+    steps_per_epoch: int = Field(100, ge=1, le=1_000_000)
+    max_time: Optional[float] = Field(None, gt=0, description="wall-clock budget for training")
+    seed: int = Field(0, ge=0, lt=2**32)
+    lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0)")
+    axes: str = Field("ZYX", description="axis letters of the input files")
+    normalization: Literal["percentile", "minmax"] = "percentile"
+    percentiles: tuple[float, float] = Field((3.0, 99.8), description="for percentile normalisation")
+    background: bool = Field(False, description="subtract the median background image first (paper 3.2)")
+    augmentation: Literal["dihedral", "translate", "none"] = "dihedral"
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="share of planes held out for validation")
+    val_patches: int = Field(32, ge=1, le=100_000, description="fixed validation patches")
+    channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
+    num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
+
+    @field_validator("axes")
+    @classmethod
+    def _axes_letters(cls, value: str) -> str:
+        value = value.upper()
+        if not value or set(value) - set("ZTYX") or len(set(value)) != len(value):
+            raise ValueError("use the letters Z (or T), Y, X once each")
+        return value
+
+    @field_validator("percentiles")
+    @classmethod
+    def _percentile_order(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0 <= low < high <= 100:
+            raise ValueError("need 0 <= low < high <= 100")
+        return value
+
+    @model_validator(mode="after")
+    def _known_names(self) -> "TrainConfig":
+        from noise2stack.nets import NETS
+
+        if self.net not in NETS:
+            raise ValueError(f"unknown net {self.net!r}; choose one of {', '.join(NETS)}")
+        if self.neighbors % 2:
+            raise ValueError(f"neighbors must be even (N/2 planes on each side), got {self.neighbors}")
+        return self
+
+    def total_epochs(self) -> int:
+        return self.epochs if self.epochs is not None else 100
+
+
+def _explain(exc: ValidationError, source: str) -> Noise2StackError:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return Noise2StackError(f"{source}: {key}: {msg}{more}")
+
+
+def make_config(source: str = "options", **values) -> TrainConfig:
+    """Validate ``values`` into a :class:`TrainConfig`, raising one-line errors."""
+    try:
+        return TrainConfig(**values)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def load_config(path: str | os.PathLike, **overrides) -> TrainConfig:
+    """Read a YAML (or JSON) config file; ``overrides`` (not None) win over the file's values."""
+    p = Path(path)
+    if not p.is_file():
+        raise Noise2StackError(f"config file not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise Noise2StackError(f"{p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise Noise2StackError(f"{p} must hold a mapping of option names to values")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return make_config(str(p), **data)
+
+
+def config_to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

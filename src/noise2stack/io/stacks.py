@@ -1,0 +1,172 @@
+"""Read and write image stacks (TIFF, ``.npy``) with explicit axes.
+
+Internally every stack is a ``ZYX`` array: Z is the axis along which neighbouring planes are taken
+(depth for a z-stack, time for a time-lapse), Y and X are the plane axes. ``--axes`` tells which axis
+of the file is which, e.g. ``ZYX`` (default), ``TYX`` (T is treated as Z), ``YXZ`` or ``YX`` for a single
+2-D image.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from noise2stack.errors import Noise2StackError
+from noise2stack.io.atomic import atomic_path
+
+SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy")
+_AXIS_LETTERS = set("ZTYX")
+
+
+def _suffix(path: Path) -> str:
+    return path.suffix.lower()
+
+
+def check_readable(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path if it is an existing file of a supported format, else raise."""
+    p = Path(path)
+    if not p.exists():
+        raise Noise2StackError(f"file not found: {p}")
+    if not p.is_file():
+        raise Noise2StackError(f"not a file: {p}")
+    if _suffix(p) not in SUPPORTED_SUFFIXES:
+        raise Noise2StackError(
+            f"unsupported format {p.suffix or '(no suffix)'!r} for {p}; "
+            f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return p
+
+
+def _read_raw(p: Path) -> np.ndarray:
+    try:
+        if _suffix(p) == ".npy":
+            # allow_pickle=False: an .npy of objects could run code when loaded.
+            return np.load(p, allow_pickle=False)
+        import tifffile
+
+        return tifffile.imread(p)
+    except Noise2StackError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise Noise2StackError(f"{p} holds Python objects, not an image") from None
+        raise Noise2StackError(f"cannot read {p}: {exc}") from None
+    except Exception as exc:  # tifffile raises many types for corrupt files
+        raise Noise2StackError(f"cannot read {p}: {type(exc).__name__}: {exc}") from None
+
+
+def to_zyx(array: np.ndarray, axes: str) -> np.ndarray:
+    """Reorder ``array`` from ``axes`` to ``ZYX`` (a ``YX`` image becomes one plane).
+
+    Parameters
+    ----------
+    array : ndarray
+        The image as stored.
+    axes : str
+        One letter per array axis, from ``Z`` (or ``T``), ``Y``, ``X``; e.g. ``"ZYX"``, ``"YXZ"``, ``"YX"``.
+
+    Returns
+    -------
+    ndarray, shape (Z, Y, X)
+    """
+    axes = axes.upper()
+    if not axes or set(axes) - _AXIS_LETTERS or len(set(axes)) != len(axes):
+        raise Noise2StackError(f"--axes {axes!r} is not valid: use the letters Z (or T), Y, X once each")
+    if "Z" in axes and "T" in axes:
+        raise Noise2StackError("--axes may hold Z or T, not both: both name the stack axis")
+    axes = axes.replace("T", "Z")
+    if array.ndim != len(axes):
+        raise Noise2StackError(
+            f"--axes {axes!r} has {len(axes)} letters but the image has {array.ndim} axes, shape {array.shape}"
+        )
+    if "Y" not in axes or "X" not in axes:
+        raise Noise2StackError(f"--axes {axes!r} must contain Y and X")
+    if "Z" not in axes:
+        array, axes = array[np.newaxis], "Z" + axes
+    return np.transpose(array, [axes.index(a) for a in "ZYX"])
+
+
+def from_zyx(array: np.ndarray, axes: str) -> np.ndarray:
+    """Inverse of :func:`to_zyx`: reorder a ``ZYX`` array back to ``axes``."""
+    axes = axes.upper().replace("T", "Z")
+    if "Z" not in axes:
+        return array[0]
+    order = ["ZYX".index(a) for a in axes]
+    return np.transpose(array, order)
+
+
+def read_array(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as stored (no axis reordering), checking format, dtype, size and values.
+
+    Raises
+    ------
+    Noise2StackError
+        If the file is missing, unreadable, of an unsupported format or dtype, empty, or contains
+        NaN or Inf.
+    """
+    p = check_readable(path)
+    array = _read_raw(p)
+    if array.dtype.kind not in "uif":
+        raise Noise2StackError(f"{p} has dtype {array.dtype}; an image must hold integers or floats")
+    if array.size == 0:
+        raise Noise2StackError(f"{p} is empty (shape {array.shape})")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise Noise2StackError(f"{p} contains {n_bad} NaN or Inf values; replace them before denoising")
+    return array
+
+
+def read_stack(path: str | os.PathLike, axes: str = "ZYX") -> np.ndarray:
+    """Read a stack as a ``ZYX`` array of its own dtype.
+
+    Parameters
+    ----------
+    path : path-like
+        A TIFF (``.tif``/``.tiff``) or NumPy (``.npy``) file.
+    axes : str
+        Axis letters of the array in the file (default ``"ZYX"``).
+
+    Returns
+    -------
+    ndarray, shape (Z, Y, X)
+        Integer or float values as stored.
+
+    Raises
+    ------
+    Noise2StackError
+        As :func:`read_array`, or if the array does not match ``axes``.
+    """
+    return to_zyx(read_array(path), axes)
+
+
+def write_stack(path: str | os.PathLike, stack: np.ndarray, axes: str = "ZYX", metadata: dict | None = None) -> None:
+    """Write a ``ZYX`` stack to ``path`` (TIFF or ``.npy``) atomically, in the order given by ``axes``.
+
+    Parameters
+    ----------
+    path : path-like
+        Output file; its suffix picks the format.
+    stack : ndarray, shape (Z, Y, X)
+    axes : str
+        Axis order to write (the input's, so the output has the input's shape).
+    metadata : dict, optional
+        Provenance stored in the TIFF's ImageDescription as JSON (ignored for ``.npy``).
+    """
+    p = Path(path)
+    if _suffix(p) not in SUPPORTED_SUFFIXES:
+        raise Noise2StackError(
+            f"unsupported output format {p.suffix or '(no suffix)'!r}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    array = np.ascontiguousarray(from_zyx(stack, axes))
+    with atomic_path(p) as tmp:
+        if _suffix(p) == ".npy":
+            with open(tmp, "wb") as handle:
+                np.save(handle, array)
+        else:
+            import tifffile
+
+            meta = {"axes": axes.upper().replace("T", "Z") if array.ndim == 3 else "YX"}
+            meta.update(metadata or {})
+            tifffile.imwrite(tmp, array, metadata=meta)

@@ -1,0 +1,11 @@
+"""Training strategies, found by name in :data:`METHODS`.
+
+A method answers four questions (see DESIGN.md): what goes in, what the target is, where the loss
+looks and how a prediction is made. Everything else (data pipeline, trainer, model folder, tiling)
+is shared.
+"""
+
+from noise2stack.methods.base import METHODS, Method, get_method, register
+from noise2stack.methods import n2stack  # noqa: F401  (registers itself)
+
+__all__ = ["METHODS", "Method", "get_method", "register"]

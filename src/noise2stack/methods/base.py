@@ -1,0 +1,78 @@
+"""What every training strategy provides, and the registry of strategies by name."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+
+from noise2stack.config import TrainConfig
+from noise2stack.errors import Noise2StackError
+
+TargetKind = Literal["self", "copy", "clean"]
+
+
+class Method:
+    """A training strategy. Subclasses override only what differs from plain MSE on all pixels.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``--method``).
+    needs_stack : bool
+        Whether the method takes neighbours from a stack (2-D images are refused if so).
+    """
+
+    name: ClassVar[str] = ""
+    needs_stack: ClassVar[bool] = True
+
+    def include_center(self, config: TrainConfig) -> bool:
+        """Whether plane ``i`` itself is an input channel."""
+        raise NotImplementedError
+
+    def target_kind(self, config: TrainConfig) -> TargetKind:
+        """Where the target plane comes from: the input stack, an independent noisy copy, a clean stack."""
+        raise NotImplementedError
+
+    def check(self, config: TrainConfig) -> None:
+        """Raise :class:`Noise2StackError` for a config this method cannot train."""
+
+    def in_channels(self, config: TrainConfig) -> int:
+        return config.neighbors + int(self.include_center(config))
+
+    def residual_channels(self, config: TrainConfig) -> list[int]:
+        """Input channels whose mean is added to the network output."""
+        if not config.residual:
+            return []
+        k = config.neighbors // 2
+        if self.include_center(config):
+            return [k]  # the plane itself
+        return [k - 1, k]  # the two innermost neighbours, i-1 and i+1
+
+    def transform(
+        self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Turn one drawn example into (input, target, loss mask); default: unchanged, no mask."""
+        return inputs, target, None
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean squared error, over the masked pixels when a mask is given."""
+        if mask is None:
+            return torch.mean((prediction - target) ** 2)
+        return torch.sum(mask * (prediction - target) ** 2) / mask.sum().clamp_min(1)
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register(method_cls: type[Method]) -> type[Method]:
+    """Class decorator: add an instance of ``method_cls`` to :data:`METHODS` under its name."""
+    METHODS[method_cls.name] = method_cls()
+    return method_cls
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise Noise2StackError(f"unknown method {name!r}; choose one of {', '.join(sorted(METHODS))}")
+    return METHODS[name]

@@ -1,0 +1,142 @@
+"""The two U-Nets of the Noise2Stack paper (000, Tables S1 and S2).
+
+Both take ``in_channels`` planes (N, C, Y, X) and return one plane (N, 1, Y, X). Planes whose sides
+are not multiples of ``2**depth`` are reflect-padded inside ``forward`` and cropped back, so any
+plane size works. ``residual_channels`` lists input channels whose mean is added to the output
+(Table S1 layer 19: "adds the middle plane from the input"); empty means no residual.
+
+``context`` is the number of pixels on each side beyond which the input cannot change an output
+pixel (measured with impulses, see ``tests/nets``); the tiler uses it to choose overlaps.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from noise2stack.errors import Noise2StackError
+
+
+def _conv(cin: int, cout: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+
+
+class _UNetBase(nn.Module):
+    depth: int
+    context: int
+
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
+        super().__init__()
+        if in_channels < 1:
+            raise Noise2StackError(f"a network needs at least one input channel, got {in_channels}")
+        bad = [c for c in residual_channels if not 0 <= c < in_channels]
+        if bad:
+            raise Noise2StackError(f"residual channels {bad} outside the {in_channels} input channels")
+        self.in_channels = in_channels
+        self.residual_channels = list(residual_channels)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Denoise a batch: (N, C, Y, X) -> (N, 1, Y, X)."""
+        height, width = x.shape[-2:]
+        multiple = 2**self.depth
+        pad_y, pad_x = (-height) % multiple, (-width) % multiple
+        xp = x
+        if pad_y or pad_x:
+            mode = "reflect" if pad_y < height and pad_x < width else "replicate"
+            xp = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
+        out = self._body(xp)[..., :height, :width]
+        if self.residual_channels:
+            out = out + x[:, self.residual_channels].mean(dim=1, keepdim=True)
+        return out
+
+
+class CSBDeepUNet(_UNetBase):
+    """Table S1: CSBDeep-style U-Net, two levels, 32/64/128 filters, ReLU, linear output.
+
+    Layers (IDs of Table S1): down 1 = conv 32, conv 32, maxpool; down 2 = conv 64, conv 64, maxpool;
+    middle = conv 128, conv 64; up 2 = upsample, concat(down 2), conv 64, conv 32; up 1 = upsample,
+    concat(down 1), conv 32, conv 32, conv 1 (linear); residual add.
+    """
+
+    depth = 2
+    context = 24
+
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
+        super().__init__(in_channels, residual_channels)
+        self.down1 = nn.ModuleList([_conv(in_channels, 32), _conv(32, 32)])
+        self.down2 = nn.ModuleList([_conv(32, 64), _conv(64, 64)])
+        self.middle = nn.ModuleList([_conv(64, 128), _conv(128, 64)])
+        self.up2 = nn.ModuleList([_conv(128, 64), _conv(64, 32)])
+        self.up1 = nn.ModuleList([_conv(64, 32), _conv(32, 32)])
+        self.head = _conv(32, 1)
+
+    @staticmethod
+    def _run(convs: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+        for conv in convs:
+            x = F.relu(conv(x))
+        return x
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        d1 = self._run(self.down1, x)
+        d2 = self._run(self.down2, F.max_pool2d(d1, 2))
+        m = self._run(self.middle, F.max_pool2d(d2, 2))
+        u2 = self._run(self.up2, torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
+        u1 = self._run(self.up1, torch.cat([F.interpolate(u2, scale_factor=2.0, mode="nearest"), d1], dim=1))
+        return self.head(u1)
+
+
+class N2NUNet(_UNetBase):
+    """Table S2: Noise2Noise U-Net (Lehtinen et al.), five levels, 48/96 filters, LeakyReLU 0.1.
+
+    enc 0,1 (48) pool; enc 2..5 (48) each followed by a pool; enc 6 (48); five up levels of
+    upsample, concat, conv 96, conv 96 (the last: concat input, conv 64, conv 32, conv 1 linear).
+    """
+
+    depth = 5
+    context = 158
+
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
+        super().__init__(in_channels, residual_channels)
+        self.enc0 = _conv(in_channels, 48)
+        self.enc1 = _conv(48, 48)
+        self.enc = nn.ModuleList([_conv(48, 48) for _ in range(5)])  # IDs 5, 7, 9, 11, 13
+        self.dec5 = nn.ModuleList([_conv(96, 96), _conv(96, 96)])
+        self.dec4 = nn.ModuleList([_conv(144, 96), _conv(96, 96)])
+        self.dec3 = nn.ModuleList([_conv(144, 96), _conv(96, 96)])
+        self.dec2 = nn.ModuleList([_conv(144, 96), _conv(96, 96)])
+        self.dec1 = nn.ModuleList([_conv(96 + in_channels, 64), _conv(64, 32)])
+        self.head = _conv(32, 1)
+
+    @staticmethod
+    def _act(x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x, 0.1)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [x]
+        h = F.max_pool2d(self._act(self.enc1(self._act(self.enc0(x)))), 2)
+        skips.append(h)
+        for conv in self.enc[:4]:
+            h = F.max_pool2d(self._act(conv(h)), 2)
+            skips.append(h)
+        h = self._act(self.enc[4](skips.pop()))  # skips now: x, pool1..pool4
+        for block in (self.dec5, self.dec4, self.dec3, self.dec2, self.dec1):
+            h = torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), skips.pop()], dim=1)
+            for conv in block:
+                h = self._act(conv(h))
+        return self.head(h)
+
+
+NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet}
+
+
+def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = ()) -> _UNetBase:
+    """Build the network registered as ``name``."""
+    if name not in NETS:
+        raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
+    return NETS[name](in_channels, residual_channels)

@@ -1,0 +1,73 @@
+"""Training batches as a pure function of (seed, epoch, step).
+
+Every batch is drawn with ``numpy.random.default_rng([seed, epoch, step])``, so a run is
+reproducible bit for bit on CPU, a resumed run sees exactly the batches an uninterrupted run would,
+and data-loader workers need no shared random state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from noise2stack.data.patches import PatchSource
+from noise2stack.methods import Method
+
+
+def draw_batch(
+    source: PatchSource, method: Method, batch: int, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw ``batch`` examples: inputs (B, C, P, P), targets (B, 1, P, P), loss mask (B, 1, P, P).
+
+    The mask is all ones for methods that compute the loss on every pixel.
+    """
+    inputs, targets, masks = [], [], []
+    for _ in range(batch):
+        inp, tgt = source.sample(rng)
+        inp, tgt, mask = method.transform(inp, tgt, rng)
+        inputs.append(inp)
+        targets.append(tgt)
+        masks.append(np.ones_like(tgt) if mask is None else mask.astype(np.float32))
+    return (torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets)), torch.from_numpy(np.stack(masks)))
+
+
+class EpochStepSampler(Sampler):
+    """Yields ``(epoch, step)`` keys; Lightning calls :meth:`set_epoch` before every epoch."""
+
+    def __init__(self, steps_per_epoch: int) -> None:
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return ((self.epoch, step) for step in range(self.steps_per_epoch))
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch
+
+
+class TrainBatches(Dataset):
+    """Map ``(epoch, step)`` to a whole training batch."""
+
+    def __init__(self, source: PatchSource, method: Method, batch: int, seed: int) -> None:
+        self.source, self.method, self.batch, self.seed = source, method, batch, seed
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, step = key
+        return draw_batch(self.source, self.method, self.batch, np.random.default_rng([self.seed, epoch, step]))
+
+    def __len__(self) -> int:  # pragma: no cover - the sampler defines the length
+        raise TypeError("TrainBatches is indexed by (epoch, step)")
+
+
+def fixed_batches(source: PatchSource, method: Method, n_patches: int, batch: int, seed: int) -> list:
+    """The same validation batches every epoch: ``n_patches`` examples in batches of ``batch``."""
+    rng = np.random.default_rng([seed, 2**31 - 1])  # a stream no training batch uses
+    out, left = [], n_patches
+    while left > 0:
+        out.append(draw_batch(source, method, min(batch, left), rng))
+        left -= batch
+    return out

@@ -1,0 +1,202 @@
+"""Train a model on normalised stacks: :func:`fit` is what ``noise2stack train`` runs."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import logging
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from noise2stack.config import TrainConfig
+from noise2stack.data.normalize import fit_normalizer
+from noise2stack.data.patches import PatchSource
+from noise2stack.data.sampler import min_planes
+from noise2stack.errors import Noise2StackError
+from noise2stack.model import WEIGHTS_FILE, Model
+from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
+from noise2stack.train.callbacks import BudgetProgressBar, ModelFolderCallback
+from noise2stack.train.module import DenoiseModule
+
+
+def split_planes(n_planes: Sequence[int], val_fraction: float) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Split (stack, plane) pairs into training and validation planes.
+
+    Every ``round(1 / val_fraction)``-th plane, starting in the middle of that period, is held out,
+    so validation planes are spread evenly through each stack and never at its very ends.
+    A stack of one plane keeps it for training.
+    """
+    train, val = [], []
+    period = round(1 / val_fraction) if val_fraction > 0 else 0
+    for s, z in enumerate(n_planes):
+        for i in range(z):
+            held = period > 0 and z > 1 and i % period == period // 2 and i < z
+            (val if held else train).append((s, i))
+    return train, val
+
+
+def _trainer_precision() -> str:
+    if torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainConfig) -> float:
+    """Seconds per optimisation step, timed on a throwaway copy of the network."""
+    probe = copy.deepcopy(module)
+    optimizer = torch.optim.Adam(probe.parameters(), lr=config.lr)
+    batch = draw_batch(source, probe.method, config.batch, np.random.default_rng(0))
+    times = []
+    for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
+        t0 = time.perf_counter()
+        loss = probe._loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - t0)
+    return float(np.min(times[2:])) + 2e-3  # + data drawing and Lightning's bookkeeping
+
+
+def fit(
+    config: TrainConfig,
+    inputs: Sequence[np.ndarray],
+    out_dir: str | Path,
+    targets: Sequence[np.ndarray] | None = None,
+    val_inputs: Sequence[np.ndarray] | None = None,
+    val_targets: Sequence[np.ndarray] | None = None,
+    progress: bool = True,
+    info: dict | None = None,
+) -> Model:
+    """Train a model and write its folder.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    inputs : sequence of ndarray, each (Z, Y, X)
+        Noisy stacks (any real dtype).
+    out_dir : path
+        Model folder to write.
+    targets : sequence of ndarray, optional
+        Target stacks matching ``inputs`` one to one (copy mode: independent noisy copies).
+    val_inputs, val_targets : sequence of ndarray, optional
+        Validation stacks; default: planes held out of ``inputs`` (``config.val_fraction``).
+    progress : bool
+        Show a progress bar.
+    info : dict, optional
+        Provenance stored in ``versions.json`` (e.g. the training files).
+
+    Returns
+    -------
+    Model
+        With the best weights loaded.
+    """
+    from noise2stack.methods import get_method
+
+    _quiet_lightning()
+    method = get_method(config.method)
+    method.check(config)
+    include_center = method.include_center(config)
+    target_kind = method.target_kind(config)
+    need = min_planes(config.neighbors, include_center) if method.needs_stack else 1
+    for s in list(inputs) + list(val_inputs or []):
+        if method.needs_stack and s.shape[0] < need:
+            raise Noise2StackError(
+                f"a stack of {s.shape[0]} plane(s) is too short for {config.method} with "
+                f"--neighbors {config.neighbors}: it needs at least {need} planes"
+            )
+    if target_kind != "self":
+        if targets is None or len(targets) != len(inputs):
+            raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs one --target stack per input")
+        for s, t in zip(inputs, targets):
+            if s.shape != t.shape:
+                raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
+
+    torch.manual_seed(config.seed)
+    normalizer = fit_normalizer(
+        inputs, config.normalization, config.percentiles, config.background
+    )
+    norm_in = [normalizer.normalize(s) for s in inputs]
+    norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
+    if val_inputs is not None:
+        train_planes = [(s, i) for s, st in enumerate(norm_in) for i in range(st.shape[0])]
+        v_in = [normalizer.normalize(s) for s in val_inputs]
+        if target_kind == "self":
+            v_tgt = v_in
+        else:
+            if val_targets is None or len(val_targets) != len(val_inputs):
+                raise Noise2StackError("a validation stack in copy mode needs its own noisy copy as target")
+            v_tgt = [normalizer.normalize(t) for t in val_targets]
+        val_planes = [(s, i) for s, st in enumerate(v_in) for i in range(st.shape[0])]
+    else:
+        train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.val_fraction)
+        v_in, v_tgt = norm_in, norm_tgt
+    args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
+    train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
+
+    model = Model(config, normalizer)
+    module = DenoiseModule(model.net, method, config.lr, epochs=1, channels_last=config.channels_last)
+    if config.epochs is None:
+        epochs = 100
+        if config.max_time is not None:
+            per_step = _seconds_per_step(module, train_source, config)
+            val_cost = len(val_planes) > 0 and config.val_patches / config.batch / 3
+            epochs = max(1, int(0.97 * config.max_time / (per_step * (config.steps_per_epoch + val_cost))))
+        config = config.model_copy(update={"epochs": epochs})
+        model.config = config
+    module.epochs = config.total_epochs()
+
+    val_loader = None
+    if val_planes:
+        val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)
+        val_loader = DataLoader(fixed_batches(val_source, method, config.val_patches, config.batch, config.seed), batch_size=None)
+    train_loader = DataLoader(
+        TrainBatches(train_source, method, config.batch, config.seed),
+        batch_size=None,
+        sampler=EpochStepSampler(config.steps_per_epoch),
+        num_workers=config.num_workers,
+        persistent_workers=config.num_workers > 0,
+    )
+
+    out_dir = Path(out_dir)
+    model.save(out_dir, extra_info=info)  # config and statistics first: the folder is a model from the start
+    folder_cb = ModelFolderCallback(out_dir)
+    total_steps = config.total_epochs() * config.steps_per_epoch
+    callbacks: list = [folder_cb]
+    if progress:
+        callbacks.append(BudgetProgressBar(total_steps, config.max_time))
+    trainer = L.Trainer(
+        accelerator="auto",
+        devices=1,
+        precision=_trainer_precision(),
+        max_epochs=config.total_epochs(),
+        max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        callbacks=callbacks,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        use_distributed_sampler=False,
+        default_root_dir=str(out_dir),
+        log_every_n_steps=max(1, min(50, config.steps_per_epoch)),
+    )
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    if folder_cb.best_epoch is None:  # stopped by max_time before the first epoch ended
+        folder_cb.on_train_epoch_end(trainer, module)
+    return Model.load(out_dir, WEIGHTS_FILE)

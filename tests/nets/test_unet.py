@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import torch
+
+from noise2stack.errors import Noise2StackError
+from noise2stack.nets import build_net
+
+
+def _conv_params(cin, cout):
+    return 9 * cin * cout + cout
+
+
+def test_table_s1_parameter_count():
+    # Table S1, n = 2 input planes: 32,32 | 64,64 | 128,64 | (128)64,32 | (64)32,32,1
+    layers = [(2, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 64), (128, 64), (64, 32), (64, 32), (32, 32), (32, 1)]
+    expected = sum(_conv_params(a, b) for a, b in layers)
+    assert expected == 333185
+    net = build_net("csbdeep-unet", 2)
+    assert sum(p.numel() for p in net.parameters()) == expected
+
+
+def test_table_s2_parameter_count():
+    n = 5
+    layers = [(n, 48), (48, 48)] + [(48, 48)] * 5 + [(96, 96), (96, 96)] + [(144, 96), (96, 96)] * 3 + [(96 + n, 64), (64, 32), (32, 1)]
+    net = build_net("n2n-unet", n)
+    assert sum(p.numel() for p in net.parameters()) == sum(_conv_params(a, b) for a, b in layers)
+    assert any(isinstance(m, torch.nn.Conv2d) and m.in_channels == 144 for m in net.modules())
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet"])
+def test_residual_path_adds_mean_of_residual_channels(name):
+    net = build_net(name, 4, residual_channels=[1, 2])
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.randn(2, 4, 37, 51)  # odd sizes
+    out = net(x)
+    assert out.shape == (2, 1, 37, 51)
+    torch.testing.assert_close(out, x[:, 1:3].mean(dim=1, keepdim=True))
+
+
+def test_no_residual_gives_zero_with_zero_weights():
+    net = build_net("csbdeep-unet", 2)
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)
+    assert torch.count_nonzero(net(torch.randn(1, 2, 16, 16))) == 0
+
+
+def test_odd_sizes_equal_padded_then_cropped():
+    torch.manual_seed(0)
+    net = build_net("csbdeep-unet", 2).eval()
+    x = torch.randn(1, 2, 30, 29)
+    padded = torch.nn.functional.pad(x, (0, 3, 0, 2), mode="reflect")
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), net(padded)[..., :30, :29])
+
+
+@pytest.mark.parametrize("name,size", [("csbdeep-unet", 128), ("n2n-unet", 512)])
+def test_context_bounds_the_reach_of_an_input_pixel(name, size):
+    torch.manual_seed(1)
+    net = build_net(name, 1).eval()
+    x = torch.randn(1, 1, size, size)
+    reach = 0
+    with torch.no_grad():
+        base = net(x)
+        for dy, dx in [(0, 0), (1, 3), (2, 1), (3, 2)]:
+            py, px = size // 2 + dy, size // 2 + dx
+            x2 = x.clone()
+            x2[0, 0, py, px] += 10
+            ys, xs = torch.nonzero((net(x2) - base)[0, 0] != 0, as_tuple=True)
+            reach = max(reach, int((ys - py).abs().max()), int((xs - px).abs().max()))
+    assert reach <= net.context
+    if name == "csbdeep-unet":
+        assert reach == net.context  # the bound is tight: tiles do not discard more than needed
+
+
+def test_unknown_net():
+    with pytest.raises(Noise2StackError, match="unknown network"):
+        build_net("resnet", 2)
