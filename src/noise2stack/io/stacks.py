@@ -46,7 +46,10 @@ def _read_raw(p: Path) -> np.ndarray:
             return np.load(p, allow_pickle=False)
         import tifffile
 
-        return tifffile.imread(p)
+        with tifffile.TiffFile(p) as tif:
+            if not tif.series or not len(tif.pages):
+                raise Noise2StackError(f"cannot read {p}: no image in the file (corrupt or truncated TIFF?)")
+            return tif.asarray()
     except Noise2StackError:
         raise
     except ValueError as exc:
@@ -169,4 +172,4 @@ def write_stack(path: str | os.PathLike, stack: np.ndarray, axes: str = "ZYX", m
 
             meta = {"axes": axes.upper().replace("T", "Z") if array.ndim == 3 else "YX"}
             meta.update(metadata or {})
-            tifffile.imwrite(tmp, array, metadata=meta)
+            tifffile.imwrite(tmp, array, metadata=meta, photometric="minisblack")

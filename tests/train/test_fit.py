@@ -1,0 +1,75 @@
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from noise2stack import api
+from noise2stack.config import make_config
+from noise2stack.io.stacks import read_stack
+from noise2stack.noise import add_noise
+from noise2stack.train import fit, split_planes
+
+
+def test_split_planes_holds_out_every_tenth_plane():
+    train, val = split_planes([25, 1], 0.1)
+    assert val == [(0, 5), (0, 15)]
+    assert (1, 0) in train and len(train) == 24
+
+
+def test_short_training_on_real_data_lowers_loss_and_raises_psnr(shared_data, tmp_path):
+    clean = read_stack(shared_data / "fluo_arabidopsis_embryo_confocal" / "arabidopsis_embryo_zyx.tif")[30:70]
+    clean = clean.astype(np.float32)
+    noisy = add_noise(clean, "poisson-gaussian", peak=20, sigma=10, seed=5)
+    start = time.monotonic()
+    model = api.train(noisy, tmp_path / "model", progress=False, neighbors=2, epochs=4, steps_per_epoch=25, patch=48, seed=0)
+    denoised = api.predict(model, noisy, progress=False)
+    elapsed = time.monotonic() - start
+    log = np.genfromtxt(tmp_path / "model" / "training_log.csv", delimiter=",", names=True)
+    assert log["train_loss"][-1] < log["train_loss"][0]
+    assert log["val_loss"][-1] < log["val_loss"][0]
+    gain = api.evaluate(denoised, clean)["psnr"] - api.evaluate(noisy, clean)["psnr"]
+    assert gain >= 3.0, f"PSNR gain {gain:.2f} dB"
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+
+
+def _tiny_train(tmp_path, name, stack, seed):
+    cfg = make_config(epochs=2, steps_per_epoch=3, patch=16, batch=4, seed=seed, val_patches=4)
+    fit(cfg, [stack], tmp_path / name, progress=False)
+    return load_file(str(tmp_path / name / "weights.safetensors"))
+
+
+def test_same_seed_gives_identical_weights(tmp_path, tiny_stack):
+    a = _tiny_train(tmp_path, "a", tiny_stack, seed=3)
+    b = _tiny_train(tmp_path, "b", tiny_stack, seed=3)
+    c = _tiny_train(tmp_path, "c", tiny_stack, seed=4)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_max_time_stops_cleanly_and_keeps_a_model(tmp_path, tiny_stack):
+    cfg = make_config(epochs=10_000, steps_per_epoch=2, patch=16, batch=2, max_time=3.0, val_patches=2)
+    start = time.monotonic()
+    model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
+    assert time.monotonic() - start < 20
+    assert (tmp_path / "m" / "weights.safetensors").is_file()
+    rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()
+    assert 2 <= len(rows) < 10_000
+    assert model.net(torch.zeros(1, 2, 16, 16)).shape == (1, 1, 16, 16)
+
+
+def test_epochs_fitted_to_max_time(tmp_path, tiny_stack):
+    cfg = make_config(steps_per_epoch=2, patch=16, batch=2, max_time=4.0, val_patches=2)
+    model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
+    assert model.config.epochs is not None and model.config.epochs > 1
+    assert "epochs: %d" % model.config.epochs in (tmp_path / "m" / "config.yaml").read_text()
+
+
+def test_copy_mode_trains_on_two_noisy_copies(tmp_path, tiny_stack):
+    a = add_noise(tiny_stack, "gaussian", sigma=5, seed=1)
+    b = add_noise(tiny_stack, "gaussian", sigma=5, seed=2)
+    cfg = make_config(mode="copy", neighbors=2, epochs=1, steps_per_epoch=2, patch=16, batch=2, val_patches=2)
+    model = fit(cfg, [a], tmp_path / "m", targets=[b], progress=False)
+    assert model.net.in_channels == 3 and model.net.residual_channels == [1]
