@@ -59,9 +59,29 @@ def _check_output(out: str | os.PathLike, inputs: Sequence[StackLike], overwrite
     return out
 
 
+def _file_record(item: StackLike) -> dict:
+    from noise2stack.model import file_sha256
+
+    if isinstance(item, np.ndarray):
+        return {"array": list(item.shape)}
+    return {"path": str(Path(item).resolve()), "sha256": file_sha256(item)}
+
+
+def _from_record(record: dict, folder: Path) -> str:
+    if "path" not in record:
+        raise Noise2StackError(f"{folder} was trained on in-memory arrays; pass the same arrays again to resume")
+    from noise2stack.model import file_sha256
+
+    path = record["path"]
+    check_readable(path)
+    if file_sha256(path) != record.get("sha256"):
+        raise Noise2StackError(f"{path} changed since training started; resuming would train on other data")
+    return path
+
+
 def train(
-    noisy: Sequence[StackLike] | StackLike,
-    out: str | os.PathLike,
+    noisy: Sequence[StackLike] | StackLike | None,
+    out: str | os.PathLike | None = None,
     config: TrainConfig | None = None,
     targets: Sequence[StackLike] | None = None,
     val: StackLike | None = None,
@@ -69,6 +89,7 @@ def train(
     config_file: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    resume: str | os.PathLike | None = None,
     **options,
 ) -> Model:
     """Train a denoising model on one or more noisy stacks and write its folder.
@@ -76,7 +97,8 @@ def train(
     Parameters
     ----------
     noisy : path or array, or a sequence of them
-        Noisy stacks (axes ``config.axes``); one model is trained for all their planes.
+        Noisy stacks (axes ``config.axes``); one model is trained for all their planes. May be
+        None with ``resume`` (the files recorded in the model folder are used).
     out : path
         Model folder to create.
     config : TrainConfig, optional
@@ -90,14 +112,24 @@ def train(
         Replace an existing model folder.
     progress : bool
         Show a progress bar.
+    resume : path, optional
+        A model folder whose training was interrupted: continue from its last checkpoint with its
+        config, data and normalisation. The result equals an uninterrupted run on CPU.
 
     Returns
     -------
     Model
-        The trained model (best validation weights).
+        The trained model (best validation weights). ``model.stopped_by_signal`` is set when
+        SIGINT/SIGTERM stopped training early (the folder then holds a resumable checkpoint).
     """
     from noise2stack.train import fit
 
+    if resume is not None:
+        return _resume(Path(resume), noisy, targets, val, val_target, progress)
+    if out is None:
+        raise Noise2StackError("--out MODEL_DIR is required")
+    if noisy is None:
+        raise Noise2StackError("no input stacks given")
     if config is None:
         options = {k: v for k, v in options.items() if v is not None}
         config = load_config(config_file, **options) if config_file else make_config(**options)
@@ -121,9 +153,11 @@ def train(
         if not out.is_dir():
             raise Noise2StackError(f"--out {out} exists and is not a folder")
         if any(out.iterdir()) and not overwrite:
-            raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it")
+            raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
     if not out.parent.is_dir():
         raise Noise2StackError(f"output folder does not exist: {out.parent}")
+    if not os.access(out.parent, os.W_OK):
+        raise Noise2StackError(f"output folder is not writable: {out.parent}")
 
     stacks = [_load(s, config.axes) for s in inputs]
     from noise2stack.methods import get_method
@@ -141,11 +175,48 @@ def train(
     target_stacks = [_load(t, config.axes) for t in target_list] if target_list else None
     val_stacks = [_load(val, config.axes)] if val is not None else None
     val_targets = [_load(val_target, config.axes)] if val_target is not None else None
+    if overwrite and out.is_dir():
+        from noise2stack.model import MODEL_FILES
+
+        for name in MODEL_FILES:  # only what a model folder holds: never other files the user keeps there
+            (out / name).unlink(missing_ok=True)
     info = {
-        "training_inputs": [str(p) if not isinstance(p, np.ndarray) else f"array{p.shape}" for p in inputs],
-        "training_shapes": [list(s.shape) for s in stacks],
+        "training_data": {
+            "inputs": [_file_record(p) for p in inputs],
+            "targets": [_file_record(p) for p in target_list] if target_list else None,
+            "val": _file_record(val) if val is not None else None,
+            "val_target": _file_record(val_target) if val_target is not None else None,
+        }
     }
     return fit(config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress, info=info)
+
+
+def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Model:
+    import json
+
+    from noise2stack.model import VERSIONS_FILE
+    from noise2stack.train import fit
+
+    model = Model.load(folder)
+    config = model.config
+    try:
+        record = json.loads((folder / VERSIONS_FILE).read_text(encoding="utf-8"))["training_data"]
+    except (OSError, KeyError, TypeError, json.JSONDecodeError):
+        raise Noise2StackError(f"{folder} does not record its training data; cannot resume") from None
+    if noisy is None:
+        noisy = [_from_record(r, folder) for r in record["inputs"]]
+        targets = [_from_record(r, folder) for r in record["targets"]] if record.get("targets") else None
+        val = _from_record(record["val"], folder) if record.get("val") else None
+        val_target = _from_record(record["val_target"], folder) if record.get("val_target") else None
+    inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
+    stacks = [_load(s, config.axes) for s in inputs]
+    return fit(
+        config, stacks, folder,
+        targets=[_load(t, config.axes) for t in targets] if targets else None,
+        val_inputs=[_load(val, config.axes)] if val is not None else None,
+        val_targets=[_load(val_target, config.axes)] if val_target is not None else None,
+        progress=progress, resume=True, normalizer=model.normalizer,
+    )
 
 
 def load_model(model: str | os.PathLike | Model) -> Model:
@@ -228,7 +299,9 @@ def evaluate(
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
     pred = _load(prediction, axes)
     ref = _load(reference, axes)
-    return evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
+    result = evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
+    result["noise2stack"] = package_version()
+    return result
 
 
 def simulate(
@@ -248,6 +321,7 @@ def simulate(
         raise Noise2StackError(f"simulate takes a non-empty 2-D image or 3-D stack of numbers, got {image.dtype} {image.shape}")
     noisy = add_noise(image, noise, sigma=sigma, peak=peak, seed=seed)
     if out is not None:
-        write_stack(out, noisy if noisy.ndim == 3 else noisy[np.newaxis], "ZYX" if noisy.ndim == 3 else "YX", metadata={"noise": noise, "sigma": sigma, "peak": peak, "seed": seed})
+        provenance = {"noise2stack": package_version(), "noise": noise, "sigma": sigma, "peak": peak, "seed": seed}
+        write_stack(out, noisy if noisy.ndim == 3 else noisy[np.newaxis], "ZYX" if noisy.ndim == 3 else "YX", metadata=provenance)
     return noisy
 

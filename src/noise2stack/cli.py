@@ -7,6 +7,8 @@ stderr and exit code 2; nothing is written in that case.
 from __future__ import annotations
 
 import json
+import math
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -41,8 +43,8 @@ def _run(fn, *args, **kwargs):
 
 @app.command()
 def train(
-    noisy: List[Path] = typer.Argument(..., help="noisy stack(s): TIFF or .npy"),
-    out: Path = typer.Option(..., "--out", help="model folder to write"),
+    noisy: Optional[List[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
+    out: Optional[Path] = typer.Option(None, "--out", help="model folder to write"),
     method: Optional[str] = typer.Option(None, "--method", help="training strategy [default: n2stack]"),
     mode: Optional[str] = typer.Option(None, "--mode", help="self | copy [default: self]"),
     neighbors: Optional[int] = typer.Option(None, "--neighbors", help="even number of neighbour planes [default: 2]"),
@@ -61,19 +63,31 @@ def train(
     val_target: Optional[Path] = typer.Option(None, "--val-target", help="noisy copy of the validation stack (copy mode)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
-    """Train a denoising model on one or more noisy stacks."""
+    """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
     from noise2stack import api
 
+    if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
+        _fail("--resume continues in its own folder; leave out --out")
     model = _run(
-        api.train, noisy, out, targets=target, val=val, val_target=val_target, config_file=config,
-        overwrite=overwrite, progress=not quiet,
+        api.train, noisy or None, out, targets=target, val=val, val_target=val_target, config_file=config,
+        overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
         residual=residual, background=background,
     )
-    typer.echo(f"model written to {out} ({model.config.epochs} epochs planned; best weights in weights.safetensors)")
+    folder = resume or out
+    if model.stopped_by_signal is not None:
+        name = signal.Signals(model.stopped_by_signal).name
+        typer.echo(
+            f"noise2stack: training stopped by {name}; {folder} holds the best weights so far and a checkpoint; "
+            f"continue with: noise2stack train --resume {folder}",
+            err=True,
+        )
+        raise typer.Exit(128 + model.stopped_by_signal)
+    typer.echo(f"model written to {folder} ({model.config.epochs} epochs; best weights in weights.safetensors)")
 
 
 @app.command()
@@ -108,12 +122,23 @@ def evaluate(
 
     result = _run(api.evaluate, pred, ref, normalize=normalize, axes=axes)
     if as_json:
-        typer.echo(json.dumps(result))
+        typer.echo(json.dumps(_strict_json(result), allow_nan=False))
         return
     typer.echo(f"{'plane':>5} {'PSNR':>8} {'SSIM':>7} {'NRMSE':>7}")
     for p in result["per_plane"]:
         typer.echo(f"{p['plane']:>5} {p['psnr']:8.2f} {p['ssim']:7.4f} {p['nrmse']:7.4f}")
     typer.echo(f"{'mean':>5} {result['psnr']:8.2f} {result['ssim']:7.4f} {result['nrmse']:7.4f}")
+
+
+def _strict_json(obj):
+    """Non-finite floats become null: ``Infinity`` (identical planes) is not valid JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_strict_json(v) for v in obj]
+    return obj
 
 
 @app.command()

@@ -51,6 +51,9 @@ class TrainConfig(BaseModel):
     val_patches: int = Field(32, ge=1, le=100_000, description="fixed validation patches")
     channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
     num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
+    checkpoint_seconds: float = Field(
+        120.0, ge=0, le=86_400, description="write a resumable checkpoint at least this often (and every epoch)"
+    )
 
     @field_validator("axes")
     @classmethod

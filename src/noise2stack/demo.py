@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noise2stack import api
+from noise2stack import __version__, api
 from noise2stack.io.atomic import write_json
 from noise2stack.io.stacks import read_stack, write_stack
 from noise2stack.noise import add_noise
@@ -44,6 +44,9 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
     before = api.evaluate(noisy, clean)
     after = api.evaluate(denoised, clean)
     metrics = {
+        "noise2stack": __version__,
+        "seed": model.config.seed,
+        "model_sha256": model.checksum(),
         "data": f"noise2stack/examples/{EXAMPLE} (treated as clean) + {NOISE}",
         "method": "n2stack self, 2 neighbours",
         "epochs": model.config.epochs,

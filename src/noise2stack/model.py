@@ -8,7 +8,9 @@ A model folder holds::
     normalization.json     intensity statistics, so predictions come back in input units
     background.safetensors the median background image (only with background subtraction)
     training_log.csv       epoch, step, train_loss, val_loss, lr, seconds
-    versions.json          format version, noise2stack/torch/numpy/python versions, training data
+    versions.json          format version, versions of noise2stack/torch/numpy/python, and the
+                           training files with their SHA-256 (``train --resume`` reads them)
+    checkpoint.safetensors resumable training state (optimiser, schedule, loop position; no pickle)
 
 Nothing in it is ever unpickled: tensors are read with safetensors, the rest is YAML/JSON.
 """
@@ -43,6 +45,10 @@ NORMALIZATION_FILE = "normalization.json"
 BACKGROUND_FILE = "background.safetensors"
 LOG_FILE = "training_log.csv"
 VERSIONS_FILE = "versions.json"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+MODEL_FILES = (
+    CONFIG_FILE, WEIGHTS_FILE, LAST_WEIGHTS_FILE, NORMALIZATION_FILE, BACKGROUND_FILE, LOG_FILE, VERSIONS_FILE, CHECKPOINT_FILE,
+)
 
 
 def package_version() -> str:
@@ -99,6 +105,7 @@ class Model:
             config.net, self.method.in_channels(config), self.method.residual_channels(config)
         )
         self.folder: Path | None = None
+        self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM
 
     @property
     def neighbors(self) -> int:

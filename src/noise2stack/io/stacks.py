@@ -8,8 +8,11 @@ of the file is which, e.g. ``ZYX`` (default), ``TYX`` (T is treated as Z), ``YXZ
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -39,17 +42,48 @@ def check_readable(path: str | os.PathLike) -> Path:
     return p
 
 
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _tifffile_warnings() -> Iterator[list[str]]:
+    """Collect tifffile's logged warnings (it logs, rather than raises, on damaged files)."""
+    logger = logging.getLogger("tifffile")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _read_tiff(p: Path) -> np.ndarray:
+    import tifffile
+
+    with _tifffile_warnings() as warnings_seen, tifffile.TiffFile(p) as tif:
+        if not tif.series or not len(tif.pages):
+            raise Noise2StackError(f"cannot read {p}: no image in the file (corrupt or truncated TIFF?)")
+        array = tif.asarray()
+    if warnings_seen:
+        first = warnings_seen[0].split(">", 1)[-1].strip()
+        raise Noise2StackError(f"cannot read {p}: corrupt or truncated TIFF ({first})")
+    return array
+
+
 def _read_raw(p: Path) -> np.ndarray:
     try:
         if _suffix(p) == ".npy":
             # allow_pickle=False: an .npy of objects could run code when loaded.
             return np.load(p, allow_pickle=False)
-        import tifffile
-
-        with tifffile.TiffFile(p) as tif:
-            if not tif.series or not len(tif.pages):
-                raise Noise2StackError(f"cannot read {p}: no image in the file (corrupt or truncated TIFF?)")
-            return tif.asarray()
+        return _read_tiff(p)
     except Noise2StackError:
         raise
     except ValueError as exc:

@@ -58,10 +58,16 @@ def plane_metrics(prediction: np.ndarray, reference: np.ndarray, normalize: Norm
     win -= 1 - win % 2  # SSIM's window must be odd
     if win < 3:
         raise Noise2StackError(f"planes of {ref.shape[0]}x{ref.shape[1]} pixels are too small for SSIM (need 3x3)")
+    if np.any(ref):
+        nrmse = float(normalized_root_mse(ref, pred))
+    else:  # an all-zero reference: the Euclidean normalisation is 0/0
+        nrmse = 0.0 if not np.any(pred) else float("inf")
+    with np.errstate(divide="ignore"):  # identical planes: PSNR is +inf, as scikit-image returns
+        psnr = float(peak_signal_noise_ratio(ref, pred, data_range=data_range))
     return {
-        "psnr": float(peak_signal_noise_ratio(ref, pred, data_range=data_range)),
+        "psnr": psnr,
         "ssim": float(structural_similarity(ref, pred, data_range=data_range, win_size=win)),
-        "nrmse": float(normalized_root_mse(ref, pred)),
+        "nrmse": nrmse,
     }
 
 

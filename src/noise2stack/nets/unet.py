@@ -27,6 +27,8 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
 class _UNetBase(nn.Module):
     depth: int
     context: int
+    floats_per_pixel_train: int
+    floats_per_pixel_infer: int
 
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
         super().__init__()
@@ -66,6 +68,10 @@ class CSBDeepUNet(_UNetBase):
 
     depth = 2
     context = 24
+    # activations kept per input pixel (training: all layers for backward, with gradients;
+    # inference: the widest few layers alive at once); used for memory estimates
+    floats_per_pixel_train = 700
+    floats_per_pixel_infer = 200
 
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
         super().__init__(in_channels, residual_channels)
@@ -100,6 +106,8 @@ class N2NUNet(_UNetBase):
 
     depth = 5
     context = 158
+    floats_per_pixel_train = 900
+    floats_per_pixel_infer = 350
 
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
         super().__init__(in_channels, residual_channels)

@@ -8,7 +8,9 @@ So the plane is first reflect-padded to a multiple of ``2**depth``, tile origins
 1 over ``ramp`` pixels; tiles are summed with these weights and divided by the summed weights.
 With ``overlap >= 2 * context + ramp`` every pixel of nonzero weight equals the whole-plane result,
 so tiled and untiled predictions agree to float rounding; with a smaller overlap the linear ramp
-still hides the seam.
+still hides the seam. The default overlap is ``2 * context + 16`` rounded up to the pooling grid
+(64 px for the Table S1 net), capped at half the tile: tiling is exact for tiles of at least twice
+that (128 px for the Table S1 net, 704 px for the Table S2 net).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
+from noise2stack.resources import check_memory, network_bytes
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -128,6 +131,11 @@ def predict_stack(
     ys = tile_starts(padded_h, tile_h, overlap, align)
     xs = tile_starts(padded_w, tile_w, overlap, align)
     windows = [(y, x) for y in ys for x in xs]
+    check_memory(
+        network_bytes(net, min(batch, n_planes * len(windows)), tile_h, tile_w, training=False) + 12.0 * padded_h * padded_w,
+        f"prediction with --tile {tile} --batch {batch}",
+        "--tile or --batch",
+    )
     weights = {
         (y, x): np.outer(blend_weights(tile_h, y, padded_h, discard, ramp), blend_weights(tile_w, x, padded_w, discard, ramp))
         for y, x in windows

@@ -33,17 +33,29 @@ def draw_batch(
 
 
 class EpochStepSampler(Sampler):
-    """Yields ``(epoch, step)`` keys; Lightning calls :meth:`set_epoch` before every epoch."""
+    """Yields ``(epoch, step)`` keys; Lightning calls :meth:`set_epoch` before every epoch.
+
+    After a resume from a checkpoint written in the middle of epoch ``e`` after ``s`` steps,
+    ``resume_at = (e, s)`` makes the first pass over epoch ``e`` start at step ``s``.
+    """
 
     def __init__(self, steps_per_epoch: int) -> None:
         self.steps_per_epoch = steps_per_epoch
         self.epoch = 0
+        self.resume_at: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
-        return ((self.epoch, step) for step in range(self.steps_per_epoch))
+        # A generator: the body runs at the first next(), after Lightning's set_epoch. On restore,
+        # Lightning creates the iterator before setting the epoch, and the first pass after a
+        # resume is always the interrupted epoch.
+        epoch, start = self.epoch, 0
+        if self.resume_at is not None:
+            (epoch, start), self.resume_at = self.resume_at, None
+        for step in range(start, self.steps_per_epoch):
+            yield epoch, step
 
     def __len__(self) -> int:
         return self.steps_per_epoch

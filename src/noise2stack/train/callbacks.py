@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -10,7 +12,8 @@ import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 
 from noise2stack.io.atomic import write_text
-from noise2stack.model import LAST_WEIGHTS_FILE, LOG_FILE, WEIGHTS_FILE, save_weights
+from noise2stack.model import CHECKPOINT_FILE, LAST_WEIGHTS_FILE, LOG_FILE, WEIGHTS_FILE, save_weights
+from noise2stack.train.batches import EpochStepSampler
 
 LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds")
 
@@ -33,9 +36,11 @@ class ModelFolderCallback(L.Callback):
         self.best_loss = math.inf
         self.best_epoch: int | None = None
         self.start = time.monotonic()
+        self.epoch_lr: float | None = None
+        self.seconds_before = 0.0  # training time of earlier runs this one resumes
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self.start = time.monotonic()
+        self.start = time.monotonic() - self.seconds_before
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]  # the scheduler steps before epoch end
@@ -44,7 +49,8 @@ class ModelFolderCallback(L.Callback):
         metrics = trainer.callback_metrics
         train_loss = float(metrics.get("loss_epoch", math.nan))
         val_loss = float(metrics["val_loss"]) if "val_loss" in metrics else math.nan
-        lr = getattr(self, "epoch_lr", trainer.optimizers[0].param_groups[0]["lr"])
+        lr = self.epoch_lr if self.epoch_lr is not None else trainer.optimizers[0].param_groups[0]["lr"]
+        self.epoch_lr = None
         self.rows.append(
             {
                 "epoch": trainer.current_epoch,
@@ -62,10 +68,95 @@ class ModelFolderCallback(L.Callback):
             save_weights(pl_module.net, self.folder / WEIGHTS_FILE)
         self.write_log()
 
+    def state_dict(self) -> dict:
+        return {
+            "rows": self.rows,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "epoch_lr": self.epoch_lr,
+            "seconds": time.monotonic() - self.start,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows = list(state["rows"])
+        self.best_loss = float(state["best_loss"])
+        self.best_epoch = state["best_epoch"]
+        self.epoch_lr = state["epoch_lr"]
+        self.seconds_before = float(state["seconds"])
+
     def write_log(self) -> None:
         lines = [",".join(LOG_COLUMNS)]
         lines += [",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in LOG_COLUMNS) for row in self.rows]
         write_text(self.folder / LOG_FILE, "\n".join(lines) + "\n")
+
+
+class CheckpointCallback(L.Callback):
+    """Write the resumable training state at every epoch end, every ``every_seconds``, and on a signal.
+
+    SIGINT and SIGTERM do not kill training: they ask it to stop after the current step, which
+    writes a checkpoint first (a second SIGINT interrupts at once). The checkpoint records where
+    in the epoch training stood, so that :class:`EpochStepSampler` resumes at exactly that batch.
+    """
+
+    def __init__(self, folder: Path, sampler: EpochStepSampler, every_seconds: float) -> None:
+        self.path = Path(folder) / CHECKPOINT_FILE
+        self.sampler = sampler
+        self.every_seconds = every_seconds
+        self.position = (0, 0)
+        self.last_save = time.monotonic()
+        self.stop_signal: int | None = None
+        self._previous: dict = {}
+
+    def _save(self, trainer) -> None:
+        trainer.save_checkpoint(self.path)
+        self.last_save = time.monotonic()
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_signal = signum
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts at once
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.last_save = time.monotonic()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore_handlers(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._restore_handlers()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._restore_handlers()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if batch_idx + 1 >= trainer.num_training_batches:
+            # the epoch-end checkpoint follows; Lightning skips an epoch when resuming from a
+            # checkpoint taken at this moment
+            return
+        due = time.monotonic() - self.last_save >= self.every_seconds
+        if self.stop_signal is not None or due:
+            self.position = (trainer.current_epoch, batch_idx + 1)
+            self._save(trainer)
+        if self.stop_signal is not None:
+            trainer.should_stop = True
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.position = (trainer.current_epoch + 1, 0)
+        self._save(trainer)
+        if self.stop_signal is not None:
+            trainer.should_stop = True
+
+    def state_dict(self) -> dict:
+        return {"position": list(self.position)}
+
+    def load_state_dict(self, state: dict) -> None:
+        epoch, step = (int(v) for v in state["position"])
+        self.position = (epoch, step)
+        self.sampler.resume_at = (epoch, step)
 
 
 class BudgetProgressBar(TQDMProgressBar):

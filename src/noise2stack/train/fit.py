@@ -16,13 +16,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from noise2stack.config import TrainConfig
-from noise2stack.data.normalize import fit_normalizer
+from noise2stack.data.normalize import Normalizer, fit_normalizer
 from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
-from noise2stack.model import WEIGHTS_FILE, Model
+from noise2stack.resources import check_memory, network_bytes
+from noise2stack.model import CHECKPOINT_FILE, WEIGHTS_FILE, Model, save_weights
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
-from noise2stack.train.callbacks import BudgetProgressBar, ModelFolderCallback
+from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, ModelFolderCallback
+from noise2stack.train.checkpoint import SafeCheckpointIO
 from noise2stack.train.module import DenoiseModule
 
 
@@ -54,6 +56,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
 
 
 def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainConfig) -> float:
@@ -81,6 +84,8 @@ def fit(
     val_targets: Sequence[np.ndarray] | None = None,
     progress: bool = True,
     info: dict | None = None,
+    resume: bool = False,
+    normalizer: Normalizer | None = None,
 ) -> Model:
     """Train a model and write its folder.
 
@@ -99,6 +104,11 @@ def fit(
         Show a progress bar.
     info : dict, optional
         Provenance stored in ``versions.json`` (e.g. the training files).
+    resume : bool
+        Continue from ``out_dir/checkpoint.safetensors`` (same data, config and normaliser as the
+        interrupted run), ending with the weights an uninterrupted run would have.
+    normalizer : Normalizer, optional
+        Statistics to use instead of computing them (resume uses the stored ones).
 
     Returns
     -------
@@ -127,9 +137,8 @@ def fit(
                 raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
 
     torch.manual_seed(config.seed)
-    normalizer = fit_normalizer(
-        inputs, config.normalization, config.percentiles, config.background
-    )
+    if normalizer is None:
+        normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
     norm_in = [normalizer.normalize(s) for s in inputs]
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
     if val_inputs is not None:
@@ -149,7 +158,15 @@ def fit(
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
 
     model = Model(config, normalizer)
+    check_memory(
+        network_bytes(model.net, config.batch, config.patch, config.patch, training=True),
+        f"training with --batch {config.batch} --patch {config.patch}",
+        "--batch or --patch",
+    )
     module = DenoiseModule(model.net, method, config.lr, epochs=1, channels_last=config.channels_last)
+    checkpoint = Path(out_dir) / CHECKPOINT_FILE
+    if resume and (config.epochs is None or not checkpoint.is_file()):
+        raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")
     if config.epochs is None:
         epochs = 100
         if config.max_time is not None:
@@ -164,19 +181,22 @@ def fit(
     if val_planes:
         val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)
         val_loader = DataLoader(fixed_batches(val_source, method, config.val_patches, config.batch, config.seed), batch_size=None)
+    sampler = EpochStepSampler(config.steps_per_epoch)
     train_loader = DataLoader(
         TrainBatches(train_source, method, config.batch, config.seed),
         batch_size=None,
-        sampler=EpochStepSampler(config.steps_per_epoch),
+        sampler=sampler,
         num_workers=config.num_workers,
         persistent_workers=config.num_workers > 0,
     )
 
     out_dir = Path(out_dir)
-    model.save(out_dir, extra_info=info)  # config and statistics first: the folder is a model from the start
+    if not resume:
+        model.save(out_dir, extra_info=info)  # config and statistics first: the folder is a model from the start
     folder_cb = ModelFolderCallback(out_dir)
+    checkpoint_cb = CheckpointCallback(out_dir, sampler, config.checkpoint_seconds)
     total_steps = config.total_epochs() * config.steps_per_epoch
-    callbacks: list = [folder_cb]
+    callbacks: list = [folder_cb, checkpoint_cb]
     if progress:
         callbacks.append(BudgetProgressBar(total_steps, config.max_time))
     trainer = L.Trainer(
@@ -195,8 +215,14 @@ def fit(
         use_distributed_sampler=False,
         default_root_dir=str(out_dir),
         log_every_n_steps=max(1, min(50, config.steps_per_epoch)),
+        plugins=[SafeCheckpointIO()],
     )
-    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
-    if folder_cb.best_epoch is None:  # stopped by max_time before the first epoch ended
-        folder_cb.on_train_epoch_end(trainer, module)
-    return Model.load(out_dir, WEIGHTS_FILE)
+    trainer.fit(
+        module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+        ckpt_path=str(checkpoint) if resume else None, weights_only=True,
+    )
+    if folder_cb.best_epoch is None:  # stopped (max_time or a signal) before the first epoch ended
+        save_weights(module.net, out_dir / WEIGHTS_FILE)
+    trained = Model.load(out_dir, WEIGHTS_FILE)
+    trained.stopped_by_signal = checkpoint_cb.stop_signal
+    return trained

@@ -1,0 +1,119 @@
+"""Lightning versus a plain PyTorch loop, and channels_last versus the default layout.
+
+Same network (Table S1, 2 neighbours), same batches (64x64, batch 16), same optimiser; the variants
+run interleaved in one process so machine noise hits all of them alike. Prints patches/s and the
+ratio, and writes benchmarks/results/training_loop_overhead.md.
+
+    python benchmarks/training_loop_overhead.py [--steps 40] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+
+import lightning as L
+import numpy as np
+import torch
+
+from common import DATASETS, markdown_table, write_result
+from noise2stack.config import make_config
+from noise2stack.data.normalize import fit_normalizer
+from noise2stack.data.patches import PatchSource
+from noise2stack.methods import get_method
+from noise2stack.nets import build_net
+from noise2stack.train.batches import EpochStepSampler, TrainBatches
+from noise2stack.train.module import DenoiseModule
+
+WARMUP = 5
+
+
+class StepTimer(L.Callback):
+    def __init__(self):
+        self.times = []
+
+    def on_train_batch_end(self, *args):
+        self.times.append(time.perf_counter())
+
+
+def make_batches(seed=0):
+    _, noisy = DATASETS["arabidopsis"].load()
+    cfg = make_config()
+    norm = fit_normalizer([noisy])
+    stack = norm.normalize(noisy)
+    planes = [(0, i) for i in range(stack.shape[0])]
+    source = PatchSource([stack], [stack], planes, 2, False, 64)
+    return TrainBatches(source, get_method("n2stack"), cfg.batch, seed)
+
+
+def plain(batches, steps, channels_last):
+    torch.manual_seed(0)
+    module = DenoiseModule(build_net("csbdeep-unet", 2, [0, 1]), get_method("n2stack"), 1e-3, 1, channels_last)
+    opt = torch.optim.Adam(module.parameters(), 1e-3)
+    stamps = []
+    for step in range(steps):
+        loss = module._loss(batches[(0, step)])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        stamps.append(time.perf_counter())
+    return stamps
+
+
+def lightning(batches, steps, channels_last):
+    torch.manual_seed(0)
+    module = DenoiseModule(build_net("csbdeep-unet", 2, [0, 1]), get_method("n2stack"), 1e-3, 1, channels_last)
+    timer = StepTimer()
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=EpochStepSampler(steps))
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+        enable_model_summary=False, enable_progress_bar=False, callbacks=[timer], deterministic=True,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return timer.times
+
+
+def rate(stamps, batch):
+    span = stamps[-1] - stamps[WARMUP - 1]
+    return (len(stamps) - WARMUP) * batch / span
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    batches = make_batches()
+    variants = {
+        "plain loop, channels_last": (plain, True),
+        "Lightning, channels_last": (lightning, True),
+        "plain loop, default layout": (plain, False),
+        "Lightning, default layout": (lightning, False),
+    }
+    results = {name: [] for name in variants}
+    for _ in range(args.rounds):
+        for name, (fn, cl) in variants.items():
+            results[name].append(rate(fn(batches, args.steps + WARMUP, cl), 16))
+            print(f"{name:30s} {results[name][-1]:6.1f} patches/s")
+    mean = {k: float(np.mean(v)) for k, v in results.items()}
+    ref = mean["plain loop, channels_last"]
+    rows = [[k, mean[k], mean[k] / ref] for k in variants]
+    overhead = 1 - mean["Lightning, channels_last"] / ref
+    body = (
+        f"Table S1 net, 2 neighbours, 64x64 patches, batch 16, {args.steps} timed steps after {WARMUP} warm-up, "
+        f"{args.rounds} interleaved rounds (Arabidopsis stack with Poisson-Gaussian noise).\n\n"
+        + markdown_table(["variant", "patches/s", "ratio to plain channels_last"], rows)
+        + f"\n\nLightning overhead versus the plain loop: {100 * overhead:.1f} % of throughput "
+        + ("(below the 5 % limit: Lightning stays)." if overhead < 0.05 else "(above the 5 % limit).")
+    )
+    print(body)
+    write_result("training_loop_overhead.md", "Training loop: Lightning versus plain PyTorch", body)
+
+
+if __name__ == "__main__":
+    main()
