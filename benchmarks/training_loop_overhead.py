@@ -10,6 +10,7 @@ ratio, and writes benchmarks/results/training_loop_overhead.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import time
 import warnings
@@ -45,7 +46,7 @@ def make_batches(seed=0):
     stack = norm.normalize(noisy)
     planes = [(0, i) for i in range(stack.shape[0])]
     source = PatchSource([stack], [stack], planes, 2, False, 64)
-    return TrainBatches(source, get_method("n2stack"), cfg.batch, seed)
+    return TrainBatches(source, functools.partial(get_method("n2stack").transform, config=cfg), cfg.batch, seed)
 
 
 def plain(batches, steps, channels_last):

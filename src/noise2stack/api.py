@@ -28,15 +28,23 @@ from noise2stack.noise import add_noise
 StackLike = Union[str, os.PathLike, np.ndarray]
 
 
-def _load(stack: StackLike, axes: str) -> np.ndarray:
+def _load(stack: StackLike, axes: str | None) -> np.ndarray:
+    """A ZYX array from a path or array; ``axes=None`` takes YX for 2-D and ZYX for 3-D data."""
     if isinstance(stack, np.ndarray):
         if stack.dtype.kind not in "uif" or stack.size == 0:
             raise Noise2StackError(f"an image must be a non-empty array of integers or floats, got {stack.dtype} {stack.shape}")
-        out = to_zyx(stack, axes)
-        if out.dtype.kind == "f" and not np.isfinite(out).all():
+        if stack.dtype.kind == "f" and not np.isfinite(stack).all():
             raise Noise2StackError("the array contains NaN or Inf values; replace them before denoising")
-        return out
-    return read_stack(stack, axes)
+        array = stack
+    else:
+        array = read_array(stack)
+    return to_zyx(array, axes or _native_axes(array))
+
+
+def _native_axes(array: np.ndarray) -> str:
+    if array.ndim not in (2, 3):
+        raise Noise2StackError(f"the image has {array.ndim} axes, shape {array.shape}; give --axes")
+    return "YX" if array.ndim == 2 else "ZYX"
 
 
 def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -130,17 +138,23 @@ def train(
         raise Noise2StackError("--out MODEL_DIR is required")
     if noisy is None:
         raise Noise2StackError("no input stacks given")
+    from noise2stack.methods import get_method
+
     if config is None:
         options = {k: v for k, v in options.items() if v is not None}
-        config = load_config(config_file, **options) if config_file else make_config(**options)
+        file_values = load_config(config_file).model_dump(exclude_unset=True) if config_file else {}
+        method = get_method(options.get("method", file_values.get("method", "n2stack")))
+        config = make_config(**{**method.defaults, **file_values, **options})
     elif options:
         raise Noise2StackError("give either config or options, not both")
     inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
     if not inputs:
         raise Noise2StackError("no input stacks given")
     target_list = list(targets) if targets else None
-    if config.mode == "copy" and config.method == "n2stack" and not target_list:
-        raise Noise2StackError("--mode copy needs --target COPY.tif: an independent noisy copy of each input")
+    kind = get_method(config.method).target_kind(config)
+    if kind != "self" and not target_list:
+        what = "an independent noisy copy" if kind == "copy" else "the clean stack"
+        raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs --target: {what} of each input")
     if target_list and len(target_list) != len(inputs):
         raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input")
     out = Path(out)
@@ -160,8 +174,6 @@ def train(
         raise Noise2StackError(f"output folder is not writable: {out.parent}")
 
     stacks = [_load(s, config.axes) for s in inputs]
-    from noise2stack.methods import get_method
-
     method = get_method(config.method)
     method.check(config)
     if method.needs_stack:
@@ -325,3 +337,29 @@ def simulate(
         write_stack(out, noisy if noisy.ndim == 3 else noisy[np.newaxis], "ZYX" if noisy.ndim == 3 else "YX", metadata=provenance)
     return noisy
 
+
+
+def denoise(
+    noisy: StackLike,
+    out: str | os.PathLike | None,
+    method: str,
+    sigma: float | None = None,
+    average_neighbors: int = 0,
+    axes: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options,
+) -> np.ndarray:
+    """Denoise with a training-free filter (see :mod:`noise2stack.filters`); writes float32 to ``out``."""
+    from noise2stack.filters import denoise_stack
+
+    if out is not None:
+        out = _check_output(out, [noisy], overwrite)
+    array = noisy if isinstance(noisy, np.ndarray) else read_array(noisy)
+    axes = axes or _native_axes(array)
+    stack = _load(array, axes)
+    result = denoise_stack(stack, method, sigma=sigma, average=average_neighbors, progress=progress, **options)
+    if out is not None:
+        meta = {"noise2stack": package_version(), "method": method, "sigma": sigma, "average_neighbors": average_neighbors}
+        write_stack(out, result, axes, metadata=meta)
+    return result

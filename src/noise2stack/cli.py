@@ -159,6 +159,27 @@ def simulate(
 
 
 @app.command()
+def denoise(
+    noisy: Path = typer.Argument(..., help="stack or image to denoise"),
+    out: Path = typer.Argument(..., help="output file (float32)"),
+    method: str = typer.Option(..., "--method", help="bm3d | nlm | median | gaussian"),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="noise sigma in image units [default: estimated per plane]"),
+    average_neighbors: int = typer.Option(0, "--average-neighbors", help="first average each plane with K neighbours per side"),
+    size: int = typer.Option(3, "--size", help="median filter size in pixels"),
+    smoothing: float = typer.Option(1.0, "--smoothing", help="Gaussian filter sigma in pixels"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+) -> None:
+    """Denoise with a training-free method (BM3D, non-local means, median, Gaussian), planes in parallel."""
+    from noise2stack import api
+
+    _run(api.denoise, noisy, out, method, sigma=sigma, average_neighbors=average_neighbors, axes=axes,
+         overwrite=overwrite, progress=not quiet, size=size, smoothing=smoothing)
+    typer.echo(f"denoised stack written to {out}")
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results"),
     max_time: float = typer.Option(110.0, "--max-time", help="training budget in seconds"),

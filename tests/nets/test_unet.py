@@ -27,7 +27,7 @@ def test_table_s2_parameter_count():
     assert any(isinstance(m, torch.nn.Conv2d) and m.in_channels == 144 for m in net.modules())
 
 
-@pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet"])
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet", "n2v2-unet"])
 def test_residual_path_adds_mean_of_residual_channels(name):
     net = build_net(name, 4, residual_channels=[1, 2])
     for p in net.parameters():
@@ -54,7 +54,7 @@ def test_odd_sizes_equal_padded_then_cropped():
         torch.testing.assert_close(net(x), net(padded)[..., :30, :29])
 
 
-@pytest.mark.parametrize("name,size", [("csbdeep-unet", 128), ("n2n-unet", 512)])
+@pytest.mark.parametrize("name,size", [("csbdeep-unet", 128), ("n2n-unet", 512), ("n2v2-unet", 128)])
 def test_context_bounds_the_reach_of_an_input_pixel(name, size):
     torch.manual_seed(1)
     net = build_net(name, 1).eval()

@@ -22,10 +22,14 @@ class Method:
         Registry name (``--method``).
     needs_stack : bool
         Whether the method takes neighbours from a stack (2-D images are refused if so).
+    defaults : dict
+        Config values the method implies (e.g. Noise2Noise: copy mode, no neighbours); values the
+        user gives win, and :meth:`check` refuses contradictions.
     """
 
     name: ClassVar[str] = ""
     needs_stack: ClassVar[bool] = True
+    defaults: ClassVar[dict] = {}  # config values this method implies unless the user sets them
 
     def include_center(self, config: TrainConfig) -> bool:
         """Whether plane ``i`` itself is an input channel."""
@@ -51,7 +55,7 @@ class Method:
         return [k - 1, k]  # the two innermost neighbours, i-1 and i+1
 
     def transform(
-        self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator
+        self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Turn one drawn example into (input, target, loss mask); default: unchanged, no mask."""
         return inputs, target, None

@@ -97,6 +97,35 @@ class CSBDeepUNet(_UNetBase):
         return self.head(u1)
 
 
+def max_blur_pool(x: torch.Tensor) -> torch.Tensor:
+    """Max-blur-pool (Zhang 2019, used by N2V2): max over 2x2 at stride 1, then a [1 2 1]² blur at stride 2."""
+    channels = x.shape[1]
+    x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+    kernel = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    kernel = (kernel[:, None] * kernel[None, :] / 16).expand(channels, 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, stride=2, groups=channels)
+
+
+class N2V2UNet(CSBDeepUNet):
+    """The Table S1 net changed as N2V2 (Höck et al. 2022) suggests against checkerboard artefacts:
+    max-blur-pool instead of max-pool, and no skip connection at the top level."""
+
+    context = 28
+    floats_per_pixel_train = 650
+    floats_per_pixel_infer = 180
+
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
+        super().__init__(in_channels, residual_channels)
+        self.up1 = nn.ModuleList([_conv(32, 32), _conv(32, 32)])
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        d1 = self._run(self.down1, x)
+        d2 = self._run(self.down2, max_blur_pool(d1))
+        m = self._run(self.middle, max_blur_pool(d2))
+        u2 = self._run(self.up2, torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
+        return self.head(self._run(self.up1, F.interpolate(u2, scale_factor=2.0, mode="nearest")))
+
+
 class N2NUNet(_UNetBase):
     """Table S2: Noise2Noise U-Net (Lehtinen et al.), five levels, 48/96 filters, LeakyReLU 0.1.
 
@@ -140,7 +169,7 @@ class N2NUNet(_UNetBase):
         return self.head(h)
 
 
-NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet}
+NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
 
 
 def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = ()) -> _UNetBase:

@@ -11,21 +11,25 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from typing import Callable
+
 from noise2stack.data.patches import PatchSource
-from noise2stack.methods import Method
+
+Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
 
 
 def draw_batch(
-    source: PatchSource, method: Method, batch: int, rng: np.random.Generator
+    source: PatchSource, transform: Transform, batch: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Draw ``batch`` examples: inputs (B, C, P, P), targets (B, 1, P, P), loss mask (B, 1, P, P).
 
-    The mask is all ones for methods that compute the loss on every pixel.
+    ``transform`` is the method's (e.g. blind-spot masking). The mask is all ones for methods that
+    compute the loss on every pixel.
     """
     inputs, targets, masks = [], [], []
     for _ in range(batch):
         inp, tgt = source.sample(rng)
-        inp, tgt, mask = method.transform(inp, tgt, rng)
+        inp, tgt, mask = transform(inp, tgt, rng)
         inputs.append(inp)
         targets.append(tgt)
         masks.append(np.ones_like(tgt) if mask is None else mask.astype(np.float32))
@@ -64,22 +68,22 @@ class EpochStepSampler(Sampler):
 class TrainBatches(Dataset):
     """Map ``(epoch, step)`` to a whole training batch."""
 
-    def __init__(self, source: PatchSource, method: Method, batch: int, seed: int) -> None:
-        self.source, self.method, self.batch, self.seed = source, method, batch, seed
+    def __init__(self, source: PatchSource, transform: Transform, batch: int, seed: int) -> None:
+        self.source, self.transform, self.batch, self.seed = source, transform, batch, seed
 
     def __getitem__(self, key: tuple[int, int]):
         epoch, step = key
-        return draw_batch(self.source, self.method, self.batch, np.random.default_rng([self.seed, epoch, step]))
+        return draw_batch(self.source, self.transform, self.batch, np.random.default_rng([self.seed, epoch, step]))
 
     def __len__(self) -> int:  # pragma: no cover - the sampler defines the length
         raise TypeError("TrainBatches is indexed by (epoch, step)")
 
 
-def fixed_batches(source: PatchSource, method: Method, n_patches: int, batch: int, seed: int) -> list:
+def fixed_batches(source: PatchSource, transform: Transform, n_patches: int, batch: int, seed: int) -> list:
     """The same validation batches every epoch: ``n_patches`` examples in batches of ``batch``."""
     rng = np.random.default_rng([seed, 2**31 - 1])  # a stream no training batch uses
     out, left = [], n_patches
     while left > 0:
-        out.append(draw_batch(source, method, min(batch, left), rng))
+        out.append(draw_batch(source, transform, min(batch, left), rng))
         left -= batch
     return out

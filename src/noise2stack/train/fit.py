@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import logging
 import time
 import warnings
@@ -63,7 +64,7 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
     """Seconds per optimisation step, timed on a throwaway copy of the network."""
     probe = copy.deepcopy(module)
     optimizer = torch.optim.Adam(probe.parameters(), lr=config.lr)
-    batch = draw_batch(source, probe.method, config.batch, np.random.default_rng(0))
+    batch = draw_batch(source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0))
     times = []
     for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
         t0 = time.perf_counter()
@@ -141,6 +142,8 @@ def fit(
         normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
     norm_in = [normalizer.normalize(s) for s in inputs]
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
+    if target_kind == "copy":  # two noisy copies serve both ways: A predicts B and B predicts A
+        norm_in, norm_tgt = norm_in + norm_tgt, norm_tgt + norm_in
     if val_inputs is not None:
         train_planes = [(s, i) for s, st in enumerate(norm_in) for i in range(st.shape[0])]
         v_in = [normalizer.normalize(s) for s in val_inputs]
@@ -148,8 +151,10 @@ def fit(
             v_tgt = v_in
         else:
             if val_targets is None or len(val_targets) != len(val_inputs):
-                raise Noise2StackError("a validation stack in copy mode needs its own noisy copy as target")
+                raise Noise2StackError("a validation stack needs its own target stack (--val-target)")
             v_tgt = [normalizer.normalize(t) for t in val_targets]
+            if target_kind == "copy":
+                v_in, v_tgt = v_in + v_tgt, v_tgt + v_in
         val_planes = [(s, i) for s, st in enumerate(v_in) for i in range(st.shape[0])]
     else:
         train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.val_fraction)
@@ -177,13 +182,14 @@ def fit(
         model.config = config
     module.epochs = config.total_epochs()
 
+    transform = functools.partial(method.transform, config=config)
     val_loader = None
     if val_planes:
         val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)
-        val_loader = DataLoader(fixed_batches(val_source, method, config.val_patches, config.batch, config.seed), batch_size=None)
+        val_loader = DataLoader(fixed_batches(val_source, transform, config.val_patches, config.batch, config.seed), batch_size=None)
     sampler = EpochStepSampler(config.steps_per_epoch)
     train_loader = DataLoader(
-        TrainBatches(train_source, method, config.batch, config.seed),
+        TrainBatches(train_source, transform, config.batch, config.seed),
         batch_size=None,
         sampler=sampler,
         num_workers=config.num_workers,

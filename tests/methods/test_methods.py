@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from noise2stack import api
+from noise2stack.errors import Noise2StackError
+from noise2stack.methods import METHODS
+from noise2stack.noise import add_noise
+
+TINY = dict(epochs=1, steps_per_epoch=3, patch=16, batch=4, val_patches=4, seed=11, progress=False)
+
+
+@pytest.fixture
+def copies(tiny_stack):
+    return add_noise(tiny_stack, "gaussian", sigma=8, seed=1), add_noise(tiny_stack, "gaussian", sigma=8, seed=2)
+
+
+def _weights(folder):
+    return load_file(str(folder / "last.safetensors"))
+
+
+def test_registry_names():
+    assert {"n2stack", "n2n", "n2c"} <= set(METHODS)
+
+
+def test_n2n_is_n2stack_copy_without_neighbours(tmp_path, copies):
+    a, b = copies
+    api.train(a, tmp_path / "n2n", targets=[b], method="n2n", **TINY)
+    api.train(a, tmp_path / "n2s", targets=[b], method="n2stack", mode="copy", neighbors=0, **TINY)
+    wa, wb = _weights(tmp_path / "n2n"), _weights(tmp_path / "n2s")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert "mode: copy" in (tmp_path / "n2n" / "config.yaml").read_text()
+
+
+def test_n2n_refuses_neighbours(tmp_path, copies):
+    a, b = copies
+    with pytest.raises(Noise2StackError, match="n2n"):
+        api.train(a, tmp_path / "m", targets=[b], method="n2n", neighbors=2, **TINY)
+
+
+def test_n2c_needs_and_uses_the_clean_target(tmp_path, copies, tiny_stack):
+    a, _ = copies
+    with pytest.raises(Noise2StackError, match="clean stack"):
+        api.train(a, tmp_path / "m", method="n2c", **TINY)
+    model = api.train(a, tmp_path / "m", targets=[tiny_stack], method="n2c", **TINY)
+    assert model.net.in_channels == 1 and model.include_center
+    assert api.predict(model, a, progress=False).shape == a.shape
