@@ -3,7 +3,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install demo test test-slow benchmark clean
+.PHONY: install demo test benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
-
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/n2stack_self.py
+	bash benchmarks/snapshot.sh n2stack_self.py
 
 clean:
 	rm -rf $(VENV) demo_output

@@ -104,3 +104,22 @@ def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(files):
         assert match in lines[0], f"{name}: {lines[0]}"
         assert "Traceback" not in r.output
         assert sorted(p.name for p in d.rglob("*")) == before, f"{name} wrote files"
+
+
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["train", "x.tif", "--out", "m", "--bogus", "1"], "No such option"),
+        (["predict", "model"], "Missing argument"),
+        (["frobnicate"], "No such command"),
+        (["train", "x.tif", "--out", "m", "--epochs", "many"], "--epochs"),
+    ],
+)
+def test_usage_errors_are_one_line(argv, match, capsys):
+    from noise2stack.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("noise2stack: error:") and match in err[0], err

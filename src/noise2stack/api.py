@@ -363,3 +363,30 @@ def denoise(
         meta = {"noise2stack": package_version(), "method": method, "sigma": sigma, "average_neighbors": average_neighbors}
         write_stack(out, result, axes, metadata=meta)
     return result
+
+
+def compare(
+    clean: StackLike,
+    out_dir: str | os.PathLike,
+    noise: dict,
+    budget: float = 300.0,
+    methods: list[str] | None = None,
+    normalize: str = "care",
+    seed: int = 0,
+    axes: str = "ZYX",
+    progress: bool = True,
+    title: str = "",
+) -> dict:
+    """Compare methods on a clean stack with simulated noise (see :mod:`noise2stack.compare`)."""
+    from noise2stack.compare import compare as run_compare
+
+    if normalize not in ("none", "care"):
+        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+    if not budget > 0:
+        raise Noise2StackError("--budget must be > 0 seconds")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise Noise2StackError(f"--out {out} exists and is not a folder")
+    stack = _load(clean, axes).astype(np.float32)
+    add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
+    return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)

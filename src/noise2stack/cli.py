@@ -180,6 +180,29 @@ def denoise(
 
 
 @app.command()
+def compare(
+    clean: Path = typer.Argument(..., help="clean reference stack; noisy copies are simulated"),
+    out: Path = typer.Option(..., "--out", help="folder for comparison.md, results.json, panel.png, psnr_per_plane.png"),
+    noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian"),
+    sigma: Optional[float] = typer.Option(None, "--sigma", help="Gaussian sigma in image units"),
+    peak: Optional[float] = typer.Option(None, "--peak", help="photons at the image maximum (Poisson)"),
+    budget: float = typer.Option(300.0, "--budget", help="training seconds per trainable method"),
+    methods: Optional[str] = typer.Option(None, "--methods", help="comma-separated row labels [default: all]"),
+    normalize: str = typer.Option("care", "--normalize", help="care | none"),
+    seed: int = typer.Option(0, "--seed", help="seed of the simulated noise and of training"),
+    axes: str = typer.Option("ZYX", "--axes", help="axes of the clean stack"),
+) -> None:
+    """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
+    from noise2stack import api
+
+    table = _run(
+        api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
+        methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes,
+    )
+    typer.echo((out / "comparison.md").read_text())
+
+
+@app.command()
 def demo(
     out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results"),
     max_time: float = typer.Option(110.0, "--max-time", help="training budget in seconds"),
@@ -196,9 +219,26 @@ def demo(
     typer.echo(f"results in {out}/: panel.png, metrics.json, denoised.tif, noisy.tif, model/")
 
 
-def main() -> None:
-    """Console entry point."""
-    app(prog_name="noise2stack")
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
+    try:
+        from click.exceptions import Abort, UsageError
+    except ImportError:  # newer typer vendors click
+        from typer._click.exceptions import UsageError
+        from typer.exceptions import Abort
+
+    try:
+        code = app(args=argv, prog_name="noise2stack", standalone_mode=False)
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `noise2stack` alone: typer printed the help
+            sys.exit(0)
+        hint = f" (see noise2stack {exc.ctx.info_name} --help)" if exc.ctx is not None and exc.ctx.parent is not None else ""
+        typer.echo(f"noise2stack: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except Abort:
+        typer.echo("noise2stack: error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

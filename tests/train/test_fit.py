@@ -73,3 +73,13 @@ def test_copy_mode_trains_on_two_noisy_copies(tmp_path, tiny_stack):
     cfg = make_config(mode="copy", neighbors=2, epochs=1, steps_per_epoch=2, patch=16, batch=2, val_patches=2)
     model = fit(cfg, [a], tmp_path / "m", targets=[b], progress=False)
     assert model.net.in_channels == 3 and model.net.residual_channels == [1]
+
+
+def test_data_loader_workers_give_the_same_training(tmp_path, tiny_stack):
+    # batches are a pure function of (seed, epoch, step), so worker processes change nothing
+    cfg = dict(epochs=2, steps_per_epoch=3, patch=16, batch=4, seed=5, val_patches=4)
+    fit(make_config(**cfg, num_workers=0), [tiny_stack], tmp_path / "w0", progress=False)
+    fit(make_config(**cfg, num_workers=2), [tiny_stack], tmp_path / "w2", progress=False)
+    a = load_file(str(tmp_path / "w0" / "last.safetensors"))
+    b = load_file(str(tmp_path / "w2" / "last.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

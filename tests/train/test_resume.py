@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from noise2stack import api
 from noise2stack.model import Model
 from noise2stack.noise import add_noise
-from noise2stack.train.checkpoint import STATE_KEY
+from noise2stack.train.checkpoint import STATE_KEY, load_state
 
 CONFIG = "checkpoint_seconds: 0\nepochs: 3\nsteps_per_epoch: 12\npatch: 32\nbatch: 4\nval_patches: 4\n"
 
@@ -63,7 +63,14 @@ def test_kill_9_then_resume_equals_uninterrupted(setup):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    Model.load(d / "run")  # whatever the moment of the kill, the folder is a loadable model
+    # whatever the moment of the kill, every file under its final name is whole
+    Model.load(d / "run")
+    if (d / "run" / "last.safetensors").exists():  # written at the first epoch's end
+        Model.load(d / "run", "last.safetensors")
+    load_state(d / "run" / "checkpoint.safetensors")
+    if (d / "run" / "training_log.csv").exists():
+        rows = (d / "run" / "training_log.csv").read_text().splitlines()
+        assert rows[0].startswith("epoch,") and all(len(r.split(",")) == 6 for r in rows)
     resumed = subprocess.run(
         [sys.executable, "-m", "noise2stack.cli", "train", "--resume", str(d / "run"), "--quiet"],
         capture_output=True, text=True,

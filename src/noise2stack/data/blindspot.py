@@ -16,12 +16,22 @@ import numpy as np
 _OFFSETS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)])
 
 
+def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
+    """Rows and columns of a near-square grid with at least ``n`` cells (at most one pixel each)."""
+    rows = max(1, min(height, math.ceil(math.sqrt(n * height / width))))
+    cols = max(1, min(width, math.ceil(n / rows)))
+    return rows, cols
+
+
 def stratified_pixels(height: int, width: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Coordinates of ``max(1, round(fraction * height * width))`` pixels, at most one per grid cell."""
-    n = max(1, round(fraction * height * width))
-    side = max(1.0, math.sqrt(height * width / n))
-    rows, cols = max(1, int(height // side)), max(1, int(width // side))
-    cells = rng.choice(rows * cols, size=min(n, rows * cols), replace=False)
+    """Coordinates of ``max(1, round(fraction * height * width))`` pixels, at most one per grid cell.
+
+    Cell ``(r, c)`` of the :func:`grid_shape` grid spans rows ``r*height//rows`` to
+    ``(r+1)*height//rows`` (and likewise for columns).
+    """
+    n = min(max(1, round(fraction * height * width)), height * width)
+    rows, cols = grid_shape(height, width, n)
+    cells = rng.choice(rows * cols, size=n, replace=False)
     r, c = np.divmod(cells, cols)
     y0, y1 = (r * height) // rows, ((r + 1) * height) // rows
     x0, x1 = (c * width) // cols, ((c + 1) * width) // cols
@@ -30,15 +40,18 @@ def stratified_pixels(height: int, width: int, fraction: float, rng: np.random.G
     return ys, xs
 
 
-def _reflect(index: np.ndarray, size: int) -> np.ndarray:
-    index = np.abs(index)
-    return np.where(index >= size, 2 * size - 2 - index, index)
+def _inside(ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, height: int, width: int) -> np.ndarray:
+    yy, xx = ys[..., None] + offsets[..., 0], xs[..., None] + offsets[..., 1]
+    return (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
 
 
 def mask_patch(
     patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blind-spot a (C, Y, X) patch (C = 1 for N2V).
+
+    Near the border the 5×5 window is cut to the patch, so a replacement always comes from
+    another pixel of the patch.
 
     Returns
     -------
@@ -50,14 +63,17 @@ def mask_patch(
     ys, xs = stratified_pixels(height, width, fraction, rng)
     masked = patch.copy()
     if replacement == "uniform":
-        pick = _OFFSETS[rng.integers(len(_OFFSETS), size=len(ys))]
-        # reflection never maps a non-zero offset back onto the pixel itself
-        yy, xx = _reflect(ys + pick[:, 0], height), _reflect(xs + pick[:, 1], width)
-        masked[:, ys, xs] = patch[:, yy, xx]
+        # draw one offset per pixel among those that stay inside the patch
+        valid = _inside(ys, xs, _OFFSETS[None], height, width)  # (n, 24)
+        scores = np.where(valid, rng.random(valid.shape), -1.0)
+        pick = _OFFSETS[np.argmax(scores, axis=1)]
+        masked[:, ys, xs] = patch[:, ys + pick[:, 0], xs + pick[:, 1]]
     elif replacement == "median":
-        yy = _reflect(ys[:, None] + _OFFSETS[None, :, 0], height)
-        xx = _reflect(xs[:, None] + _OFFSETS[None, :, 1], width)
-        masked[:, ys, xs] = np.median(patch[:, yy, xx], axis=-1)
+        valid = _inside(ys, xs, _OFFSETS[None], height, width)
+        yy = np.clip(ys[:, None] + _OFFSETS[None, :, 0], 0, height - 1)
+        xx = np.clip(xs[:, None] + _OFFSETS[None, :, 1], 0, width - 1)
+        values = np.where(valid[None], patch[:, yy, xx], np.nan)
+        masked[:, ys, xs] = np.nanmedian(values, axis=-1)
     else:
         raise ValueError(f"unknown replacement {replacement!r}")
     mask = np.zeros((1, height, width), dtype=np.float32)

@@ -1,0 +1,65 @@
+"""Noise2Void masking: replaced pixels come from their 5x5 window (not themselves), stratified."""
+
+import numpy as np
+import pytest
+import torch
+
+from noise2stack.data.blindspot import grid_shape, mask_patch, stratified_pixels
+from noise2stack.methods import get_method
+
+
+def test_masked_pixels_take_a_value_from_their_5x5_window_other_than_themselves():
+    patch = np.arange(32 * 32, dtype=np.float32).reshape(1, 32, 32)  # every value names its pixel
+    for seed in range(20):
+        masked, mask = mask_patch(patch, 0.01, np.random.default_rng(seed))
+        ys, xs = np.nonzero(mask[0])
+        assert len(ys) == round(0.01 * 32 * 32)
+        for y, x in zip(ys, xs):
+            src_y, src_x = divmod(int(masked[0, y, x]), 32)
+            assert (src_y, src_x) != (y, x)
+            assert max(abs(src_y - y), abs(src_x - x)) <= 2
+        unmasked = mask[0] == 0
+        np.testing.assert_array_equal(masked[0][unmasked], patch[0][unmasked])
+
+
+def test_every_window_offset_is_used():
+    patch = np.arange(16 * 16, dtype=np.float32).reshape(1, 16, 16)
+    seen = set()
+    for seed in range(300):
+        masked, mask = mask_patch(patch, 0.004, np.random.default_rng(seed))  # one pixel
+        (y,), (x,) = np.nonzero(mask[0])
+        sy, sx = divmod(int(masked[0, y, x]), 16)
+        seen.add((sy - y, sx - x))
+    assert len(seen) == 24 and (0, 0) not in seen
+
+
+def test_median_replacement_is_the_window_median_without_the_centre():
+    patch = np.random.default_rng(0).random((1, 16, 16)).astype(np.float32)
+    masked, mask = mask_patch(patch, 0.02, np.random.default_rng(1), replacement="median")
+    for y, x in zip(*np.nonzero(mask[0])):
+        window = [patch[0, y + dy, x + dx] for dy in range(-2, 3) for dx in range(-2, 3)
+                  if (dy, dx) != (0, 0) and 0 <= y + dy < 16 and 0 <= x + dx < 16]
+        assert masked[0, y, x] == np.float32(np.median(window))
+
+
+@pytest.mark.parametrize("height,width,fraction", [(64, 64, 0.008), (32, 32, 0.01), (48, 20, 0.05), (64, 64, 0.002)])
+def test_pixels_are_stratified_one_per_cell(height, width, fraction):
+    ys, xs = stratified_pixels(height, width, fraction, np.random.default_rng(0))
+    assert len(ys) == max(1, round(fraction * height * width))
+    rows, cols = grid_shape(height, width, len(ys))
+    row_of = lambda y: max(r for r in range(rows) if r * height // rows <= y)  # noqa: E731
+    col_of = lambda x: max(c for c in range(cols) if c * width // cols <= x)  # noqa: E731
+    cells = {(row_of(y), col_of(x)) for y, x in zip(ys, xs)}
+    assert len(cells) == len(ys)
+
+
+def test_the_loss_sees_only_masked_pixels():
+    method = get_method("n2v")
+    target = torch.zeros(1, 1, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[0, 0, 1, 2] = 1
+    prediction = torch.full((1, 1, 4, 4), 5.0)
+    prediction[0, 0, 1, 2] = 3.0
+    assert method.loss(prediction, target, mask).item() == 9.0  # only (1, 2) counts: 3^2
+    prediction[0, 0, 1, 2] = 0.0
+    assert method.loss(prediction, target, mask).item() == 0.0
