@@ -36,10 +36,11 @@ def main():
     print(proc.stdout[-4000:], proc.stderr[-2000:])
     rows, total = [], 0
     for name, block in re.findall(r"test_fuzz\.py::(\w+):\n(.*?)(?=\n\S|\Z)", proc.stdout, re.S):
-        counts = [int(n) for n in re.findall(r"- (\d+) passing examples", block)]
-        failing = sum(int(n) for n in re.findall(r"(\d+) failing examples", block))
-        invalid = sum(int(n) for n in re.findall(r"(\d+) invalid examples", block))
-        tried = sum(counts) + failing
+        phases = re.findall(r"(\d+) passing, (\d+) failing, and (\d+) invalid", block)
+        passing = sum(int(p) for p, _, _ in phases)
+        failing = sum(int(f) for _, f, _ in phases)
+        invalid = sum(int(i) for _, _, i in phases)
+        tried = passing + failing
         total += tried
         rows.append([name, tried, failing, invalid])
     verdict = "all passed" if proc.returncode == 0 else f"FAILURES (pytest exit {proc.returncode})"

@@ -43,8 +43,10 @@ def main():
         "bare forward, channels_last, batch 4": lambda: bare(net, stack, 4, True),
         "bare forward, default layout, batch 4": lambda: bare(net, stack, 4, False),
         "bare forward, channels_last, batch 1": lambda: bare(net, stack, 1, True),
+        "bare forward, default layout, batch 1": lambda: bare(net, stack, 1, False),
         "predict_stack, channels_last, batch 4": lambda: predict_stack(net, stack, 2, True, batch=4, channels_last=True),
         "predict_stack, default layout, batch 4": lambda: predict_stack(net, stack, 2, True, batch=4, channels_last=False),
+        "predict_stack, default layout, batch 1": lambda: predict_stack(net, stack, 2, True, batch=1, channels_last=False),
         "predict_stack, channels_last, batch 1": lambda: predict_stack(net, stack, 2, True, batch=1, channels_last=True),
     }
     for fn in variants.values():

@@ -247,7 +247,7 @@ def predict(
     out: str | os.PathLike | None = None,
     tile: int = 512,
     overlap: int | None = None,
-    batch: int = 4,
+    batch: int | None = None,
     axes: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
@@ -263,7 +263,8 @@ def predict(
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
     tile, overlap, batch : int
-        Tile side, tile overlap (default: exact, see :mod:`noise2stack.predict.tiling`), tiles per pass.
+        Tile side, tile overlap (default: exact, see :mod:`noise2stack.predict.tiling`), tiles per
+        pass (default: 1 on CPU, 8 on a GPU).
 
     Returns
     -------
@@ -282,7 +283,7 @@ def predict(
             f"a stack of {stack.shape[0]} plane(s) is too short for this model "
             f"({m.config.method}, {m.neighbors} neighbours); it needs at least {min_planes(m.neighbors, m.include_center)}"
         )
-    if tile < 1 or batch < 1:
+    if tile < 1 or (batch is not None and batch < 1):
         raise Noise2StackError("--tile and --batch must be positive")
     normalized = m.normalizer.normalize(stack)
     result = predict_stack(

@@ -97,7 +97,7 @@ def predict(
     out: Path = typer.Argument(..., help="output file (float32 TIFF or .npy)"),
     tile: int = typer.Option(512, "--tile", help="largest tile side in pixels"),
     overlap: Optional[int] = typer.Option(None, "--overlap", help="tile overlap in pixels [default: exact]"),
-    batch: int = typer.Option(4, "--batch", help="tiles per forward pass"),
+    batch: Optional[int] = typer.Option(None, "--batch", help="tiles per forward pass [default: 1 on CPU, 8 on GPU]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),

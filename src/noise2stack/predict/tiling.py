@@ -87,7 +87,7 @@ def predict_stack(
     include_center: bool,
     tile: int = 512,
     overlap: int | None = None,
-    batch: int = 4,
+    batch: int | None = None,
     channels_last: bool = True,
     progress: bool = False,
 ) -> np.ndarray:
@@ -105,8 +105,9 @@ def predict_stack(
         Largest tile side in pixels (rounded down to a multiple of ``2**depth``).
     overlap : int, optional
         Tile overlap in pixels; default: enough for an exact result (see module docstring).
-    batch : int
-        Tiles per forward pass.
+    batch : int, optional
+        Tiles per forward pass; default 1 on CPU (measured fastest, benchmarks/results/predict_speed.md)
+        and 8 on a GPU.
     progress : bool
         Show a progress bar over planes.
 
@@ -116,6 +117,9 @@ def predict_stack(
     """
     align = 2**net.depth
     n_planes, height, width = stack.shape
+    device = next(net.parameters()).device
+    if batch is None:
+        batch = 8 if device.type == "cuda" else 1
     tile = tile // align * align
     if tile < align:
         raise Noise2StackError(f"--tile must be at least {align} pixels for this network")
@@ -144,9 +148,8 @@ def predict_stack(
     for (y, x), w in weights.items():
         weight_sum[y : y + tile_h, x : x + tile_w] += w
 
-    device = next(net.parameters()).device
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
+    net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    single = len(windows) == 1  # a whole plane in one tile: no blending needed
     out = np.zeros((n_planes, height, width), dtype=np.float32)
 
     def jobs() -> Iterator[tuple[int, int, int, np.ndarray]]:
@@ -172,6 +175,11 @@ def predict_stack(
         with torch.inference_mode():
             y_batch = net(x_batch).float().cpu().numpy()[:, 0]
         for (z, y, x, _), pred in zip(pending, y_batch):
+            if single:
+                out[z] = pred[:height, :width]
+                if bar is not None:
+                    bar.update(1)
+                continue
             while z != current:  # a plane is complete once a tile of the next arrives
                 out[current] = (accumulator / weight_sum)[:height, :width]
                 accumulator = np.zeros_like(accumulator)
@@ -188,8 +196,9 @@ def predict_stack(
             flush()
     if pending:
         flush()
-    out[current] = (accumulator / weight_sum)[:height, :width]
+    if not single:
+        out[current] = (accumulator / weight_sum)[:height, :width]
     if bar is not None:
-        bar.update(1)
+        bar.update(n_planes - bar.n)
         bar.close()
     return out
