@@ -79,6 +79,9 @@ def write_result(name: str, title: str, body: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / name
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    path.write_text(f"# {title}\n\n{stamp}; {machine()}.\n\n{body}\n", encoding="utf-8")
+    from noise2stack import __version__
+    from noise2stack.io.atomic import write_text
+
+    write_text(path, f"# {title}\n\n{stamp}; noise2stack {__version__}; {machine()}.\n\n{body}\n")
     print(f"\nwritten {path}")
     return path

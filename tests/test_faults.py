@@ -124,6 +124,22 @@ def test_unwritable_output_folder(d):
     _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "afile" / "m", *TINY), "does not exist")
 
 
+def test_read_only_output_folder(d, monkeypatch):
+    # root ignores permission bits, so the check itself is made to see a read-only folder
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
+    _one_line_exit_2(run("simulate", d / "clean.tif", d / "o.tif", "--noise", "gaussian", "--sigma", "1"), "not writable")
+    _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "m", *TINY), "not writable")
+    assert not (d / "o.tif").exists() and not (d / "m").exists()
+
+
+def test_compare_keeps_earlier_results(d, tiny_stack):
+    (d / "cmp").mkdir()
+    (d / "cmp" / "comparison.md").write_text("earlier")
+    with pytest.raises(Noise2StackError, match="--overwrite"):
+        api.compare(tiny_stack, d / "cmp", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Noise2Void"], progress=False)
+    assert (d / "cmp" / "comparison.md").read_text() == "earlier"
+
+
 def test_outputs_record_provenance(d):
     assert run("train", d / "noisy.tif", "--out", d / "m", "--seed", "7", *TINY).exit_code == 0
     assert run("predict", d / "m", d / "noisy.tif", d / "den.tif", "--quiet").exit_code == 0

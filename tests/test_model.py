@@ -46,8 +46,27 @@ def test_pickle_payloads_are_never_unpickled(saved, tmp_path, monkeypatch):
     for name in ("model.pt", "model.pth", "checkpoint.ckpt", "last.ckpt", "weights.pkl"):
         (folder / name).write_bytes(payload)
     Model.load(folder)  # extra pickle files are ignored, never opened
+    (folder / "checkpoint.safetensors").write_bytes(payload)
+    Model.load(folder)  # the checkpoint is read only by --resume (refused there: test_checkpoint.py)
     (folder / "weights.safetensors").write_bytes(payload)
     with pytest.raises(Noise2StackError, match="does not hold this model's weights"):
+        Model.load(folder)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_yaml_and_background_payloads_are_refused(saved, tmp_path, monkeypatch):
+    _, folder = saved
+    monkeypatch.chdir(tmp_path)
+    good = (folder / "config.yaml").read_text()
+    (folder / "config.yaml").write_text("!!python/object/apply:os.system ['touch PWNED']\n")
+    with pytest.raises(Noise2StackError, match="not valid YAML"):
+        Model.load(folder)
+    (folder / "config.yaml").write_text(good)
+    stats = json.loads((folder / "normalization.json").read_text())
+    stats["has_background"] = True
+    (folder / "normalization.json").write_text(json.dumps(stats))
+    (folder / "background.safetensors").write_bytes(pickle.dumps(_Payload()))
+    with pytest.raises(Noise2StackError, match="normalisation"):
         Model.load(folder)
     assert not (tmp_path / "PWNED").exists()
 

@@ -377,6 +377,7 @@ def compare(
     axes: str = "ZYX",
     progress: bool = True,
     title: str = "",
+    overwrite: bool = False,
 ) -> dict:
     """Compare methods on a clean stack with simulated noise (see :mod:`noise2stack.compare`)."""
     from noise2stack.compare import compare as run_compare
@@ -385,9 +386,13 @@ def compare(
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
     if not budget > 0:
         raise Noise2StackError("--budget must be > 0 seconds")
+    from noise2stack.compare import OUTPUT_FILES
+
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise Noise2StackError(f"--out {out} exists and is not a folder")
+    if not overwrite and any((out / name).exists() for name in OUTPUT_FILES):
+        raise Noise2StackError(f"{out} holds an earlier comparison; pass --overwrite to replace it")
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)

@@ -191,20 +191,21 @@ def compare(
     normalize: str = typer.Option("care", "--normalize", help="care | none"),
     seed: int = typer.Option(0, "--seed", help="seed of the simulated noise and of training"),
     axes: str = typer.Option("ZYX", "--axes", help="axes of the clean stack"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier comparison in --out"),
 ) -> None:
     """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
     from noise2stack import api
 
     table = _run(
         api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
-        methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes,
+        methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes, overwrite=overwrite,
     )
     typer.echo((out / "comparison.md").read_text())
 
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results"),
+    out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results (earlier demo results in it are replaced)"),
     max_time: float = typer.Option(110.0, "--max-time", help="training budget in seconds"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:

@@ -22,6 +22,9 @@ from noise2stack.io.atomic import write_json, write_text
 from noise2stack.noise import add_noise
 
 
+OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png")
+
+
 @dataclass
 class Row:
     """One method of the comparison: how to train it, or which filter to run."""
@@ -29,7 +32,7 @@ class Row:
     label: str
     method: str
     options: dict = field(default_factory=dict)
-    needs: str = ""  # "copy" or "clean": the row exists only when that data exists
+    needs: str = ""  # "copy" or "clean": the second noisy copy or the clean stack is the target
     filter: bool = False
 
 
@@ -46,13 +49,14 @@ ROWS = [
 ]
 
 
-def _available(row: Row, has_copy: bool, has_clean: bool) -> bool:
+def _available(row: Row) -> bool:
+    """BM3D is an optional extra: its row is left out when the package is missing."""
     if row.method == "bm3d":
         try:
             import bm3d  # noqa: F401
         except ImportError:
             return False
-    return (row.needs != "copy" or has_copy) and (row.needs != "clean" or has_clean)
+    return True
 
 
 def compare(
@@ -89,7 +93,7 @@ def compare(
     noisy = add_noise(clean, seed=seed, **noise)
     copy = add_noise(clean, seed=seed + 1, **noise)
     patch = int(min(64, min(clean.shape[1:]) // 4 * 4))
-    rows = [r for r in ROWS if _available(r, True, True) and (methods is None or r.label in methods)]
+    rows = [r for r in ROWS if _available(r) and (methods is None or r.label in methods)]
     if methods is not None:
         unknown = set(methods) - {r.label for r in ROWS}
         if unknown:

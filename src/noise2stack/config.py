@@ -91,12 +91,12 @@ class TrainConfig(BaseModel):
 
 def _explain(exc: ValidationError, source: str) -> Noise2StackError:
     first = exc.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    key = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return Noise2StackError(f"{source}: {key}: {msg}{more}")
+    return Noise2StackError(f"{source}: {key + ': ' if key else ''}{msg}{more}")
 
 
 def make_config(source: str = "options", **values) -> TrainConfig:
