@@ -31,3 +31,9 @@ def smooth_stack(n_planes: int = 7, height: int = 40, width: int = 36, seed: int
 @pytest.fixture
 def tiny_stack() -> np.ndarray:
     return smooth_stack()
+
+
+@pytest.fixture
+def make_stack():
+    """The :func:`smooth_stack` generator, for tests that need stacks of other sizes."""
+    return smooth_stack

@@ -251,6 +251,7 @@ def predict(
     axes: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    kspace: Sequence[str | os.PathLike] | None = None,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
 
@@ -265,6 +266,9 @@ def predict(
     tile, overlap, batch : int
         Tile side, tile overlap (default: exact, see :mod:`noise2stack.predict.tiling`), tiles per
         pass (default: 1 on CPU, 8 on a GPU).
+    kspace : sequence of path, optional
+        Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
+        back (spectral post-processing; two sidecars for two independent corruptions).
 
     Returns
     -------
@@ -285,12 +289,24 @@ def predict(
         )
     if tile < 1 or (batch is not None and batch < 1):
         raise Noise2StackError("--tile and --batch must be positive")
+    sidecars = []
+    if kspace:
+        from noise2stack.noise.kspace import read_sidecar
+
+        sidecars = [read_sidecar(p) for p in kspace]
+        for p, side in zip(kspace, sidecars):
+            if side["mask"].shape != stack.shape:
+                raise Noise2StackError(f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})")
     normalized = m.normalizer.normalize(stack)
     result = predict_stack(
         m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
         channels_last=m.config.channels_last, progress=progress,
     )
     result = m.normalizer.denormalize(result)
+    if sidecars:
+        from noise2stack.noise.kspace import spectral_consistency
+
+        result = spectral_consistency(result, sidecars)
     if out is not None:
         provenance = {
             "noise2stack": package_version(),
@@ -299,8 +315,9 @@ def predict(
             "neighbors": m.config.neighbors,
             "seed": m.config.seed,
             "model_sha256": m.checksum(),
+            "kspace_postprocessing": len(sidecars),
         }
-        write_stack(out, result, axes, metadata=provenance)
+        write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result
 
 
@@ -317,6 +334,13 @@ def evaluate(
     return result
 
 
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """Where ``simulate --noise kspace`` puts its sidecar: ``noisy.tif`` -> ``noisy.kspace.npz``."""
+    out = Path(out)
+    stem = out.name[: -len(".nii.gz")] if out.name.lower().endswith(".nii.gz") else out.stem
+    return out.with_name(f"{stem}.kspace.npz")
+
+
 def simulate(
     clean: StackLike,
     out: str | os.PathLike | None,
@@ -325,19 +349,38 @@ def simulate(
     peak: float | None = None,
     seed: int | None = 0,
     overwrite: bool = False,
+    keep: float | None = None,
+    axes: str | None = None,
 ) -> np.ndarray:
-    """Add synthetic noise to a clean image and write it (float32, same shape) to ``out``."""
+    """Add synthetic noise to a clean image and write it (float32, same shape) to ``out``.
+
+    ``noise="kspace"`` undersamples every plane's spectrum keeping a ``keep`` fraction (see
+    :mod:`noise2stack.noise.kspace`) and also writes the sidecar :func:`sidecar_path` (out).
+    """
+    from noise2stack.noise import kspace
+
+    if noise == "kspace" and keep is None:
+        raise Noise2StackError("--noise kspace needs --keep (the kept fraction of frequencies, e.g. 0.1)")
+    if noise == "kspace" and not 0 < keep <= 1:
+        raise Noise2StackError(f"--keep must be in (0, 1], got {keep}")
     if out is not None:
         out = _check_output(out, [clean], overwrite)
-    image = clean if isinstance(clean, np.ndarray) else read_array(clean)
-    if image.dtype.kind not in "uif" or image.size == 0 or image.ndim not in (2, 3):
-        raise Noise2StackError(f"simulate takes a non-empty 2-D image or 3-D stack of numbers, got {image.dtype} {image.shape}")
-    noisy = add_noise(image, noise, sigma=sigma, peak=peak, seed=seed)
+        if noise == "kspace":
+            _check_output(sidecar_path(out), [clean], overwrite)
+    array = clean if isinstance(clean, np.ndarray) else read_array(clean)
+    axes = axes or _native_axes(array)
+    stack = _load(array, axes)
+    if noise == "kspace":
+        noisy, sidecar = kspace.undersample(stack, keep, seed)
+    else:
+        noisy = add_noise(stack, noise, sigma=sigma, peak=peak, seed=seed)
     if out is not None:
-        provenance = {"noise2stack": package_version(), "noise": noise, "sigma": sigma, "peak": peak, "seed": seed}
-        write_stack(out, noisy if noisy.ndim == 3 else noisy[np.newaxis], "ZYX" if noisy.ndim == 3 else "YX", metadata=provenance)
+        provenance = {"noise2stack": package_version(), "noise": noise, "sigma": sigma, "peak": peak, "keep": keep, "seed": seed}
+        reference = None if isinstance(clean, np.ndarray) else clean
+        if noise == "kspace":
+            kspace.write_sidecar(sidecar_path(out), sidecar)
+        write_stack(out, noisy, axes, metadata=provenance, reference=reference)
     return noisy
-
 
 
 def denoise(

@@ -99,13 +99,15 @@ def predict(
     overlap: Optional[int] = typer.Option(None, "--overlap", help="tile overlap in pixels [default: exact]"),
     batch: Optional[int] = typer.Option(None, "--batch", help="tiles per forward pass [default: 1 on CPU, 8 on GPU]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
+    kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Denoise a stack with a trained model."""
     from noise2stack import api
 
-    _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite, progress=not quiet)
+    _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
+         progress=not quiet, kspace=kspace)
     typer.echo(f"denoised stack written to {out}")
 
 
@@ -145,17 +147,21 @@ def _strict_json(obj):
 def simulate(
     clean: Path = typer.Argument(..., help="clean image or stack"),
     out: Path = typer.Argument(..., help="noisy output (float32)"),
-    noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian"),
+    noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian | kspace"),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Gaussian sigma in image units"),
     peak: Optional[float] = typer.Option(None, "--peak", help="photons at the image maximum (Poisson)"),
+    keep: Optional[float] = typer.Option(None, "--keep", help="kspace: expected kept fraction of frequencies (paper: 0.1)"),
     seed: int = typer.Option(0, "--seed", help="random seed"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input (kspace: planes are Y, X) [default: YX or ZYX]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ) -> None:
-    """Add synthetic noise to a clean image."""
+    """Add synthetic noise to a clean image (k-space undersampling also writes a sidecar)."""
     from noise2stack import api
 
-    _run(api.simulate, clean, out, noise, sigma=sigma, peak=peak, seed=seed, overwrite=overwrite)
+    _run(api.simulate, clean, out, noise, sigma=sigma, peak=peak, seed=seed, overwrite=overwrite, keep=keep, axes=axes)
     typer.echo(f"noisy stack written to {out}")
+    if noise == "kspace":
+        typer.echo(f"k-space sidecar written to {api.sidecar_path(out)}")
 
 
 @app.command()

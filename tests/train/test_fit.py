@@ -83,3 +83,21 @@ def test_data_loader_workers_give_the_same_training(tmp_path, tiny_stack):
     a = load_file(str(tmp_path / "w0" / "last.safetensors"))
     b = load_file(str(tmp_path / "w2" / "last.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_several_stacks_train_one_model(tmp_path, tiny_stack, make_stack):
+    other = make_stack(n_planes=9, height=52, width=44, seed=3)
+    files = []
+    for name, stack in (("a.npy", tiny_stack), ("b.npy", other)):
+        np.save(tmp_path / name, add_noise(stack, "gaussian", sigma=5, seed=1))
+        files.append(tmp_path / name)
+    model = api.train(files, tmp_path / "m", progress=False, epochs=1, steps_per_epoch=2, patch=16, batch=4, val_patches=4)
+    import json
+
+    recorded = json.loads((tmp_path / "m" / "versions.json").read_text())["training_data"]["inputs"]
+    assert [r["path"] for r in recorded] == [str(f.resolve()) for f in files]
+    # one normalisation over both stacks' intensities
+    both = np.concatenate([np.load(f).ravel() for f in files])
+    assert model.normalizer.low_value == pytest.approx(np.percentile(both, 3.0), rel=1e-5)
+    for f in files:
+        assert api.predict(model, f, progress=False).shape == np.load(f).shape

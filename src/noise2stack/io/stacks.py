@@ -1,9 +1,14 @@
-"""Read and write image stacks (TIFF, ``.npy``) with explicit axes.
+"""Read and write image stacks (TIFF, ``.npy``, NIfTI) with explicit axes.
 
 Internally every stack is a ``ZYX`` array: Z is the axis along which neighbouring planes are taken
 (depth for a z-stack, time for a time-lapse), Y and X are the plane axes. ``--axes`` tells which axis
 of the file is which, e.g. ``ZYX`` (default), ``TYX`` (T is treated as Z), ``YXZ`` or ``YX`` for a single
 2-D image.
+
+NIfTI (``.nii``, ``.nii.gz``, through nibabel) stores voxels as (i, j, k). Its array is presented in
+reversed order (k, j, i), so the default ``ZYX`` takes planes along the third voxel axis (axial for
+RAS volumes); ``--axes YZX`` or ``YXZ`` slice along the others. Outputs written as NIfTI keep the
+affine and header of the input volume.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import numpy as np
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import atomic_path
 
-SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy")
+SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _AXIS_LETTERS = set("ZTYX")
 
 
 def _suffix(path: Path) -> str:
-    return path.suffix.lower()
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
 
 
 def check_readable(path: str | os.PathLike) -> Path:
@@ -78,8 +85,18 @@ def _read_tiff(p: Path) -> np.ndarray:
     return array
 
 
+def _read_nifti(p: Path) -> np.ndarray:
+    import nibabel as nib
+
+    image = nib.load(str(p))
+    data = np.asanyarray(image.dataobj)  # applies the header's scaling, if any
+    return np.ascontiguousarray(data.T)  # (i, j, k) -> (k, j, i): see the module docstring
+
+
 def _read_raw(p: Path) -> np.ndarray:
     try:
+        if _suffix(p) in NIFTI_SUFFIXES:
+            return _read_nifti(p)
         if _suffix(p) == ".npy":
             # allow_pickle=False: an .npy of objects could run code when loaded.
             return np.load(p, allow_pickle=False)
@@ -178,8 +195,35 @@ def read_stack(path: str | os.PathLike, axes: str = "ZYX") -> np.ndarray:
     return to_zyx(read_array(path), axes)
 
 
-def write_stack(path: str | os.PathLike, stack: np.ndarray, axes: str = "ZYX", metadata: dict | None = None) -> None:
-    """Write a ``ZYX`` stack to ``path`` (TIFF or ``.npy``) atomically, in the order given by ``axes``.
+def _nifti_bytes(array: np.ndarray, reference: str | os.PathLike | None, gzipped: bool, metadata: dict | None) -> bytes:
+    import gzip
+    import json
+
+    import nibabel as nib
+
+    data = array.T  # back from (k, j, i) to nibabel's (i, j, k)
+    affine, header = np.eye(4), None
+    if reference is not None and _suffix(Path(reference)) in NIFTI_SUFFIXES:
+        ref = nib.load(str(reference))
+        if ref.shape == data.shape:
+            affine, header = ref.affine, ref.header.copy()
+    image = nib.Nifti1Image(data.astype(np.float32), affine, header)
+    image.set_data_dtype(np.float32)
+    image.header.set_slope_inter(1.0, 0.0)
+    if metadata:
+        image.header["descrip"] = json.dumps(metadata, separators=(",", ":"))[:79].encode()
+    raw = image.to_bytes()
+    return gzip.compress(raw, compresslevel=6) if gzipped else raw
+
+
+def write_stack(
+    path: str | os.PathLike,
+    stack: np.ndarray,
+    axes: str = "ZYX",
+    metadata: dict | None = None,
+    reference: str | os.PathLike | None = None,
+) -> None:
+    """Write a ``ZYX`` stack to ``path`` (TIFF, ``.npy`` or NIfTI) atomically, in the order of ``axes``.
 
     Parameters
     ----------
@@ -189,7 +233,10 @@ def write_stack(path: str | os.PathLike, stack: np.ndarray, axes: str = "ZYX", m
     axes : str
         Axis order to write (the input's, so the output has the input's shape).
     metadata : dict, optional
-        Provenance stored in the TIFF's ImageDescription as JSON (ignored for ``.npy``).
+        Provenance: stored in the TIFF's ImageDescription as JSON, in a NIfTI header's ``descrip``
+        (first 79 characters), ignored for ``.npy``.
+    reference : path-like, optional
+        The input file: a NIfTI output takes its affine and header (voxel sizes, orientation).
     """
     p = Path(path)
     if _suffix(p) not in SUPPORTED_SUFFIXES:
@@ -198,7 +245,9 @@ def write_stack(path: str | os.PathLike, stack: np.ndarray, axes: str = "ZYX", m
         )
     array = np.ascontiguousarray(from_zyx(stack, axes))
     with atomic_path(p) as tmp:
-        if _suffix(p) == ".npy":
+        if _suffix(p) in NIFTI_SUFFIXES:
+            tmp.write_bytes(_nifti_bytes(array, reference, _suffix(p) == ".nii.gz", metadata))
+        elif _suffix(p) == ".npy":
             with open(tmp, "wb") as handle:
                 np.save(handle, array)
         else:

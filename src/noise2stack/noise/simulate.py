@@ -12,7 +12,7 @@ import numpy as np
 
 from noise2stack.errors import Noise2StackError
 
-NOISE_KINDS = ("gaussian", "poisson", "poisson-gaussian")
+NOISE_KINDS = ("gaussian", "poisson", "poisson-gaussian")  # per pixel; "kspace" lives in noise.kspace
 
 
 def add_noise(
