@@ -26,7 +26,7 @@ def main():
         noise = dict(ds.noise)
         if "sigma_frac" in noise:
             noise["sigma"] = noise.pop("sigma_frac") * float(clean.max())
-        table = api.compare(clean, RESULTS / f"compare_{key}", noise, budget=args.budget, methods=args.methods, title=f"Method comparison: {ds.name}", overwrite=True)
+        api.compare(clean, RESULTS / f"compare_{key}", noise, budget=args.budget, methods=args.methods, title=f"Method comparison: {ds.name}", overwrite=True)
         print((RESULTS / f"compare_{key}" / "comparison.md").read_text())
 
 

@@ -6,7 +6,6 @@ import os
 import warnings
 
 import numpy as np
-import pytest
 import tifffile
 import torch
 from hypothesis import HealthCheck, assume, given, settings

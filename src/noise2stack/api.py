@@ -20,7 +20,7 @@ import numpy as np
 
 from noise2stack.config import TrainConfig, load_config, make_config
 from noise2stack.errors import Noise2StackError
-from noise2stack.io.stacks import check_readable, read_array, read_stack, to_zyx, write_stack
+from noise2stack.io.stacks import check_readable, read_array, to_zyx, write_stack
 from noise2stack.metrics import evaluate_stack
 from noise2stack.model import CONFIG_FILE, Model, package_version
 from noise2stack.noise import add_noise

@@ -202,7 +202,7 @@ def compare(
     """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
     from noise2stack import api
 
-    table = _run(
+    _run(
         api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
         methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes, overwrite=overwrite,
     )

@@ -19,7 +19,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
