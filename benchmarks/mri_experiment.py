@@ -134,7 +134,9 @@ def main():
             + table(results)
         )
         plots(results, clean, "mri_experiment")
+        write_result("mri_experiment.md", "MRI experiment (paper Table 1, MRI block)", body)
         if args.haase:
+            (Path(tmp) / "haase").mkdir()
             haase = read_stack(SHARED / "mri_haase_tfl3d1" / "haase_mrt_tfl3d1_zyx.tif").astype(np.float32)
             best = [r for r in ROWS if r[0] in ("Noise2Stack copy 1+4", "Noise2Stack self 4")]
             res_h = run(pad256(haase[10:110]), best, args.budget, args.patch, Path(tmp) / "haase")
