@@ -23,3 +23,4 @@ def test_compare_refuses_unknown_rows(tmp_path, tiny_stack):
 
     with pytest.raises(Noise2StackError, match="unknown rows"):
         api.compare(tiny_stack, tmp_path / "c", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Magic"], progress=False)
+    assert not (tmp_path / "c").exists()  # refused before anything is written

@@ -54,6 +54,9 @@ def test_existing_outputs_need_overwrite(d):
     (d / "m" / "notes.txt").write_text("mine")
     assert run("train", d / "noisy.tif", "--out", d / "m", "--overwrite", *TINY).exit_code == 0
     assert (d / "m" / "notes.txt").read_text() == "mine"  # only model files are replaced
+    weights = (d / "m" / "weights.safetensors").read_bytes()
+    _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "m", "--overwrite", "--epochs", "1", "--patch", "64"), "--patch 64")
+    assert (d / "m" / "weights.safetensors").read_bytes() == weights  # a refused run destroys nothing
     (d / "den.tif").write_bytes(b"precious")
     _one_line_exit_2(run("predict", d / "m", d / "noisy.tif", d / "den.tif"), "exists")
     assert (d / "den.tif").read_bytes() == b"precious"

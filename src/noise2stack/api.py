@@ -60,11 +60,15 @@ def _check_output(out: str | os.PathLike, inputs: Sequence[StackLike], overwrite
         raise Noise2StackError(f"{out} exists; pass --overwrite to replace it")
     if out.exists() and out.is_dir():
         raise Noise2StackError(f"{out} is a folder, not a file")
+    _check_parent(out)
+    return out
+
+
+def _check_parent(out: Path) -> None:
     if not out.parent.is_dir():
         raise Noise2StackError(f"output folder does not exist: {out.parent}")
     if not os.access(out.parent, os.W_OK):
         raise Noise2StackError(f"output folder is not writable: {out.parent}")
-    return out
 
 
 def _file_record(item: StackLike) -> dict:
@@ -151,7 +155,8 @@ def train(
     if not inputs:
         raise Noise2StackError("no input stacks given")
     target_list = list(targets) if targets else None
-    kind = get_method(config.method).target_kind(config)
+    method = get_method(config.method)
+    kind = method.target_kind(config)
     if kind != "self" and not target_list:
         what = "an independent noisy copy" if kind == "copy" else "the clean stack"
         raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs --target: {what} of each input")
@@ -168,13 +173,9 @@ def train(
             raise Noise2StackError(f"--out {out} exists and is not a folder")
         if any(out.iterdir()) and not overwrite:
             raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
-    if not out.parent.is_dir():
-        raise Noise2StackError(f"output folder does not exist: {out.parent}")
-    if not os.access(out.parent, os.W_OK):
-        raise Noise2StackError(f"output folder is not writable: {out.parent}")
+    _check_parent(out)
 
     stacks = [_load(s, config.axes) for s in inputs]
-    method = get_method(config.method)
     method.check(config)
     if method.needs_stack:
         for item, s in zip(inputs, stacks):
@@ -187,11 +188,6 @@ def train(
     target_stacks = [_load(t, config.axes) for t in target_list] if target_list else None
     val_stacks = [_load(val, config.axes)] if val is not None else None
     val_targets = [_load(val_target, config.axes)] if val_target is not None else None
-    if overwrite and out.is_dir():
-        from noise2stack.model import MODEL_FILES
-
-        for name in MODEL_FILES:  # only what a model folder holds: never other files the user keeps there
-            (out / name).unlink(missing_ok=True)
     info = {
         "training_data": {
             "inputs": [_file_record(p) for p in inputs],

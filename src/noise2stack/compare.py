@@ -88,16 +88,16 @@ def compare(
     """
     from noise2stack import api
 
+    if methods is not None:
+        unknown = set(methods) - {r.label for r in ROWS}
+        if unknown:
+            raise Noise2StackError(f"unknown rows {sorted(unknown)}; choose from {[r.label for r in ROWS]}")
+    rows = [r for r in ROWS if _available(r) and (methods is None or r.label in methods)]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     noisy = add_noise(clean, seed=seed, **noise)
     copy = add_noise(clean, seed=seed + 1, **noise)
     patch = int(min(64, min(clean.shape[1:]) // 4 * 4))
-    rows = [r for r in ROWS if _available(r) and (methods is None or r.label in methods)]
-    if methods is not None:
-        unknown = set(methods) - {r.label for r in ROWS}
-        if unknown:
-            raise Noise2StackError(f"unknown rows {sorted(unknown)}; choose from {[r.label for r in ROWS]}")
     mid = clean.shape[0] // 2
     planes = {"Clean": clean[mid]}
 

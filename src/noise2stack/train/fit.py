@@ -22,7 +22,7 @@ from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.resources import check_memory, network_bytes
-from noise2stack.model import CHECKPOINT_FILE, WEIGHTS_FILE, Model, save_weights
+from noise2stack.model import CHECKPOINT_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
 from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, ModelFolderCallback
 from noise2stack.train.checkpoint import SafeCheckpointIO
@@ -198,7 +198,11 @@ def fit(
 
     out_dir = Path(out_dir)
     if not resume:
-        model.save(out_dir, extra_info=info)  # config and statistics first: the folder is a model from the start
+        # All input is checked by now: replace an earlier model's files (only those; the caller
+        # refused a non-empty folder without --overwrite), config and statistics first.
+        for name in MODEL_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        model.save(out_dir, extra_info=info)
     folder_cb = ModelFolderCallback(out_dir)
     checkpoint_cb = CheckpointCallback(out_dir, sampler, config.checkpoint_seconds)
     total_steps = config.total_epochs() * config.steps_per_epoch
