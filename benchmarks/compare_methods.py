@@ -19,6 +19,7 @@ def main():
     parser.add_argument("--budget", type=float, default=300.0)
     parser.add_argument("--datasets", nargs="+", default=["cells3d", "isbi-em", "tribolium"])
     parser.add_argument("--methods", nargs="*", default=None, help="row labels (default: all)")
+    parser.add_argument("--suffix", default="", help="appended to the output folder's name (partial reruns)")
     args = parser.parse_args()
     for key in args.datasets:
         ds = DATASETS[key]
@@ -26,8 +27,9 @@ def main():
         noise = dict(ds.noise)
         if "sigma_frac" in noise:
             noise["sigma"] = noise.pop("sigma_frac") * float(clean.max())
-        api.compare(clean, RESULTS / f"compare_{key}", noise, budget=args.budget, methods=args.methods, title=f"Method comparison: {ds.name}", overwrite=True)
-        print((RESULTS / f"compare_{key}" / "comparison.md").read_text())
+        out = RESULTS / f"compare_{key}{args.suffix}"
+        api.compare(clean, out, noise, budget=args.budget, methods=args.methods, title=f"Method comparison: {ds.name}", overwrite=True)
+        print((out / "comparison.md").read_text())
 
 
 if __name__ == "__main__":

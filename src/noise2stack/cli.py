@@ -56,7 +56,8 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
-    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet [default: csbdeep-unet]"),
+    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet [default: csbdeep-unet]"),
+    n2v2: bool = typer.Option(False, "--n2v2", help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts"),
     residual: Optional[bool] = typer.Option(None, "--residual/--no-residual", help="add the middle input plane(s) to the output"),
     background: Optional[bool] = typer.Option(None, "--background/--no-background", help="subtract the median background"),
     val: Optional[Path] = typer.Option(None, "--val", help="validation stack instead of held-out planes"),
@@ -71,12 +72,17 @@ def train(
 
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
         _fail("--resume continues in its own folder; leave out --out")
+    extra = {}
+    if n2v2:
+        if (method or "n2v") != "n2v" or net not in (None, "n2v2-unet"):
+            _fail("--n2v2 is a variant of --method n2v (it sets --net n2v2-unet)")
+        method, net, extra = "n2v", "n2v2-unet", {"n2v_replacement": "median"}
     model = _run(
         api.train, noisy or None, out, targets=target, val=val, val_target=val_target, config_file=config,
         overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, background=background,
+        residual=residual, background=background, **extra,
     )
     folder = resume or out
     if model.stopped_by_signal is not None:

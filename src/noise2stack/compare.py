@@ -41,6 +41,7 @@ ROWS = [
     Row("Non-local means", "nlm", filter=True),
     Row("Noise2Clean", "n2c", needs="clean"),
     Row("Noise2Void", "n2v"),
+    Row("Noise2Void 2 (N2V2)", "n2v", {"net": "n2v2-unet", "n2v_replacement": "median"}),
     Row("Noise2Noise", "n2n", needs="copy"),
     Row("Noise2Stack copy 1+2", "n2stack", {"mode": "copy", "neighbors": 2}, needs="copy"),
     Row("Noise2Stack copy 1+4", "n2stack", {"mode": "copy", "neighbors": 4}, needs="copy"),

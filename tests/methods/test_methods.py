@@ -52,6 +52,7 @@ def test_n2c_needs_and_uses_the_clean_target(tmp_path, copies, tiny_stack):
     [
         ["--method", "n2v"],
         ["--method", "n2v", "--net", "n2v2-unet", "--config", "{cfg}"],
+        ["--n2v2"],
         ["--method", "n2n", "--target", "{copy}"],
         ["--method", "n2c", "--target", "{clean}"],
         ["--method", "n2stack", "--mode", "copy", "--neighbors", "4", "--target", "{copy}"],
@@ -74,6 +75,9 @@ def test_each_method_trains_and_predicts_through_the_cli(tmp_path, copies, tiny_
     tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--patch", "16", "--batch", "2", "--quiet"]
     r = runner.invoke(app, ["train", str(files["noisy"]), "--out", str(tmp_path / "m"), *args, *tiny])
     assert r.exit_code == 0, r.output
+    if "--n2v2" in args or "n2v2-unet" in args:
+        config = api.load_model(tmp_path / "m").config
+        assert (config.method, config.net, config.n2v_replacement) == ("n2v", "n2v2-unet", "median")
     r = runner.invoke(app, ["predict", str(tmp_path / "m"), str(files["noisy"]), str(tmp_path / "o.tif"), "--quiet"])
     assert r.exit_code == 0, r.output
     assert tifffile.imread(tmp_path / "o.tif").shape == a.shape
@@ -84,3 +88,15 @@ def test_n2v_trains_on_a_single_2d_image(tmp_path, copies):
     model = api.train(a[3], tmp_path / "m", method="n2v", axes="YX", **TINY)
     out = api.predict(model, a[3], progress=False, axes="YX")
     assert out.shape == (1, *a.shape[1:])
+
+
+def test_n2v2_flag_refuses_other_methods(tmp_path, copies):
+    import tifffile
+    from typer.testing import CliRunner
+
+    from noise2stack.cli import app
+
+    tifffile.imwrite(tmp_path / "a.tif", copies[0])
+    r = CliRunner().invoke(app, ["train", str(tmp_path / "a.tif"), "--out", str(tmp_path / "m"), "--n2v2", "--method", "n2stack"])
+    assert r.exit_code == 2 and "variant of --method n2v" in r.output
+    assert not (tmp_path / "m").exists()

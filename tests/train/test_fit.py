@@ -65,6 +65,35 @@ def test_epochs_fitted_to_max_time(tmp_path, tiny_stack):
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
     assert model.config.epochs is not None and model.config.epochs > 1
     assert "epochs: %d" % model.config.epochs in (tmp_path / "m" / "config.yaml").read_text()
+    rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()[1:]
+    # the re-fitted count is what ran: the cosine schedule ends inside the budget, which is used
+    # (a machine busy with other work slows later epochs: allow a few to be cut)
+    assert 0.85 * model.config.epochs <= len(rows) <= model.config.epochs
+    assert 0.5 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 0.5
+    lr = [float(r.split(",")[4]) for r in rows]
+    assert lr[1] == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi / model.config.epochs)), rel=1e-6)
+
+
+def test_epoch_count_is_refitted_from_the_timed_first_epoch(monkeypatch):
+    from types import SimpleNamespace
+
+    from noise2stack.train import callbacks
+
+    clock = iter([0.0, 100.0, 102.0, 110.0])  # construction, train start, epoch 0 start, epoch 1 start
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    recorded = []
+    refit = callbacks.FitEpochsToBudget(max_time=100.0, on_refit=recorded.append)
+    trainer = SimpleNamespace(current_epoch=0, fit_loop=SimpleNamespace(max_epochs=50), callbacks=[], num_training_batches=100)
+    module = SimpleNamespace(epochs=50)
+    refit.on_train_start(trainer, module)
+    refit.on_train_epoch_start(trainer, module)
+    trainer.current_epoch = 1
+    refit.on_train_epoch_start(trainer, module)
+    # 96 s of the budget, 10 s gone, 8 s per epoch: epoch 0 plus int(86 / 8) = 10 more
+    assert recorded == [11] and trainer.fit_loop.max_epochs == 11 and module.epochs == 11
+    trainer.current_epoch = 2
+    refit.on_train_epoch_start(trainer, module)  # only once
+    assert recorded == [11]
 
 
 def test_copy_mode_trains_on_two_noisy_copies(tmp_path, tiny_stack):

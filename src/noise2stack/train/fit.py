@@ -16,15 +16,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from noise2stack.config import TrainConfig
+from noise2stack.config import TrainConfig, config_to_yaml
 from noise2stack.data.normalize import Normalizer, fit_normalizer
 from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
+from noise2stack.io.atomic import write_text
 from noise2stack.resources import check_memory, network_bytes
-from noise2stack.model import CHECKPOINT_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
+from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
-from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, ModelFolderCallback
+from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, FitEpochsToBudget, ModelFolderCallback
 from noise2stack.train.checkpoint import SafeCheckpointIO
 from noise2stack.train.module import DenoiseModule
 
@@ -172,6 +173,7 @@ def fit(
     checkpoint = Path(out_dir) / CHECKPOINT_FILE
     if resume and (config.epochs is None or not checkpoint.is_file()):
         raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")
+    fitted_to_time = config.epochs is None and config.max_time is not None
     if config.epochs is None:
         epochs = 100
         if config.max_time is not None:
@@ -207,6 +209,13 @@ def fit(
     checkpoint_cb = CheckpointCallback(out_dir, sampler, config.checkpoint_seconds)
     total_steps = config.total_epochs() * config.steps_per_epoch
     callbacks: list = [folder_cb, checkpoint_cb]
+    if fitted_to_time:
+
+        def record_epochs(epochs: int) -> None:
+            model.config = model.config.model_copy(update={"epochs": epochs})
+            write_text(out_dir / CONFIG_FILE, config_to_yaml(model.config))
+
+        callbacks.insert(0, FitEpochsToBudget(config.max_time, record_epochs))
     if progress:
         callbacks.append(BudgetProgressBar(total_steps, config.max_time))
     trainer = L.Trainer(

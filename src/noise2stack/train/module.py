@@ -56,8 +56,8 @@ class DenoiseModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
-        epochs = self.epochs
+        # reads self.epochs at every step: FitEpochsToBudget may re-fit it after the first epoch
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, epochs) / epochs))
+            optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
