@@ -53,14 +53,14 @@ def stats(metrics: dict) -> dict:
     return out
 
 
-def run(clean: np.ndarray, rows, budget: float, patch: int, tmp: Path) -> dict:
+def run(clean: np.ndarray, rows, budget: float, patch: int, tmp: Path, seed: int = 0) -> dict:
     a, side_a = undersample(clean, 0.1, seed=1)
     b, side_b = undersample(clean, 0.1, seed=2)
     results = {"Direct inverse FFT": (stats(api.evaluate(a, clean)), stats(api.evaluate(spectral_consistency(a, [side_a, side_b]), clean)), a, None)}
     for label, method, options, kind in rows:
         model = api.train(
             a, tmp / label.replace(" ", "_"), targets=[b] if kind == "copy" else None, progress=False,
-            method=method, max_time=budget, seed=0, patch=patch, **MRI, **options,
+            method=method, max_time=budget, seed=seed, patch=patch, **MRI, **options,
         )
         before = api.predict(model, a, progress=False)
         after = spectral_consistency(before, [side_a, side_b] if kind == "copy" else [side_a])
@@ -118,31 +118,33 @@ def main():
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--rows", nargs="*", default=None)
     parser.add_argument("--haase", action="store_true", help="also the best two rows on the Haase MRI volume")
+    parser.add_argument("--seed", type=int, default=0, help="training seed (the corruptions keep seeds 1 and 2)")
+    parser.add_argument("--name", default="mri_experiment", help="stem of the result files")
     args = parser.parse_args()
     rows = [r for r in ROWS if args.rows is None or r[0] in args.rows]
     volume = read_stack(SHARED / "mri_mni152_template_clean" / "mni152_2009a_t1_zyx.tif").astype(np.float32)
     z0 = volume.shape[0] // 2 - 50
     clean = pad256(volume[z0 : z0 + 100])
     with tempfile.TemporaryDirectory() as tmp:
-        results = run(clean, rows, args.budget, args.patch, Path(tmp))
+        results = run(clean, rows, args.budget, args.patch, Path(tmp), args.seed)
         body = (
             f"MNI152 2009a template, planes {z0}-{z0 + 99} of {volume.shape[0]}, zero-padded to 256x256; two independent "
             f"k-space corruptions keeping 10 % (seeds 1, 2). Every trainable row: {args.budget:.0f} s wall-clock training on "
             f"2 CPU cores, Table S2 net, [-0.5, 0.5] scaling, translations 0-64 px, {args.patch}x{args.patch} patches, batch 16, "
-            "seed 0; trained on the corrupted volume itself. Mean ± 95 % confidence half-width over the 100 planes. "
+            f"training seed {args.seed}; trained on the corrupted volume itself. Mean ± 95 % confidence half-width over the 100 planes. "
             "'After' = spectral post-processing (copy rows and the direct row: both copies' samples; self rows: their own).\n\n"
             + table(results)
         )
-        plots(results, clean, "mri_experiment")
-        write_result("mri_experiment.md", "MRI experiment (paper Table 1, MRI block)", body)
+        plots(results, clean, args.name)
+        write_result(f"{args.name}.md", "MRI experiment (paper Table 1, MRI block)", body)
         if args.haase:
             (Path(tmp) / "haase").mkdir()
             haase = read_stack(SHARED / "mri_haase_tfl3d1" / "haase_mrt_tfl3d1_zyx.tif").astype(np.float32)
             best = [r for r in ROWS if r[0] in ("Noise2Stack copy 1+4", "Noise2Stack self 4")]
-            res_h = run(pad256(haase[10:110]), best, args.budget, args.patch, Path(tmp) / "haase")
+            res_h = run(pad256(haase[10:110]), best, args.budget, args.patch, Path(tmp) / "haase", args.seed)
             body += "\n\n## Haase T1 MRI (planes 10-109 of 120, 160x160 padded to 256x256), best two rows\n\n" + table(res_h)
     print(body)
-    write_result("mri_experiment.md", "MRI experiment (paper Table 1, MRI block)", body)
+    write_result(f"{args.name}.md", "MRI experiment (paper Table 1, MRI block)", body)
 
 
 if __name__ == "__main__":

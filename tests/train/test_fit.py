@@ -70,30 +70,33 @@ def test_epochs_fitted_to_max_time(tmp_path, tiny_stack):
     # (a machine busy with other work slows later epochs: allow a few to be cut)
     assert 0.85 * model.config.epochs <= len(rows) <= model.config.epochs
     assert 0.5 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 0.5
-    lr = [float(r.split(",")[4]) for r in rows]
-    assert lr[1] == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi / model.config.epochs)), rel=1e-6)
+    # the last epoch ran with the final count: its learning rate is on the final cosine
+    last = len(rows) - 1
+    lr = float(rows[-1].split(",")[4])
+    assert lr == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * last / model.config.epochs)), rel=1e-6)
 
 
-def test_epoch_count_is_refitted_from_the_timed_first_epoch(monkeypatch):
+def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
     from types import SimpleNamespace
 
     from noise2stack.train import callbacks
 
-    clock = iter([0.0, 100.0, 102.0, 110.0])  # construction, train start, epoch 0 start, epoch 1 start
+    # construction, train start, then the start of epochs 0, 1, 2, 3
+    clock = iter([0.0, 100.0, 102.0, 112.0, 118.0, 124.0])
     monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
     recorded = []
     refit = callbacks.FitEpochsToBudget(max_time=100.0, on_refit=recorded.append)
     trainer = SimpleNamespace(current_epoch=0, fit_loop=SimpleNamespace(max_epochs=50), callbacks=[], num_training_batches=100)
     module = SimpleNamespace(epochs=50)
     refit.on_train_start(trainer, module)
-    refit.on_train_epoch_start(trainer, module)
-    trainer.current_epoch = 1
-    refit.on_train_epoch_start(trainer, module)
-    # 96 s of the budget, 10 s gone, 8 s per epoch: epoch 0 plus int(86 / 8) = 10 more
-    assert recorded == [11] and trainer.fit_loop.max_epochs == 11 and module.epochs == 11
-    trainer.current_epoch = 2
-    refit.on_train_epoch_start(trainer, module)  # only once
-    assert recorded == [11]
+    for epoch in range(4):
+        trainer.current_epoch = epoch
+        refit.on_train_epoch_start(trainer, module)
+        if epoch == 1:
+            # 96 s of the budget, 12 s gone, epoch 0 took 10 s (warm-up): 1 + int(84 / 10) = 9
+            assert recorded == [9] and trainer.fit_loop.max_epochs == 9 and module.epochs == 9
+    # epoch 1 took 6 s: 2 + int(78 / 6) = 15; epoch 2 also 6 s: 3 + int(72 / 6) = 15, unchanged
+    assert recorded == [9, 15] and module.epochs == 15
 
 
 def test_copy_mode_trains_on_two_noisy_copies(tmp_path, tiny_stack):

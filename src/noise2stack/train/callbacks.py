@@ -160,45 +160,45 @@ class CheckpointCallback(L.Callback):
 
 
 class FitEpochsToBudget(L.Callback):
-    """Re-fit the number of epochs to a wall-clock budget once the first epoch has been timed.
+    """Keep the number of epochs fitted to a wall-clock budget from timed epochs.
 
     The estimate made before training times bare optimisation steps; it misses data drawing,
     masking, validation, saving and the CPU's warm-up, and has been 2x off (Noise2Void on cells3d
     used 138 of 300 s). The cosine schedule only ends at the last epoch, so a wrong count either
-    wastes budget or cuts training before the learning rate has decayed. When epoch 1 starts, the
-    whole of epoch 0 (validation and saving included) has been timed: the count is set to what
-    that allows, the learning rate of epoch 1 follows the new schedule, and ``on_refit(epochs)``
-    records the count (the model folder's config, so that a resumed run keeps it).
+    wastes budget or cuts training before the learning rate has decayed. At the start of every
+    epoch after the first, the count is re-fitted to the time left and the duration of the epoch
+    just finished (validation and saving included; the first epoch also carries the warm-up,
+    so the latest one is the better guess). The learning rate of the starting epoch then follows
+    the new schedule, and ``on_refit(epochs)`` records the count (the model folder's config, so
+    that a resumed run keeps it).
     """
 
     def __init__(self, max_time: float, on_refit, share: float = 0.96) -> None:
         self.max_time = max_time
         self.on_refit = on_refit
         self.share = share
-        self.start = self.first_epoch_start = time.monotonic()
-        self.refitted_epochs: int | None = None
+        self.start = self.epoch_start = time.monotonic()
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.start = time.monotonic()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if trainer.current_epoch == 0:
-            self.first_epoch_start = time.monotonic()
-            return
-        if trainer.current_epoch != 1 or self.refitted_epochs is not None:
-            return
         now = time.monotonic()
-        epoch_seconds = max(now - self.first_epoch_start, 1e-6)
+        epoch, last_epoch_seconds = trainer.current_epoch, max(now - self.epoch_start, 1e-6)
+        self.epoch_start = now
+        if epoch == 0:
+            return
         left = self.share * self.max_time - (now - self.start)
-        epochs = 1 + max(0, int(left / epoch_seconds))
-        self.refitted_epochs = epochs
+        epochs = epoch + max(1, int(left / last_epoch_seconds))  # the epoch starting now always runs
+        if epochs == pl_module.epochs:
+            return
         trainer.fit_loop.max_epochs = epochs
         pl_module.epochs = epochs
         for scheduler in getattr(trainer, "lr_scheduler_configs", []):
-            # the scheduler already stepped into epoch 1 with the old count
+            # the scheduler already stepped into this epoch with the old count
             lambda_lr = scheduler.scheduler
             for group, base, factor in zip(lambda_lr.optimizer.param_groups, lambda_lr.base_lrs, lambda_lr.lr_lambdas):
-                group["lr"] = base * factor(1)
+                group["lr"] = base * factor(epoch)
             lambda_lr._last_lr = [group["lr"] for group in lambda_lr.optimizer.param_groups]
         for callback in trainer.callbacks:
             if isinstance(callback, BudgetProgressBar):
