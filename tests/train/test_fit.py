@@ -86,7 +86,9 @@ def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
     monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
     recorded = []
     refit = callbacks.FitEpochsToBudget(max_time=100.0, on_refit=recorded.append)
-    trainer = SimpleNamespace(current_epoch=0, fit_loop=SimpleNamespace(max_epochs=50), callbacks=[], num_training_batches=100)
+    trainer = SimpleNamespace(
+        current_epoch=0, fit_loop=SimpleNamespace(max_epochs=50), callbacks=[], num_training_batches=100, lr_scheduler_configs=[]
+    )
     module = SimpleNamespace(epochs=50)
     refit.on_train_start(trainer, module)
     for epoch in range(4):

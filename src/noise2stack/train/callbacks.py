@@ -194,12 +194,10 @@ class FitEpochsToBudget(L.Callback):
             return
         trainer.fit_loop.max_epochs = epochs
         pl_module.epochs = epochs
-        for scheduler in getattr(trainer, "lr_scheduler_configs", []):
-            # the scheduler already stepped into this epoch with the old count
-            lambda_lr = scheduler.scheduler
-            for group, base, factor in zip(lambda_lr.optimizer.param_groups, lambda_lr.base_lrs, lambda_lr.lr_lambdas):
-                group["lr"] = base * factor(epoch)
-            lambda_lr._last_lr = [group["lr"] for group in lambda_lr.optimizer.param_groups]
+        for config in trainer.lr_scheduler_configs:
+            # the scheduler already stepped into this epoch with the old count: step into it again
+            config.scheduler.last_epoch -= 1
+            config.scheduler.step()
         for callback in trainer.callbacks:
             if isinstance(callback, BudgetProgressBar):
                 callback.total_steps = epochs * trainer.num_training_batches

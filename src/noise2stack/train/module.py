@@ -56,7 +56,7 @@ class DenoiseModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
-        # reads self.epochs at every step: FitEpochsToBudget may re-fit it after the first epoch
+        # reads self.epochs at every step: FitEpochsToBudget may re-fit it at any epoch start
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
         )
