@@ -248,6 +248,7 @@ def predict(
     overwrite: bool = False,
     progress: bool = True,
     kspace: Sequence[str | os.PathLike] | None = None,
+    tta: bool = False,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
 
@@ -260,11 +261,14 @@ def predict(
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
     tile, overlap, batch : int
-        Tile side, tile overlap (default: exact, see :mod:`noise2stack.predict.tiling`), tiles per
-        pass (default: 1 on CPU, 8 on a GPU).
+        Tile core side (each tile also reads the network's context around it, so the result does
+        not depend on the tiling, see :mod:`noise2stack.predict.tiling`), blending ramp between
+        tiles (default 0), tiles per pass (default: 1 on CPU, 8 on a GPU).
     kspace : sequence of path, optional
         Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
         back (spectral post-processing; two sidecars for two independent corruptions).
+    tta : bool
+        Test-time augmentation: the mean over the 8 rotations and flips, each undone (8x the time).
 
     Returns
     -------
@@ -296,7 +300,7 @@ def predict(
     normalized = m.normalizer.normalize(stack)
     result = predict_stack(
         m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-        channels_last=m.config.channels_last, progress=progress,
+        channels_last=m.config.channels_last, progress=progress, tta=tta,
     )
     result = m.normalizer.denormalize(result)
     if sidecars:
@@ -312,6 +316,7 @@ def predict(
             "seed": m.config.seed,
             "model_sha256": m.checksum(),
             "kspace_postprocessing": len(sidecars),
+            "tta": tta,
         }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result

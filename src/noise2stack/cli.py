@@ -101,8 +101,9 @@ def predict(
     model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
     noisy: Path = typer.Argument(..., help="stack to denoise"),
     out: Path = typer.Argument(..., help="output file (float32 TIFF or .npy)"),
-    tile: int = typer.Option(512, "--tile", help="largest tile side in pixels"),
-    overlap: Optional[int] = typer.Option(None, "--overlap", help="tile overlap in pixels [default: exact]"),
+    tile: int = typer.Option(512, "--tile", help="tile side in pixels; each tile also reads the network's context, so any size gives the same result"),
+    overlap: Optional[int] = typer.Option(None, "--overlap", help="blending ramp between tiles in pixels [default: 0]"),
+    tta: bool = typer.Option(False, "--tta", help="mean over the 8 rotations and flips (8x the time)"),
     batch: Optional[int] = typer.Option(None, "--batch", help="tiles per forward pass [default: 1 on CPU, 8 on GPU]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
@@ -113,7 +114,7 @@ def predict(
     from noise2stack import api
 
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace)
+         progress=not quiet, kspace=kspace, tta=tta)
     typer.echo(f"denoised stack written to {out}")
 
 

@@ -41,7 +41,10 @@ class TrainConfig(BaseModel):
     steps_per_epoch: int = Field(100, ge=1, le=1_000_000)
     max_time: Optional[float] = Field(None, gt=0, description="wall-clock budget for training")
     seed: int = Field(0, ge=0, lt=2**32)
-    lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0)")
+    lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0, per step)")
+    warmup_steps: int = Field(
+        0, ge=0, le=1_000_000, description="linear learning-rate warm-up over this many optimisation steps"
+    )
     axes: str = Field("ZYX", description="axis letters of the input files")
     normalization: Literal["percentile", "minmax"] = "percentile"
     percentiles: tuple[float, float] = Field((3.0, 99.8), description="for percentile normalisation")

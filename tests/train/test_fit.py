@@ -31,7 +31,7 @@ def test_short_training_on_real_data_lowers_loss_and_raises_psnr(shared_data, tm
     assert log["val_loss"][-1] < log["val_loss"][0]
     gain = api.evaluate(denoised, clean)["psnr"] - api.evaluate(noisy, clean)["psnr"]
     assert gain >= 3.0, f"PSNR gain {gain:.2f} dB"
-    assert elapsed < 60, f"took {elapsed:.0f} s"
+    assert elapsed < 600, f"took {elapsed:.0f} s"  # generous: a loaded machine is slow, not wrong
 
 
 def _tiny_train(tmp_path, name, stack, seed):
@@ -53,27 +53,55 @@ def test_max_time_stops_cleanly_and_keeps_a_model(tmp_path, tiny_stack):
     cfg = make_config(epochs=10_000, steps_per_epoch=2, patch=16, batch=2, max_time=3.0, val_patches=2)
     start = time.monotonic()
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
-    assert time.monotonic() - start < 20
+    assert time.monotonic() - start < 120  # stopped by max_time, not by 10,000 epochs
     assert (tmp_path / "m" / "weights.safetensors").is_file()
     rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()
     assert 2 <= len(rows) < 10_000
     assert model.net(torch.zeros(1, 2, 16, 16)).shape == (1, 1, 16, 16)
 
 
-def test_epochs_fitted_to_max_time(tmp_path, tiny_stack):
+def test_epochs_fitted_to_max_time_on_a_real_clock(tmp_path, tiny_stack):
+    # wall-clock behaviour, with bounds a loaded machine keeps: the count is recorded, the run
+    # stays inside the budget (plus teardown), and some of the budget is used
     cfg = make_config(steps_per_epoch=2, patch=16, batch=2, max_time=4.0, val_patches=2)
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
-    assert model.config.epochs is not None and model.config.epochs > 1
+    assert model.config.epochs is not None and model.config.epochs >= 1
     assert "epochs: %d" % model.config.epochs in (tmp_path / "m" / "config.yaml").read_text()
     rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()[1:]
-    # the re-fitted count is what ran: the cosine schedule ends inside the budget, which is used
-    # (a machine busy with other work slows later epochs: allow a few to be cut)
-    assert 0.85 * model.config.epochs <= len(rows) <= model.config.epochs
-    assert 0.5 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 0.5
-    # the last epoch ran with the final count: its learning rate is on the final cosine
-    last = len(rows) - 1
-    lr = float(rows[-1].split(",")[4])
-    assert lr == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * last / model.config.epochs)), rel=1e-6)
+    assert 1 <= len(rows) <= model.config.epochs
+    assert 0.2 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 3.0
+
+
+def test_epochs_fitted_to_a_budget_follow_one_per_step_cosine(tmp_path, tiny_stack, monkeypatch):
+    from noise2stack.train import callbacks
+
+    # a fake clock on which every epoch lasts 1 s: the re-fitted count is known exactly
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(callbacks.FitEpochsToBudget, "clock", staticmethod(lambda: float(next(ticks))))
+    cfg = make_config(steps_per_epoch=2, patch=16, batch=2, max_time=20.0, val_patches=2)
+    model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
+    # clock reads: construction 0, train start 1, epoch starts 2, 3, ...; at epoch 1 (clock 3) the
+    # last epoch took 1 s and 0.96 * 20 - (3 - 1) = 17.2 s are left: 1 + 17 = 18 epochs
+    assert model.config.epochs == 18
+    assert "epochs: 18" in (tmp_path / "m" / "config.yaml").read_text()
+    rows = np.genfromtxt(tmp_path / "m" / "training_log.csv", delimiter=",", names=True)
+    assert len(rows) == 18
+    total = 18 * 2
+    # the log holds the rate of each epoch's first step at full precision
+    for epoch, lr in enumerate(rows["lr"]):
+        step = 2 * epoch
+        expected = 1e-3 * 0.5 * (1 + np.cos(np.pi * step / total)) if epoch > 0 else 1e-3
+        assert lr == pytest.approx(expected, rel=1e-12), epoch
+
+
+def test_learning_rate_warm_up_then_cosine():
+    from noise2stack.train.module import cosine_lr_factor
+
+    assert [cosine_lr_factor(s, 10, warmup_steps=3) for s in range(3)] == [0.25, 0.5, 0.75]
+    assert cosine_lr_factor(3, 10, warmup_steps=3) == 1.0
+    assert cosine_lr_factor(3 + 7 // 2, 10, warmup_steps=3) == pytest.approx(0.5 * (1 + np.cos(np.pi * 3 / 7)))
+    assert cosine_lr_factor(10, 10, warmup_steps=3) == pytest.approx(0.0, abs=1e-15)
+    assert cosine_lr_factor(25, 10) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
@@ -83,7 +111,7 @@ def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
 
     # construction, train start, then the start of epochs 0, 1, 2, 3
     clock = iter([0.0, 100.0, 102.0, 112.0, 118.0, 124.0])
-    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(callbacks.FitEpochsToBudget, "clock", staticmethod(lambda: next(clock)))
     recorded = []
     refit = callbacks.FitEpochsToBudget(max_time=100.0, on_refit=recorded.append)
     trainer = SimpleNamespace(

@@ -37,7 +37,7 @@ def _start(tmp_path, out):
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_step(proc, checkpoint, step, timeout=60):
+def _wait_for_step(proc, checkpoint, step, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if checkpoint.exists() and _global_step(checkpoint) >= step:
@@ -90,7 +90,7 @@ def test_sigterm_stops_cleanly_with_a_resumable_model(setup):
     proc = _start(d, d / "run")
     assert _wait_for_step(proc, d / "run" / "checkpoint.safetensors", 2), proc.communicate()
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err and "--resume" in err
     Model.load(d / "run")

@@ -1,21 +1,24 @@
-"""Denoise whole stacks plane by plane, splitting large planes into overlapping tiles.
+"""Denoise whole stacks plane by plane, splitting large planes into tiles that give the same answer.
 
 Why the result does not depend on the tiling: a U-Net output pixel depends only on input pixels
-within ``context`` pixels of it (``net.context``), and on the alignment of the max-pooling grid.
-So the plane is first reflect-padded to a multiple of ``2**depth``, tile origins are multiples of
-``2**depth``, and along every tile side that faces another tile the outermost ``discard`` pixels
-(contaminated by the tile border's zero padding) get weight 0, then the weight ramps linearly to
-1 over ``ramp`` pixels; tiles are summed with these weights and divided by the summed weights.
-With ``overlap >= 2 * context + ramp`` every pixel of nonzero weight equals the whole-plane result,
-so tiled and untiled predictions agree to float rounding; with a smaller overlap the linear ramp
-still hides the seam. The default overlap is ``2 * context + 16`` rounded up to the pooling grid
-(64 px for the Table S1 net), capped at half the tile: tiling is exact for tiles of at least twice
-that (128 px for the Table S1 net, 704 px for the Table S2 net).
+within ``context`` pixels of it (``net.context``, measured with impulses) and on the alignment of
+the max-pooling grid. So each plane is first reflect-padded to a multiple of ``align = 2**depth``
+(as the whole-plane pass does), and cut into *cores* (``tile`` pixels, origins on the pooling grid)
+that cover it. Each core is predicted from a *window* that adds a halo of ``context`` pixels
+(rounded up to the pooling grid) read from the plane itself, and only the core is kept. Where a
+window meets the plane's border it sees exactly the border the whole-plane pass sees; elsewhere the
+halo holds every pixel the core depends on. The result equals whole-plane prediction to float
+rounding for every tile size on the pooling grid, every overlap and every plane size (tested).
+
+All windows have one size (windows near a border are shifted inwards, which only adds context), so
+tiles of all planes go through the network in batches without per-tile shape logic. ``overlap``
+only sets a linear blending ramp between neighbouring cores; it costs time and changes nothing but
+rounding for an exact network, and is kept for networks whose ``context`` is an estimate.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,24 +27,18 @@ from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
 from noise2stack.resources import check_memory, network_bytes
 
+#: ``head(net_output, observed) -> output``: what a method makes of the network's output for a batch
+#: of windows, e.g. an MMSE estimate from samples. ``net_output`` is (B, K, h, w); ``observed`` is
+#: (B, 1, h, w), plane ``i`` itself (normalised) over the same window; the result is (B, C, h', w').
+Head = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def default_overlap(context: int, align: int, tile: int) -> int:
-    """Overlap that makes tiling exact: room to discard ``context`` pixels on both sides plus a ramp."""
-    return min(_round_up(2 * context + 16, align), max(align, (tile // 2) // align * align))
-
-
-def split_overlap(overlap: int, context: int) -> tuple[int, int]:
-    """(discard, ramp) widths for a given overlap: discard as much as the context needs, keep a ramp."""
-    discard = min(context, max(0, (overlap - overlap // 4) // 2))
-    return discard, overlap - 2 * discard
-
-
 def tile_starts(length: int, tile: int, overlap: int, align: int) -> list[int]:
-    """Origins of tiles of size ``tile`` covering ``[0, length)`` with at least ``overlap`` overlap.
+    """Origins of cores of size ``tile`` covering ``[0, length)``, neighbours overlapping by >= ``overlap``.
 
     ``length`` and ``tile`` must be multiples of ``align``; every origin is one too.
     """
@@ -55,20 +52,23 @@ def tile_starts(length: int, tile: int, overlap: int, align: int) -> list[int]:
     return starts
 
 
-def blend_weights(tile: int, start: int, length: int, discard: int, ramp: int) -> np.ndarray:
-    """1-D weights of one tile along one axis: 0 over ``discard``, linear over ``ramp``, then 1.
+def blend_weights(tile: int, start: int, length: int, ramp: int) -> np.ndarray:
+    """1-D weights of one core along one axis: a linear ramp over ``ramp`` pixels on sides that face another core.
 
-    Sides at the plane's borders keep weight 1 (there the whole-plane pass sees the same border).
+    Sides at the plane's borders keep weight 1.
     """
     w = np.ones(min(tile, length), dtype=np.float32)
-    n = w.size
-    profile = np.concatenate([np.zeros(discard), np.arange(1, ramp + 1) / (ramp + 1)]).astype(np.float32)
-    profile = profile[:n]
-    if start > 0:
+    profile = (np.arange(1, ramp + 1) / (ramp + 1)).astype(np.float32)[: w.size]
+    if start > 0 and profile.size:
         w[: profile.size] = np.minimum(w[: profile.size], profile)
-    if start + n < length:
-        w[n - profile.size :] = np.minimum(w[n - profile.size :], profile[::-1])
+    if start + w.size < length and profile.size:
+        w[w.size - profile.size :] = np.minimum(w[w.size - profile.size :], profile[::-1])
     return w
+
+
+def window_start(core_start: int, halo: int, window: int, length: int) -> int:
+    """Origin of the window around a core: ``halo`` before it, shifted to stay inside ``[0, length)``."""
+    return min(max(core_start - halo, 0), length - window)
 
 
 def _pad_plane(inputs: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -88,7 +88,11 @@ def predict_stack(
     overlap: int | None = None,
     batch: int | None = None,
     channels_last: bool = True,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
+    head: Head | None = None,
+    out_channels: int = 1,
+    output_scale: int = 1,
+    tta: bool = False,
 ) -> np.ndarray:
     """Denoise every plane of a normalised ``ZYX`` stack.
 
@@ -101,19 +105,35 @@ def predict_stack(
     neighbors, include_center
         The neighbour rule the model was trained with.
     tile : int
-        Largest tile side in pixels (rounded down to a multiple of ``2**depth``).
+        Core side in pixels (rounded down to a multiple of ``2**depth``); each window adds the
+        network's context on every side.
     overlap : int, optional
-        Tile overlap in pixels; default: enough for an exact result (see module docstring).
+        Blending ramp between neighbouring cores in pixels (default 0: cores abut; the result is
+        exact either way).
     batch : int, optional
-        Tiles per forward pass; default 1 on CPU (measured fastest, benchmarks/results/predict_speed.md)
+        Windows per forward pass; default 1 on CPU (measured fastest, benchmarks/results/predict_speed.md)
         and 8 on a GPU.
-    progress : bool
-        Show a progress bar over planes.
+    progress : bool or callable
+        Show a progress bar over planes, or call ``progress(planes_done, planes_total)``.
+    head : callable, optional
+        Turns the network output of a batch of windows into the method's output (see :data:`Head`).
+    out_channels : int
+        Channels the head returns; with more than one the result is (C, Z, Y, X).
+    output_scale : int
+        Output pixels per input pixel along Y and X (a super-resolving head).
+    tta : bool
+        Test-time augmentation: the mean over the 8 rotations and flips of each plane, each undone.
 
     Returns
     -------
-    ndarray, shape (Z, Y, X), float32
+    ndarray, shape (Z, Y*s, X*s) or (C, Z, Y*s, X*s), float32
     """
+    if tta:
+        return _predict_tta(
+            net, stack, neighbors, include_center, tile=tile, overlap=overlap, batch=batch,
+            channels_last=channels_last, progress=progress, head=head, out_channels=out_channels,
+            output_scale=output_scale,
+        )
     align = 2**net.depth
     n_planes, height, width = stack.shape
     device = next(net.parameters()).device
@@ -124,68 +144,93 @@ def predict_stack(
         raise Noise2StackError(f"--tile must be at least {align} pixels for this network")
     if batch < 1:
         raise Noise2StackError("--batch must be at least 1")
-    if overlap is None:
-        overlap = default_overlap(net.context, align, tile)
+    overlap = 0 if overlap is None else overlap
     if overlap < 0:
         raise Noise2StackError("--overlap must be >= 0")
+    scale = output_scale
     padded_h, padded_w = _round_up(height, align), _round_up(width, align)
-    tile_h, tile_w = min(tile, padded_h), min(tile, padded_w)
-    discard, ramp = split_overlap(overlap, net.context)
-    ys = tile_starts(padded_h, tile_h, overlap, align)
-    xs = tile_starts(padded_w, tile_w, overlap, align)
-    windows = [(y, x) for y in ys for x in xs]
+    halo = _round_up(net.context, align)
+    core_h, core_w = min(tile, padded_h), min(tile, padded_w)
+    window_h, window_w = min(core_h + 2 * halo, padded_h), min(core_w + 2 * halo, padded_w)
+    ys = tile_starts(padded_h, core_h, overlap, align)
+    xs = tile_starts(padded_w, core_w, overlap, align)
+    cores = [(y, x) for y in ys for x in xs]
     check_memory(
-        network_bytes(net, min(batch, n_planes * len(windows)), tile_h, tile_w, training=False) + 12.0 * padded_h * padded_w,
+        network_bytes(net, min(batch, n_planes * len(cores)), window_h, window_w, training=False)
+        + 4.0 * (3 + out_channels * scale * scale) * padded_h * padded_w,
         f"prediction with --tile {tile} --batch {batch}",
         "--tile or --batch",
     )
+    ramp = overlap * scale
     weights = {
-        (y, x): np.outer(blend_weights(tile_h, y, padded_h, discard, ramp), blend_weights(tile_w, x, padded_w, discard, ramp))
-        for y, x in windows
+        (y, x): np.outer(
+            blend_weights(core_h * scale, y * scale, padded_h * scale, ramp),
+            blend_weights(core_w * scale, x * scale, padded_w * scale, ramp),
+        )
+        for y, x in cores
     }
-    weight_sum = np.zeros((padded_h, padded_w), dtype=np.float32)
+    weight_sum = np.zeros((padded_h * scale, padded_w * scale), dtype=np.float32)
     for (y, x), w in weights.items():
-        weight_sum[y : y + tile_h, x : x + tile_w] += w
+        weight_sum[y * scale : (y + core_h) * scale, x * scale : (x + core_w) * scale] += w
+    single = len(cores) == 1  # the whole plane in one window: no stitching
 
     net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    single = len(windows) == 1  # a whole plane in one tile: no blending needed
-    out = np.zeros((n_planes, height, width), dtype=np.float32)
+    out = np.zeros((out_channels, n_planes, height * scale, width * scale), dtype=np.float32)
 
-    def jobs() -> Iterator[tuple[int, int, int, np.ndarray]]:
+    def jobs() -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray]]:
         for z in range(n_planes):
             inputs = _pad_plane(plane_inputs(stack, z, neighbors, include_center), padded_h, padded_w)
-            for y, x in windows:
-                yield z, y, x, inputs[:, y : y + tile_h, x : x + tile_w]
+            observed = _pad_plane(stack[z : z + 1], padded_h, padded_w)
+            for y, x in cores:
+                wy = window_start(y, halo, window_h, padded_h)
+                wx = window_start(x, halo, window_w, padded_w)
+                yield (
+                    z, y, x,
+                    inputs[:, wy : wy + window_h, wx : wx + window_w],
+                    observed[:, wy : wy + window_h, wx : wx + window_w],
+                )
 
+    report: Callable[[int], None] | None = None
     bar = None
-    if progress:
+    if callable(progress):
+        report = lambda done: progress(done, n_planes)  # noqa: E731
+    elif progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_planes, unit="plane", desc="denoising")
-    accumulator = np.zeros((padded_h, padded_w), dtype=np.float32)
+        report = lambda done: bar.update(done - bar.n)  # noqa: E731
+    accumulator = np.zeros((out_channels, padded_h * scale, padded_w * scale), dtype=np.float32)
     current = 0
     pending: list = []
 
+    def finish_plane(z: int, plane: np.ndarray) -> None:
+        out[:, z] = plane[:, : height * scale, : width * scale]
+        if report is not None:
+            report(z + 1)
+
     def flush() -> None:
-        nonlocal current, accumulator
+        nonlocal current
         x_batch = torch.from_numpy(np.stack([p[3] for p in pending])).to(device)
         if channels_last:
             x_batch = x_batch.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            y_batch = net(x_batch).float().cpu().numpy()[:, 0]
-        for (z, y, x, _), pred in zip(pending, y_batch):
+            y_batch = net(x_batch)
+            if head is not None:
+                y_batch = head(y_batch, torch.from_numpy(np.stack([p[4] for p in pending])).to(device))
+            y_batch = y_batch.float().cpu().numpy()
+        for (z, y, x, _, _), pred in zip(pending, y_batch):
             if single:
-                out[z] = pred[:height, :width]
-                if bar is not None:
-                    bar.update(1)
+                finish_plane(z, pred)
                 continue
-            while z != current:  # a plane is complete once a tile of the next arrives
-                out[current] = (accumulator / weight_sum)[:height, :width]
-                accumulator = np.zeros_like(accumulator)
+            while z != current:  # a plane is complete once a window of the next arrives
+                finish_plane(current, accumulator / weight_sum)
+                accumulator[:] = 0
                 current += 1
-                if bar is not None:
-                    bar.update(1)
-            accumulator[y : y + tile_h, x : x + tile_w] += weights[(y, x)] * pred
+            wy = window_start(y, halo, window_h, padded_h)
+            wx = window_start(x, halo, window_w, padded_w)
+            oy, ox = (y - wy) * scale, (x - wx) * scale
+            core = pred[:, oy : oy + core_h * scale, ox : ox + core_w * scale]
+            accumulator[:, y * scale : (y + core_h) * scale, x * scale : (x + core_w) * scale] += weights[(y, x)] * core
         pending.clear()
 
     net.eval()
@@ -196,8 +241,38 @@ def predict_stack(
     if pending:
         flush()
     if not single:
-        out[current] = (accumulator / weight_sum)[:height, :width]
+        finish_plane(current, accumulator / weight_sum)
     if bar is not None:
-        bar.update(n_planes - bar.n)
         bar.close()
-    return out
+    return out[0] if out_channels == 1 else out
+
+
+#: The 8 rotations and flips of a (…, Y, X) array: (forward, inverse) pairs.
+DIHEDRAL: list[tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = [
+    (lambda a, k=k, f=f: np.rot90(a[..., ::-1] if f else a, k, axes=(-2, -1)),
+     lambda a, k=k, f=f: (lambda r: r[..., ::-1] if f else r)(np.rot90(a, -k, axes=(-2, -1))))
+    for f in (False, True)
+    for k in range(4)
+]
+
+
+def _predict_tta(net, stack, neighbors, include_center, progress, out_channels, **kwargs) -> np.ndarray:
+    """The mean of the predictions of the 8 rotated and flipped stacks, each transformed back."""
+    total = None
+    bar = None
+    if progress and not callable(progress):
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(DIHEDRAL), unit="view", desc="denoising (tta)")
+    for i, (forward, inverse) in enumerate(DIHEDRAL):
+        view = np.ascontiguousarray(forward(stack))
+        pred = predict_stack(net, view, neighbors, include_center, out_channels=out_channels, **kwargs)
+        pred = inverse(pred)
+        total = pred.astype(np.float32) if total is None else total + pred
+        if bar is not None:
+            bar.update(1)
+        elif callable(progress):
+            progress(int((i + 1) * stack.shape[0] / len(DIHEDRAL)), stack.shape[0])
+    if bar is not None:
+        bar.close()
+    return total / len(DIHEDRAL)

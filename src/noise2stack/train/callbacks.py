@@ -86,7 +86,8 @@ class ModelFolderCallback(L.Callback):
 
     def write_log(self) -> None:
         lines = [",".join(LOG_COLUMNS)]
-        lines += [",".join(f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]) for c in LOG_COLUMNS) for row in self.rows]
+        # floats at full precision (repr round-trips): the log is read back by tests and tools
+        lines += [",".join(repr(row[c]) if isinstance(row[c], float) else str(row[c]) for c in LOG_COLUMNS) for row in self.rows]
         write_text(self.folder / LOG_FILE, "\n".join(lines) + "\n")
 
 
@@ -173,17 +174,19 @@ class FitEpochsToBudget(L.Callback):
     that a resumed run keeps it).
     """
 
+    clock = staticmethod(time.monotonic)  # seconds; tests replace it with a fake clock
+
     def __init__(self, max_time: float, on_refit, share: float = 0.96) -> None:
         self.max_time = max_time
         self.on_refit = on_refit
         self.share = share
-        self.start = self.epoch_start = time.monotonic()
+        self.start = self.epoch_start = self.clock()
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self.start = time.monotonic()
+        self.start = self.clock()
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        now = time.monotonic()
+        now = self.clock()
         epoch, last_epoch_seconds = trainer.current_epoch, max(now - self.epoch_start, 1e-6)
         self.epoch_start = now
         if epoch == 0:

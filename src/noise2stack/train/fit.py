@@ -169,7 +169,10 @@ def fit(
         f"training with --batch {config.batch} --patch {config.patch}",
         "--batch or --patch",
     )
-    module = DenoiseModule(model.net, method, config.lr, epochs=1, channels_last=config.channels_last)
+    module = DenoiseModule(
+        model.net, method, config.lr, epochs=1, channels_last=config.channels_last,
+        steps_per_epoch=config.steps_per_epoch, warmup_steps=config.warmup_steps,
+    )
     checkpoint = Path(out_dir) / CHECKPOINT_FILE
     if resume and (config.epochs is None or not checkpoint.is_file()):
         raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")

@@ -10,6 +10,20 @@ import torch
 from noise2stack.methods import Method
 
 
+def cosine_lr_factor(step: int, total_steps: int, warmup_steps: int = 0) -> float:
+    """Learning-rate factor at optimisation step ``step`` (0-based) of ``total_steps``.
+
+    A linear warm-up over ``warmup_steps`` (from ``1 / (warmup_steps + 1)`` to 1), then a cosine from 1
+    to 0 at ``total_steps``. Stepping per optimisation step rather than per epoch matters for short
+    budgets: a 2-minute run has only a few epochs, and a per-epoch cosine spends a third of them at
+    the full rate and ends a whole epoch above zero.
+    """
+    if step < warmup_steps:
+        return (step + 1) / (warmup_steps + 1)
+    span = max(total_steps - warmup_steps, 1)
+    return 0.5 * (1 + math.cos(math.pi * min(step - warmup_steps, span) / span))
+
+
 class DenoiseModule(L.LightningModule):
     """Wraps a network and a method for Lightning.
 
@@ -19,18 +33,33 @@ class DenoiseModule(L.LightningModule):
     method : Method
         Provides the loss.
     lr : float
-        Adam's initial learning rate; decays per epoch on a cosine to 0 at ``epochs``.
+        Adam's initial learning rate; follows :func:`cosine_lr_factor` per optimisation step.
     epochs : int
+        With ``steps_per_epoch``, the length of the schedule; may be re-fitted at any epoch start
+        (:class:`~noise2stack.train.callbacks.FitEpochsToBudget`), the schedule reads it at every step.
     channels_last : bool
         Feed the network in channels_last layout.
+    steps_per_epoch : int
+    warmup_steps : int
     """
 
-    def __init__(self, net: torch.nn.Module, method: Method, lr: float, epochs: int, channels_last: bool) -> None:
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        method: Method,
+        lr: float,
+        epochs: int,
+        channels_last: bool,
+        steps_per_epoch: int = 1,
+        warmup_steps: int = 0,
+    ) -> None:
         super().__init__()
         self.net = net
         self.method = method
         self.lr = lr
         self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.warmup_steps = warmup_steps
         self.channels_last = channels_last
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -54,10 +83,11 @@ class DenoiseModule(L.LightningModule):
         loss = self._loss(batch)
         self.log("val_loss", loss, prog_bar=True, on_epoch=True, batch_size=batch[0].shape[0])
 
+    def lr_factor(self, step: int) -> float:
+        return cosine_lr_factor(step, self.epochs * self.steps_per_epoch, self.warmup_steps)
+
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
-        # reads self.epochs at every step: FitEpochsToBudget may re-fit it at any epoch start
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda epoch: 0.5 * (1 + math.cos(math.pi * min(epoch, self.epochs) / self.epochs))
-        )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+        # a bound method, so the schedule reads self.epochs at every step (re-fitted to a budget)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
