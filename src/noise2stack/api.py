@@ -223,7 +223,7 @@ def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Mo
         targets=[_load(t, config.axes) for t in targets] if targets else None,
         val_inputs=[_load(val, config.axes)] if val is not None else None,
         val_targets=[_load(val_target, config.axes)] if val_target is not None else None,
-        progress=progress, resume=True, normalizer=model.normalizer,
+        progress=progress, resume=True, normalizer=model.normalizer, noise_model=model.noise_model,
     )
 
 
@@ -248,6 +248,7 @@ def predict(
     overwrite: bool = False,
     progress: bool = True,
     kspace: Sequence[str | os.PathLike] | None = None,
+    uncertainty: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
 
@@ -265,6 +266,10 @@ def predict(
     kspace : sequence of path, optional
         Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
         back (spectral post-processing; two sidecars for two independent corruptions).
+    uncertainty : path, optional
+        pn2v/pn2stack models: where to write the posterior standard deviation per pixel (float32,
+        input units). The denoised result of these models is the MMSE estimate (paper 004 eq. 11),
+        which uses the observed plane i through the model's noise model.
 
     Returns
     -------
@@ -275,9 +280,19 @@ def predict(
 
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
+    if uncertainty is not None:
+        uncertainty = _check_output(uncertainty, [noisy], overwrite)
+        if out is not None and _same_path(out, uncertainty):
+            raise Noise2StackError("--uncertainty must differ from the output path")
     m = load_model(model)
+    if uncertainty is not None and not m.method.needs_noise_model:
+        raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
     axes = axes or m.config.axes
     stack = _load(noisy, axes)
+    if m.method.needs_noise_model:
+        from noise2stack.methods.pn2v import prepare_stacks
+
+        stack = prepare_stacks(m.noise_model, [stack], m.config.noise_model_clip, "the stack to denoise")[0]
     if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(
             f"a stack of {stack.shape[0]} plane(s) is too short for this model "
@@ -296,8 +311,11 @@ def predict(
     normalized = m.normalizer.normalize(stack)
     result = predict_stack(
         m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-        channels_last=m.config.channels_last, progress=progress,
+        channels_last=m.config.channels_last, progress=progress, finish=m.method.finish,
     )
+    std = None
+    if m.method.finish is not None:  # (MMSE estimate, posterior std) in network units
+        result, std = result[0], result[1] / np.float32(m.normalizer.scale)
     result = m.normalizer.denormalize(result)
     if sidecars:
         from noise2stack.noise.kspace import spectral_consistency
@@ -314,6 +332,9 @@ def predict(
             "kspace_postprocessing": len(sidecars),
         }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    if uncertainty is not None:
+        meta = {"noise2stack": package_version(), "method": m.config.method, "content": "posterior std", "model_sha256": m.checksum()}
+        write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result
 
 

@@ -15,7 +15,7 @@ that (128 px for the Table S1 net, 704 px for the Table S2 net).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -89,6 +89,7 @@ def predict_stack(
     batch: int | None = None,
     channels_last: bool = True,
     progress: bool = False,
+    finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> np.ndarray:
     """Denoise every plane of a normalised ``ZYX`` stack.
 
@@ -109,10 +110,16 @@ def predict_stack(
         and 8 on a GPU.
     progress : bool
         Show a progress bar over planes.
+    finish : callable, optional
+        ``finish(net_output, observation) -> outputs``: maps a tile batch's network output
+        (B, K, h, w) and the same tiles of the observed plane ``stack[z]`` (B, h, w) to M output
+        planes (B, M, h, w), blended like a plain prediction (the probabilistic methods: MMSE
+        estimate and posterior std). The observed plane need not be a network input.
 
     Returns
     -------
     ndarray, shape (Z, Y, X), float32
+        Or shape (M, Z, Y, X) with ``finish``.
     """
     align = 2**net.depth
     n_planes, height, width = stack.shape
@@ -149,20 +156,27 @@ def predict_stack(
 
     net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     single = len(windows) == 1  # a whole plane in one tile: no blending needed
-    out = np.zeros((n_planes, height, width), dtype=np.float32)
+    n_out = 1
+    if finish is not None:  # ask the hook how many planes it makes, on a tiny dummy tile
+        with torch.inference_mode():
+            dummy = torch.zeros(1, net.out_channels, align, align, device=device)
+            n_out = finish(dummy, torch.zeros(1, align, align, device=device)).shape[1]
+    out = np.zeros((n_out, n_planes, height, width), dtype=np.float32)
 
-    def jobs() -> Iterator[tuple[int, int, int, np.ndarray]]:
+    def jobs() -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray | None]]:
         for z in range(n_planes):
             inputs = _pad_plane(plane_inputs(stack, z, neighbors, include_center), padded_h, padded_w)
+            observed = _pad_plane(stack[z : z + 1], padded_h, padded_w)[0] if finish is not None else None
             for y, x in windows:
-                yield z, y, x, inputs[:, y : y + tile_h, x : x + tile_w]
+                tile_obs = observed[y : y + tile_h, x : x + tile_w] if observed is not None else None
+                yield z, y, x, inputs[:, y : y + tile_h, x : x + tile_w], tile_obs
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_planes, unit="plane", desc="denoising")
-    accumulator = np.zeros((padded_h, padded_w), dtype=np.float32)
+    accumulator = np.zeros((n_out, padded_h, padded_w), dtype=np.float32)
     current = 0
     pending: list = []
 
@@ -172,20 +186,23 @@ def predict_stack(
         if channels_last:
             x_batch = x_batch.contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            y_batch = net(x_batch).float().cpu().numpy()[:, 0]
-        for (z, y, x, _), pred in zip(pending, y_batch):
+            y_batch = net(x_batch).float()
+            if finish is not None:
+                y_batch = finish(y_batch, torch.from_numpy(np.stack([p[4] for p in pending])).to(device))
+            y_batch = y_batch.float().cpu().numpy()[:, :n_out]
+        for (z, y, x, _, _), pred in zip(pending, y_batch):
             if single:
-                out[z] = pred[:height, :width]
+                out[:, z] = pred[:, :height, :width]
                 if bar is not None:
                     bar.update(1)
                 continue
             while z != current:  # a plane is complete once a tile of the next arrives
-                out[current] = (accumulator / weight_sum)[:height, :width]
+                out[:, current] = (accumulator / weight_sum)[:, :height, :width]
                 accumulator = np.zeros_like(accumulator)
                 current += 1
                 if bar is not None:
                     bar.update(1)
-            accumulator[y : y + tile_h, x : x + tile_w] += weights[(y, x)] * pred
+            accumulator[:, y : y + tile_h, x : x + tile_w] += weights[(y, x)] * pred
         pending.clear()
 
     net.eval()
@@ -196,8 +213,8 @@ def predict_stack(
     if pending:
         flush()
     if not single:
-        out[current] = (accumulator / weight_sum)[:height, :width]
+        out[:, current] = (accumulator / weight_sum)[:, :height, :width]
     if bar is not None:
         bar.update(n_planes - bar.n)
         bar.close()
-    return out
+    return out if finish is not None else out[0]
