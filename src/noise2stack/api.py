@@ -456,3 +456,57 @@ def compare(
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)
+
+
+def noise_model(
+    out: str | os.PathLike,
+    signal: StackLike | None = None,
+    observation: StackLike | None = None,
+    calibration: StackLike | None = None,
+    estimate_from: StackLike | None = None,
+    plot: str | os.PathLike | None = None,
+    axes: str | None = None,
+    overwrite: bool = False,
+):
+    """Make a histogram noise model p(x | s) for pn2v/pn2stack and write it to ``out`` (.npz).
+
+    Exactly one source: ``signal`` + ``observation`` (clean/noisy pairs of one shape),
+    ``calibration`` (repeated noisy images of one static scene; their mean is the signal) or
+    ``estimate_from`` (noisy data alone: a fitted Poisson-Gaussian model). ``plot`` also writes a
+    PNG of p(x | s) for a few signal levels. Returns the :class:`HistogramNoiseModel`.
+    """
+    from noise2stack.noise import histogram, poisson_gaussian
+
+    sources = [n for n, v in (("--signal/--observation", signal if signal is not None else observation),
+                              ("--calibration", calibration), ("--estimate-from", estimate_from)) if v is not None]
+    if len(sources) != 1:
+        raise Noise2StackError("give exactly one of --signal with --observation, --calibration or --estimate-from")
+    if (signal is None) != (observation is None):
+        raise Noise2StackError("--signal and --observation go together")
+    if Path(out).suffix.lower() != ".npz":
+        raise Noise2StackError(f"a noise model is written as .npz; got {out}")
+    inputs = [v for v in (signal, observation, calibration, estimate_from) if v is not None]
+    out = _check_output(out, inputs, overwrite)
+    if plot is not None:
+        plot = _check_output(plot, inputs, overwrite)
+        if _same_path(plot, out):
+            raise Noise2StackError("--plot must differ from the noise-model file")
+
+    def load(item: StackLike) -> np.ndarray:
+        array = item if isinstance(item, np.ndarray) else read_array(item)
+        return _load(array, axes or _native_axes(array))
+
+    record = {"noise2stack": package_version()}
+    if signal is not None:
+        s, o = load(signal), load(observation)
+        if s.shape != o.shape:
+            raise Noise2StackError(f"--signal has shape {s.shape} but --observation has shape {o.shape}; they must match")
+        model = histogram.from_pairs(s, o, provenance={**record, "signal": _file_record(signal), "observation": _file_record(observation)})
+    elif calibration is not None:
+        model = histogram.from_calibration(load(calibration), provenance={**record, "calibration": _file_record(calibration)})
+    else:
+        model = poisson_gaussian.estimate_model(load(estimate_from), provenance={**record, "noisy": _file_record(estimate_from)})
+    model.save(out)
+    if plot is not None:
+        histogram.plot(model, plot)
+    return model

@@ -66,6 +66,7 @@ def estimate(stack: np.ndarray, level_bins: int = 40) -> dict:
     if stack.ndim != 3 or min(stack.shape[1:]) < 2 * BLOCK:
         raise Noise2StackError(f"noise estimation needs planes of at least {2 * BLOCK}x{2 * BLOCK} pixels, got {stack.shape}")
     levels, variances, structure = (np.concatenate(parts) for parts in zip(*(_blocks(plane) for plane in stack)))
+    level_bins = max(3, min(level_bins, levels.size // 25))  # small data: fewer, fuller bins
     edges = np.unique(np.quantile(levels, np.linspace(0, 1, level_bins + 1)))
     if edges.size < 4:
         raise Noise2StackError("the data spans too few intensity levels to fit a Poisson-Gaussian noise model")
