@@ -223,7 +223,7 @@ def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Mo
         targets=[_load(t, config.axes) for t in targets] if targets else None,
         val_inputs=[_load(val, config.axes)] if val is not None else None,
         val_targets=[_load(val_target, config.axes)] if val_target is not None else None,
-        progress=progress, resume=True, normalizer=model.normalizer,
+        progress=progress, resume=True, normalizer=model.normalizer, noise_model=model.noise_model,
     )
 
 
@@ -249,6 +249,7 @@ def predict(
     progress: bool = True,
     kspace: Sequence[str | os.PathLike] | None = None,
     tta: bool = False,
+    uncertainty: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
 
@@ -269,6 +270,10 @@ def predict(
         back (spectral post-processing; two sidecars for two independent corruptions).
     tta : bool
         Test-time augmentation: the mean over the 8 rotations and flips, each undone (8x the time).
+    uncertainty : path, optional
+        pn2v/pn2stack models: where to write the posterior standard deviation per pixel (float32,
+        input units). The denoised result of these models is the MMSE estimate (paper 004 eq. 11),
+        which uses the observed plane i through the model's noise model.
 
     Returns
     -------
@@ -279,9 +284,19 @@ def predict(
 
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
+    if uncertainty is not None:
+        uncertainty = _check_output(uncertainty, [noisy], overwrite)
+        if out is not None and _same_path(out, uncertainty):
+            raise Noise2StackError("--uncertainty must differ from the output path")
     m = load_model(model)
+    if uncertainty is not None and not m.method.needs_noise_model:
+        raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
     axes = axes or m.config.axes
     stack = _load(noisy, axes)
+    if m.method.needs_noise_model:
+        from noise2stack.methods.pn2v import prepare_stacks
+
+        stack = prepare_stacks(m.noise_model, [stack], m.config.noise_model_clip, "the stack to denoise")[0]
     if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(
             f"a stack of {stack.shape[0]} plane(s) is too short for this model "
@@ -301,7 +316,11 @@ def predict(
     result = predict_stack(
         m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
         channels_last=m.config.channels_last, progress=progress, tta=tta,
+        head=m.method.finish, out_channels=1 if m.method.finish is None else 2,
     )
+    std = None
+    if m.method.finish is not None:  # (MMSE estimate, posterior std) in network units
+        result, std = result[0], result[1] / np.float32(m.normalizer.scale)
     result = m.normalizer.denormalize(result)
     if sidecars:
         from noise2stack.noise.kspace import spectral_consistency
@@ -319,6 +338,9 @@ def predict(
             "tta": tta,
         }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    if uncertainty is not None:
+        meta = {"noise2stack": package_version(), "method": m.config.method, "content": "posterior std", "model_sha256": m.checksum()}
+        write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result
 
 
@@ -440,3 +462,57 @@ def compare(
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)
+
+
+def noise_model(
+    out: str | os.PathLike,
+    signal: StackLike | None = None,
+    observation: StackLike | None = None,
+    calibration: StackLike | None = None,
+    estimate_from: StackLike | None = None,
+    plot: str | os.PathLike | None = None,
+    axes: str | None = None,
+    overwrite: bool = False,
+):
+    """Make a histogram noise model p(x | s) for pn2v/pn2stack and write it to ``out`` (.npz).
+
+    Exactly one source: ``signal`` + ``observation`` (clean/noisy pairs of one shape),
+    ``calibration`` (repeated noisy images of one static scene; their mean is the signal) or
+    ``estimate_from`` (noisy data alone: a fitted Poisson-Gaussian model). ``plot`` also writes a
+    PNG of p(x | s) for a few signal levels. Returns the :class:`HistogramNoiseModel`.
+    """
+    from noise2stack.noise import histogram, poisson_gaussian
+
+    sources = [n for n, v in (("--signal/--observation", signal if signal is not None else observation),
+                              ("--calibration", calibration), ("--estimate-from", estimate_from)) if v is not None]
+    if len(sources) != 1:
+        raise Noise2StackError("give exactly one of --signal with --observation, --calibration or --estimate-from")
+    if (signal is None) != (observation is None):
+        raise Noise2StackError("--signal and --observation go together")
+    if Path(out).suffix.lower() != ".npz":
+        raise Noise2StackError(f"a noise model is written as .npz; got {out}")
+    inputs = [v for v in (signal, observation, calibration, estimate_from) if v is not None]
+    out = _check_output(out, inputs, overwrite)
+    if plot is not None:
+        plot = _check_output(plot, inputs, overwrite)
+        if _same_path(plot, out):
+            raise Noise2StackError("--plot must differ from the noise-model file")
+
+    def load(item: StackLike) -> np.ndarray:
+        array = item if isinstance(item, np.ndarray) else read_array(item)
+        return _load(array, axes or _native_axes(array))
+
+    record = {"noise2stack": package_version()}
+    if signal is not None:
+        s, o = load(signal), load(observation)
+        if s.shape != o.shape:
+            raise Noise2StackError(f"--signal has shape {s.shape} but --observation has shape {o.shape}; they must match")
+        model = histogram.from_pairs(s, o, provenance={**record, "signal": _file_record(signal), "observation": _file_record(observation)})
+    elif calibration is not None:
+        model = histogram.from_calibration(load(calibration), provenance={**record, "calibration": _file_record(calibration)})
+    else:
+        model = poisson_gaussian.estimate_model(load(estimate_from), provenance={**record, "noisy": _file_record(estimate_from)})
+    model.save(out)
+    if plot is not None:
+        histogram.plot(model, plot)
+    return model

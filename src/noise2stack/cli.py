@@ -66,6 +66,10 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    # probabilistic methods (pn2v, pn2stack)
+    noise_model: Optional[Path] = typer.Option(None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"),
+    samples: Optional[int] = typer.Option(None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"),
+    clip: Optional[bool] = typer.Option(None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
     from noise2stack import api
@@ -82,7 +86,9 @@ def train(
         overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, background=background, **extra,
+        residual=residual, background=background,
+        noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
+        **extra,
     )
     folder = resume or out
     if model.stopped_by_signal is not None:
@@ -109,13 +115,37 @@ def predict(
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    uncertainty: Optional[Path] = typer.Option(
+        None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior standard deviation per pixel here"
+    ),
 ) -> None:
     """Denoise a stack with a trained model."""
     from noise2stack import api
 
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace, tta=tta)
-    typer.echo(f"denoised stack written to {out}")
+         progress=not quiet, kspace=kspace, tta=tta, uncertainty=uncertainty)
+    typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
+
+
+@app.command("noise-model")
+def noise_model_command(
+    out: Path = typer.Argument(..., help="noise-model file to write (.npz)"),
+    signal_file: Optional[Path] = typer.Option(None, "--signal", help="clean signal, paired with --observation"),
+    observation: Optional[Path] = typer.Option(None, "--observation", help="noisy observation of --signal, same shape"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", help="stack of repeated noisy images of one static scene"),
+    estimate_from: Optional[Path] = typer.Option(None, "--estimate-from", help="noisy data: fit a Poisson-Gaussian model"),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="also write p(x | s) for a few signal levels as a PNG"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: YX for 2-D, ZYX for 3-D]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace existing output files"),
+) -> None:
+    """Make a noise model p(x | s) for pn2v/pn2stack (histogram, paper 004 §5.2)."""
+    from noise2stack import api
+
+    model = _run(
+        api.noise_model, out, signal=signal_file, observation=observation, calibration=calibration,
+        estimate_from=estimate_from, plot=plot, axes=axes, overwrite=overwrite,
+    )
+    typer.echo(f"noise model written to {out} (range [{model.low:.4g}, {model.high:.4g}], made from {model.provenance.get('made_from')})")
 
 
 @app.command()

@@ -58,6 +58,18 @@ class TrainConfig(BaseModel):
     n2v_replacement: Literal["uniform", "median"] = Field(
         "uniform", description="Noise2Void: a random 5x5 neighbour (N2V) or the 5x5 median (N2V2)"
     )
+    # Probabilistic methods (pn2v, pn2stack; paper 004)
+    noise_model: Optional[str] = Field(
+        None, description="pn2v/pn2stack: noise-model file (.npz from `noise2stack noise-model`), in raw data units"
+    )
+    pn2v_samples: int = Field(
+        64, ge=2, le=2048,
+        description="pn2v/pn2stack: signal samples K the network predicts per pixel (paper: 800; 64 keeps "
+        "CPU steps affordable, see methods/pn2v.py)",
+    )
+    noise_model_clip: bool = Field(
+        False, description="pn2v/pn2stack: clip the data into the noise model's range instead of refusing data outside it"
+    )
     checkpoint_seconds: float = Field(
         120.0, ge=0, le=86_400, description="write a resumable checkpoint at least this often (and every epoch)"
     )

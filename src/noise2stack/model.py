@@ -11,6 +11,7 @@ A model folder holds::
     versions.json          format version, versions of noise2stack/torch/numpy/python, and the
                            training files with their SHA-256 (``train --resume`` reads them)
     checkpoint.safetensors resumable training state (optimiser, schedule, loop position; no pickle)
+    noise_model.npz        pn2v/pn2stack only: the noise model (raw units) the model was trained with
 
 Nothing in it is ever unpickled: tensors are read with safetensors, the rest is YAML/JSON.
 """
@@ -46,8 +47,10 @@ BACKGROUND_FILE = "background.safetensors"
 LOG_FILE = "training_log.csv"
 VERSIONS_FILE = "versions.json"
 CHECKPOINT_FILE = "checkpoint.safetensors"
+NOISE_MODEL_FILE = "noise_model.npz"
 MODEL_FILES = (
     CONFIG_FILE, WEIGHTS_FILE, LAST_WEIGHTS_FILE, NORMALIZATION_FILE, BACKGROUND_FILE, LOG_FILE, VERSIONS_FILE, CHECKPOINT_FILE,
+    NOISE_MODEL_FILE,
 )
 
 
@@ -95,14 +98,20 @@ class Model:
     normalizer : Normalizer
     net : torch.nn.Module, optional
         Built from the config if not given.
+    noise_model : HistogramNoiseModel, optional
+        Raw-unit noise model of the probabilistic methods (pn2v, pn2stack).
     """
 
-    def __init__(self, config: TrainConfig, normalizer: Normalizer, net: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, normalizer: Normalizer, net: torch.nn.Module | None = None, noise_model=None
+    ) -> None:
         self.config = config
         self.normalizer = normalizer
-        self.method: Method = get_method(config.method)
+        self.noise_model = noise_model
+        self.method: Method = get_method(config.method).bind(config, normalizer, noise_model)
         self.net = net if net is not None else build_net(
-            config.net, self.method.in_channels(config), self.method.residual_channels(config)
+            config.net, self.method.in_channels(config), self.method.residual_channels(config),
+            out_channels=self.method.out_channels(config),
         )
         self.folder: Path | None = None
         self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM
@@ -131,6 +140,8 @@ class Model:
             with atomic_path(folder / BACKGROUND_FILE) as tmp:
                 save_file({"background": torch.from_numpy(self.normalizer.background)}, str(tmp))
         write_json(folder / VERSIONS_FILE, {**versions(), **(extra_info or {})})
+        if self.noise_model is not None:
+            self.noise_model.save(folder / NOISE_MODEL_FILE)
         save_weights(self.net, folder / WEIGHTS_FILE)
         self.folder = folder
 
@@ -181,7 +192,14 @@ class Model:
             normalizer = Normalizer.from_dict(stats, background)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, OSError, SafetensorError) as exc:
             raise Noise2StackError(f"{folder} has invalid normalisation statistics: {exc}") from None
-        model = cls(config, normalizer)
+        noise_model = None
+        if get_method(config.method).needs_noise_model:
+            from noise2stack.noise.histogram import HistogramNoiseModel
+
+            if not (folder / NOISE_MODEL_FILE).is_file():
+                raise Noise2StackError(f"{folder} is a {config.method} model without its {NOISE_MODEL_FILE}")
+            noise_model = HistogramNoiseModel.load(folder / NOISE_MODEL_FILE)
+        model = cls(config, normalizer, noise_model=noise_model)
         try:
             state = load_file(str(folder / weights))
             model.net.load_state_dict(state, strict=True)

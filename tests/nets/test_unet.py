@@ -75,3 +75,18 @@ def test_context_bounds_the_reach_of_an_input_pixel(name, size):
 def test_unknown_net():
     with pytest.raises(Noise2StackError, match="unknown network"):
         build_net("resnet", 2)
+
+
+def test_out_channels_and_residual_added_to_every_channel():
+    import torch
+
+    from noise2stack.nets import build_net
+
+    net = build_net("csbdeep-unet", 3, residual_channels=[1], out_channels=5)
+    x = torch.randn(2, 3, 16, 16)
+    plain = build_net("csbdeep-unet", 3, out_channels=5)
+    plain.load_state_dict(net.state_dict())
+    out = net(x)
+    assert out.shape == (2, 5, 16, 16)
+    # the residual (input channel 1) is added to each of the 5 output channels
+    torch.testing.assert_close(out - plain(x), x[:, 1:2].expand(-1, 5, -1, -1))

@@ -29,6 +29,7 @@ class Method:
 
     name: ClassVar[str] = ""
     needs_stack: ClassVar[bool] = True
+    needs_noise_model: ClassVar[bool] = False  # probabilistic methods (pn2v, pn2stack)
     defaults: ClassVar[dict] = {}  # config values this method implies unless the user sets them
 
     def include_center(self, config: TrainConfig) -> bool:
@@ -44,6 +45,19 @@ class Method:
 
     def in_channels(self, config: TrainConfig) -> int:
         return config.neighbors + int(self.include_center(config))
+
+    def out_channels(self, config: TrainConfig) -> int:
+        """Network output planes: 1 (the denoised plane), or K signal samples (probabilistic methods)."""
+        return 1
+
+    def bind(self, config: TrainConfig, normalizer, noise_model=None) -> "Method":
+        """The method as one model uses it: probabilistic methods return a copy holding the noise
+        model in network units (the registry's instance stays stateless); others return ``self``."""
+        return self
+
+    # Optional prediction hook: ``finish(net_output (B, K, Y, X), observation (B, 1, Y, X)) -> (B, 2, Y, X)``
+    # turning the network's output and the observed plane i (network units) into (estimate, std).
+    finish = None
 
     def residual_channels(self, config: TrainConfig) -> list[int]:
         """Input channels whose mean is added to the network output."""

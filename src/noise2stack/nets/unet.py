@@ -1,9 +1,12 @@
 """The two U-Nets of the Noise2Stack paper (000, Tables S1 and S2).
 
-Both take ``in_channels`` planes (N, C, Y, X) and return one plane (N, 1, Y, X). Planes whose sides
+Both take ``in_channels`` planes (N, C, Y, X) and return ``out_channels`` planes (N, K, Y, X), one
+by default (K > 1: the K signal samples per pixel of Probabilistic Noise2Void, paper 004 §4.2). Planes whose sides
 are not multiples of ``2**depth`` are reflect-padded inside ``forward`` and cropped back, so any
 plane size works. ``residual_channels`` lists input channels whose mean is added to the output
-(Table S1 layer 19: "adds the middle plane from the input"); empty means no residual.
+(Table S1 layer 19: "adds the middle plane from the input"); empty means no residual. With several
+output channels the residual is added to every one of them (each is an estimate of the same signal;
+the probabilistic methods train without it, as the PN2V net predicts samples directly).
 
 ``context`` is the number of pixels on each side beyond which the input cannot change an output
 pixel (measured with impulses, see ``tests/nets``); the tiler uses it to choose overlaps.
@@ -30,21 +33,24 @@ class _UNetBase(nn.Module):
     floats_per_pixel_train: int
     floats_per_pixel_infer: int
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
         super().__init__()
+        if out_channels < 1:
+            raise Noise2StackError(f"a network needs at least one output channel, got {out_channels}")
         if in_channels < 1:
             raise Noise2StackError(f"a network needs at least one input channel, got {in_channels}")
         bad = [c for c in residual_channels if not 0 <= c < in_channels]
         if bad:
             raise Noise2StackError(f"residual channels {bad} outside the {in_channels} input channels")
         self.in_channels = in_channels
+        self.out_channels = out_channels
         self.residual_channels = list(residual_channels)
 
     def _body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoise a batch: (N, C, Y, X) -> (N, 1, Y, X)."""
+        """Denoise a batch: (N, C, Y, X) -> (N, out_channels, Y, X)."""
         height, width = x.shape[-2:]
         multiple = 2**self.depth
         pad_y, pad_x = (-height) % multiple, (-width) % multiple
@@ -73,14 +79,14 @@ class CSBDeepUNet(_UNetBase):
     floats_per_pixel_train = 700
     floats_per_pixel_infer = 200
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
-        super().__init__(in_channels, residual_channels)
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
+        super().__init__(in_channels, residual_channels, out_channels)
         self.down1 = nn.ModuleList([_conv(in_channels, 32), _conv(32, 32)])
         self.down2 = nn.ModuleList([_conv(32, 64), _conv(64, 64)])
         self.middle = nn.ModuleList([_conv(64, 128), _conv(128, 64)])
         self.up2 = nn.ModuleList([_conv(128, 64), _conv(64, 32)])
         self.up1 = nn.ModuleList([_conv(64, 32), _conv(32, 32)])
-        self.head = _conv(32, 1)
+        self.head = _conv(32, out_channels)
 
     @staticmethod
     def _run(convs: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
@@ -114,8 +120,8 @@ class N2V2UNet(CSBDeepUNet):
     floats_per_pixel_train = 650
     floats_per_pixel_infer = 180
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
-        super().__init__(in_channels, residual_channels)
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
+        super().__init__(in_channels, residual_channels, out_channels)
         self.up1 = nn.ModuleList([_conv(32, 32), _conv(32, 32)])
 
     def _body(self, x: torch.Tensor) -> torch.Tensor:
@@ -138,8 +144,8 @@ class N2NUNet(_UNetBase):
     floats_per_pixel_train = 900
     floats_per_pixel_infer = 350
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = ()) -> None:
-        super().__init__(in_channels, residual_channels)
+    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
+        super().__init__(in_channels, residual_channels, out_channels)
         self.enc0 = _conv(in_channels, 48)
         self.enc1 = _conv(48, 48)
         self.enc = nn.ModuleList([_conv(48, 48) for _ in range(5)])  # IDs 5, 7, 9, 11, 13
@@ -148,7 +154,7 @@ class N2NUNet(_UNetBase):
         self.dec3 = nn.ModuleList([_conv(144, 96), _conv(96, 96)])
         self.dec2 = nn.ModuleList([_conv(144, 96), _conv(96, 96)])
         self.dec1 = nn.ModuleList([_conv(96 + in_channels, 64), _conv(64, 32)])
-        self.head = _conv(32, 1)
+        self.head = _conv(32, out_channels)
 
     @staticmethod
     def _act(x: torch.Tensor) -> torch.Tensor:
@@ -172,8 +178,8 @@ class N2NUNet(_UNetBase):
 NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
 
 
-def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = ()) -> _UNetBase:
-    """Build the network registered as ``name``."""
+def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> _UNetBase:
+    """Build the network registered as ``name`` (``out_channels`` output planes)."""
     if name not in NETS:
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
-    return NETS[name](in_channels, residual_channels)
+    return NETS[name](in_channels, residual_channels, out_channels)

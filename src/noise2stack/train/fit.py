@@ -88,6 +88,7 @@ def fit(
     info: dict | None = None,
     resume: bool = False,
     normalizer: Normalizer | None = None,
+    noise_model=None,
 ) -> Model:
     """Train a model and write its folder.
 
@@ -111,6 +112,8 @@ def fit(
         interrupted run), ending with the weights an uninterrupted run would have.
     normalizer : Normalizer, optional
         Statistics to use instead of computing them (resume uses the stored ones).
+    noise_model : HistogramNoiseModel, optional
+        pn2v/pn2stack: the raw-unit noise model; default: read from ``config.noise_model``.
 
     Returns
     -------
@@ -138,6 +141,16 @@ def fit(
             if s.shape != t.shape:
                 raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
 
+    if method.needs_noise_model:
+        from noise2stack.methods.pn2v import prepare_stacks
+        from noise2stack.noise.histogram import HistogramNoiseModel
+
+        if noise_model is None:
+            noise_model = HistogramNoiseModel.load(config.noise_model)
+        inputs = prepare_stacks(noise_model, list(inputs), config.noise_model_clip, "the training data")
+        if val_inputs is not None:
+            val_inputs = prepare_stacks(noise_model, list(val_inputs), config.noise_model_clip, "the validation data")
+
     torch.manual_seed(config.seed)
     if normalizer is None:
         normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
@@ -163,14 +176,14 @@ def fit(
     args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
 
-    model = Model(config, normalizer)
+    model = Model(config, normalizer, noise_model=noise_model)
     check_memory(
         network_bytes(model.net, config.batch, config.patch, config.patch, training=True),
         f"training with --batch {config.batch} --patch {config.patch}",
         "--batch or --patch",
     )
     module = DenoiseModule(
-        model.net, method, config.lr, epochs=1, channels_last=config.channels_last,
+        model.net, model.method, config.lr, epochs=1, channels_last=config.channels_last,
         steps_per_epoch=config.steps_per_epoch, warmup_steps=config.warmup_steps,
     )
     checkpoint = Path(out_dir) / CHECKPOINT_FILE
@@ -187,7 +200,7 @@ def fit(
         model.config = config
     module.epochs = config.total_epochs()
 
-    transform = functools.partial(method.transform, config=config)
+    transform = functools.partial(model.method.transform, config=config)
     val_loader = None
     if val_planes:
         val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)

@@ -1,0 +1,156 @@
+"""Probabilistic Noise2Void (paper 004) and a probabilistic Noise2Stack.
+
+Both predict, for every pixel, ``K`` samples ``s_k`` of the signal's prior (the network's
+``K = config.pn2v_samples`` output channels) and train with eq. 7 against the observed value ``x``
+of plane i through a histogram noise model p(x | s) (:mod:`noise2stack.noise.histogram`)::
+
+    loss = mean over the loss pixels of  -log( 1/K * sum_k p(x | s_k) )
+
+computed as ``log K - logsumexp_k log p(x | s_k)`` with p floored at a tiny density, so it is
+finite even when every sample is far from the observation (004 §4.2 discusses that case). At
+prediction the MMSE estimate (eq. 11) weights the samples by p(x | s_k) with the observed x; the
+weighted standard deviation of the samples is the posterior uncertainty.
+
+* ``pn2v``: blind-spot input exactly as ``n2v`` (:func:`noise2stack.data.blindspot.mask_patch`),
+  loss on the masked pixels; the observation is the input plane itself.
+* ``pn2stack``: input = the N neighbours exactly as ``n2stack --mode self`` (plane i is never an
+  input, so no blind spot is needed and every pixel is a loss pixel); the observation is plane i.
+
+Units: the noise model is made in raw data units; the network works in normalised units
+``u = (v - low_value) * scale + out_low``. :meth:`bind` maps the histogram's axes with the same
+affine map once (exact, both axes are linear in the data), so loss and MMSE run in network units;
+the posterior std comes back to raw units by dividing by ``scale``. A per-pixel background
+subtraction would make that map differ per pixel, so ``--background`` is refused here.
+
+K: the paper uses 800 on a GPU. On CPU the output head and the loss grow linearly with K. Measured
+(Table S1 net, batch 16 of 64x64 patches, one CPU thread, forward + loss + backward + Adam):
+one output 0.57 s, K = 64 1.05 s (1.8x), K = 800 17.8 s (31x). So the default K = 64 costs under
+twice an N2V step, and 64 samples still resolve a posterior whose likelihood spans a few samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+
+from noise2stack.config import TrainConfig
+from noise2stack.data.blindspot import mask_patch
+from noise2stack.data.sampler import check_neighbors
+from noise2stack.errors import Noise2StackError
+from noise2stack.methods.base import Method, TargetKind, register
+
+
+def pn2v_loss(log_likelihood: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 7 from per-sample log-likelihoods ``log p(x | s_k)`` of shape (B, K, Y, X).
+
+    Returns the mean over pixels (weighted by ``mask`` of shape (B, 1, Y, X) when given) of
+    ``-log mean_k p(x | s_k)``.
+    """
+    k = log_likelihood.shape[1]
+    per_pixel = math.log(k) - torch.logsumexp(log_likelihood, dim=1, keepdim=True)
+    if mask is None:
+        return per_pixel.mean()
+    return torch.sum(mask * per_pixel) / mask.sum().clamp_min(1)
+
+
+def posterior(samples: torch.Tensor, log_likelihood: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MMSE estimate (eq. 11) and posterior std from samples (B, K, Y, X) and their log p(x | s_k).
+
+    Returns two tensors of shape (B, Y, X): ``sum_k w_k s_k`` and ``sqrt(sum_k w_k (s_k - mmse)^2)``
+    with ``w = softmax_k log p(x | s_k)``.
+    """
+    weights = torch.softmax(log_likelihood, dim=1)
+    mmse = torch.sum(weights * samples, dim=1)
+    variance = torch.sum(weights * (samples - mmse[:, None]) ** 2, dim=1)
+    return mmse, torch.sqrt(variance.clamp_min(0))
+
+
+class _Probabilistic(Method):
+    needs_noise_model = True
+    noise_model = None  # HistogramNoiseModel in network units; set on the copy bind() returns
+
+    def out_channels(self, config: TrainConfig) -> int:
+        return config.pn2v_samples
+
+    def check(self, config: TrainConfig) -> None:
+        if not config.noise_model:
+            raise Noise2StackError(
+                f"--method {config.method} needs --noise-model FILE (make one with `noise2stack noise-model`)"
+            )
+        if config.background:
+            raise Noise2StackError(f"--method {config.method} cannot use --background: the noise model is in raw units")
+
+    def bind(self, config: TrainConfig, normalizer, noise_model=None) -> Method:
+        if noise_model is None:
+            return self
+        bound = copy.copy(self)
+        bound.noise_model = noise_model.rescaled(normalizer.low_value, normalizer.scale, normalizer.out_low)
+        return bound
+
+    def _model(self):
+        if self.noise_model is None:
+            raise RuntimeError("a probabilistic method was used without bind(config, normalizer, noise_model)")
+        return self.noise_model
+
+    def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return pn2v_loss(self._model().log_likelihood(target, prediction), mask)
+
+    def finish(self, net_output: torch.Tensor, observation: torch.Tensor) -> torch.Tensor:
+        """(B, K, Y, X) samples and (B, 1, Y, X) observation -> (B, 2, Y, X): MMSE estimate, posterior std."""
+        samples = net_output.float()
+        log_p = self._model().log_likelihood(observation.to(samples.device), samples)
+        mmse, std = posterior(samples, log_p)
+        return torch.stack([mmse, std], dim=1)
+
+
+@register
+class ProbabilisticNoise2Void(_Probabilistic):
+    name = "pn2v"
+    needs_stack = False
+    defaults = {"neighbors": 0, "residual": False}
+
+    def include_center(self, config: TrainConfig) -> bool:
+        return True
+
+    def target_kind(self, config: TrainConfig) -> TargetKind:
+        return "self"
+
+    def check(self, config: TrainConfig) -> None:
+        super().check(config)
+        if config.neighbors != 0:
+            raise Noise2StackError("--method pn2v sees one plane; --neighbors must be 0")
+
+    def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
+        masked, mask = mask_patch(inputs, config.n2v_fraction, rng, config.n2v_replacement)
+        return masked, target, mask
+
+
+@register
+class ProbabilisticNoise2Stack(_Probabilistic):
+    name = "pn2stack"
+    defaults = {"mode": "self", "residual": False}
+
+    def include_center(self, config: TrainConfig) -> bool:
+        return False
+
+    def target_kind(self, config: TrainConfig) -> TargetKind:
+        return "self"
+
+    def check(self, config: TrainConfig) -> None:
+        super().check(config)
+        if config.mode != "self":
+            raise Noise2StackError("--method pn2stack is self mode: plane i is the observation, never an input")
+        check_neighbors(config.neighbors, include_center=False)
+
+
+def prepare_stacks(noise_model, stacks: list[np.ndarray], clip: bool, what: str = "the data") -> list[np.ndarray]:
+    """Stacks checked against (or, with ``clip``, clipped into) the noise model's range (raw units)."""
+    if clip:
+        return [np.clip(s, noise_model.low, noise_model.high) for s in stacks]
+    low = min(float(np.min(s)) for s in stacks)
+    high = max(float(np.max(s)) for s in stacks)
+    noise_model.check_covers(low, high, what)
+    return list(stacks)

@@ -1,0 +1,152 @@
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from noise2stack import api
+from noise2stack.config import make_config
+from noise2stack.data.blindspot import mask_patch
+from noise2stack.data.normalize import Normalizer
+from noise2stack.data.patches import PatchSource
+from noise2stack.errors import Noise2StackError
+from noise2stack.methods import get_method
+from noise2stack.methods.pn2v import posterior, pn2v_loss
+from noise2stack.noise import add_noise
+from noise2stack.noise.histogram import TINY_DENSITY
+from noise2stack.noise.poisson_gaussian import to_histogram
+from noise2stack.train.batches import draw_batch
+
+TINY = dict(epochs=1, steps_per_epoch=2, patch=16, batch=2, val_patches=2, seed=3, progress=False, pn2v_samples=8)
+IDENTITY = Normalizer("percentile", 0.0, 1.0)  # network units = raw units
+
+
+def narrow_model():
+    """p(x|s): a Gaussian of sd 0.5 (half a bin) around s over [0, 256)."""
+    return to_histogram(gain=0.0, read_variance=0.0, value_range=(0.0, 256.0))
+
+
+def bound(name="pn2v", model=None, **values):
+    config = make_config(method=name, noise_model="unused.npz", **values)
+    return get_method(name).bind(config, IDENTITY, model or narrow_model())
+
+
+def test_flat_likelihood_gives_mean_of_samples():
+    samples = torch.tensor([3.0, 7.0, 11.0, 40.0]).view(1, 4, 1, 1)
+    mmse, std = posterior(samples, torch.zeros_like(samples))
+    assert mmse.item() == pytest.approx(15.25)
+    assert std.item() == pytest.approx(np.std([3.0, 7.0, 11.0, 40.0]), rel=1e-5)
+
+
+def test_peaked_likelihood_gives_sample_nearest_observation():
+    method = bound()
+    samples = torch.tensor([10.0, 50.0, 90.0, 130.0]).view(1, 4, 1, 1)
+    out = method.finish(samples, torch.tensor([[[[52.2]]]]))
+    assert out[0, 0].item() == pytest.approx(50.0, abs=1e-3)
+    assert out[0, 1].item() == pytest.approx(0.0, abs=1e-2)
+
+
+def test_loss_matches_eq7_by_hand():
+    log_p = torch.log(torch.tensor([0.2, 0.6])).view(1, 2, 1, 1)
+    assert pn2v_loss(log_p).item() == pytest.approx(-math.log(0.4), rel=1e-6)
+    mask = torch.tensor([[[[1.0, 0.0]]]])
+    two = torch.log(torch.tensor([[0.2, 1e-3], [0.6, 1e-3]])).view(1, 2, 1, 2)
+    assert pn2v_loss(two, mask).item() == pytest.approx(-math.log(0.4), rel=1e-6)
+
+
+def test_loss_finite_when_every_sample_is_far():
+    method = bound()
+    samples = torch.full((1, 16, 4, 4), 10.0, requires_grad=True)
+    loss = method.loss(samples, torch.full((1, 1, 4, 4), 240.0), None)
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx(-math.log(TINY_DENSITY), rel=1e-3)
+    loss.backward()
+    assert torch.isfinite(samples.grad).all()
+
+
+def test_loss_lower_for_samples_near_observation():
+    method = bound()
+    target = torch.full((1, 1, 2, 2), 100.0)
+    near = method.loss(torch.full((1, 4, 2, 2), 100.2), target, None)
+    far = method.loss(torch.full((1, 4, 2, 2), 103.0), target, None)
+    assert near.item() < far.item()
+
+
+def test_pn2v_masks_as_n2v(tiny_stack):
+    config = make_config(method="pn2v", noise_model="x.npz", neighbors=0, residual=False)
+    n2v_config = make_config(method="n2v", neighbors=0, residual=False)
+    patch = tiny_stack[:1, :16, :16]
+    a = get_method("pn2v").transform(patch, patch, np.random.default_rng(5), config)
+    b = get_method("n2v").transform(patch, patch, np.random.default_rng(5), n2v_config)
+    c = mask_patch(patch, config.n2v_fraction, np.random.default_rng(5), config.n2v_replacement)
+    for x, y in zip(a[::2], b[::2]):
+        np.testing.assert_array_equal(x, y)
+    np.testing.assert_array_equal(a[0], c[0])
+    assert a[2].sum() > 0 and not np.array_equal(a[0], patch)
+
+
+def test_pn2stack_never_feeds_plane_i(tiny_stack):
+    config = make_config(method="pn2stack", noise_model="x.npz", neighbors=4, residual=False)
+    method = get_method("pn2stack")
+    stack = tiny_stack.copy()
+    stack[3] = 1e6  # plane i: a value no neighbour has
+    source = PatchSource([stack], [stack], [(0, 3)], neighbors=4, include_center=method.include_center(config), patch=16)
+    inputs, targets, masks = draw_batch(source, functools.partial(method.transform, config=config), 4, np.random.default_rng(0))
+    assert inputs.shape[1] == 4 and inputs.max().item() < 1e3
+    assert torch.all(targets == 1e6) and torch.all(masks == 1)
+
+
+def test_methods_refuse_missing_noise_model(tiny_stack, tmp_path):
+    for name in ("pn2v", "pn2stack"):
+        with pytest.raises(Noise2StackError, match="needs --noise-model"):
+            api.train(tiny_stack, tmp_path / name, method=name, **TINY)
+        assert not (tmp_path / name).exists()
+
+
+def test_noise_model_must_cover_data(tiny_stack, tmp_path):
+    model = to_histogram(1.0, 4.0, value_range=(20.0, 60.0))
+    model.save(tmp_path / "nm.npz")
+    with pytest.raises(Noise2StackError, match=r"\(9.95 below and 127 above\); pass --clip"):
+        api.train(tiny_stack, tmp_path / "m", method="pn2v", noise_model=str(tmp_path / "nm.npz"), **TINY)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture
+def noisy_and_model(tiny_stack, tmp_path):
+    noisy = add_noise(tiny_stack, "poisson-gaussian", sigma=3.0, peak=60.0, seed=1)
+    from noise2stack.noise.histogram import from_pairs
+
+    second = add_noise(tiny_stack, "poisson-gaussian", sigma=3.0, peak=60.0, seed=2)
+    model = from_pairs(tiny_stack, second, value_range=(float(noisy.min()) - 20, float(noisy.max()) + 20))
+    model.save(tmp_path / "nm.npz")
+    return noisy, tmp_path / "nm.npz"
+
+
+@pytest.mark.parametrize("name, extra", [("pn2v", {}), ("pn2stack", {"neighbors": 2})])
+def test_train_predict_tiled_equals_untiled(tmp_path, noisy_and_model, name, extra):
+    noisy, nm = noisy_and_model
+    big = np.concatenate([noisy] * 4, axis=2)[:3]  # 3 planes of 40x144
+    big = np.concatenate([big] * 4, axis=1)  # 160x144
+    model = api.train(big, tmp_path / name, method=name, noise_model=str(nm), **{**TINY, **extra})
+    assert (tmp_path / name / "noise_model.npz").is_file()
+    whole = api.predict(tmp_path / name, big, progress=False, tile=512, uncertainty=tmp_path / "std.npy")
+    tiled = api.predict(model, big, progress=False, tile=128, overlap=64)
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-3 * float(np.abs(whole).max()))
+    std = np.load(tmp_path / "std.npy")
+    assert std.shape == big.shape and (std >= 0).all() and std.max() > 0
+
+
+def test_pn2v_predicts_a_single_plane(tmp_path, noisy_and_model):
+    noisy, nm = noisy_and_model
+    api.train(noisy[0], tmp_path / "m", method="pn2v", noise_model=str(nm), axes="YX", **TINY)
+    out = api.predict(tmp_path / "m", noisy[0], axes="YX", progress=False, uncertainty=tmp_path / "s.npy")
+    assert out.shape == (1, *noisy.shape[1:])
+    assert np.load(tmp_path / "s.npy").shape[-2:] == noisy.shape[1:]
+
+
+def test_uncertainty_refused_for_plain_models(tmp_path, tiny_stack):
+    api.train(tiny_stack, tmp_path / "m", method="n2v", **{k: v for k, v in TINY.items() if k != "pn2v_samples"})
+    with pytest.raises(Noise2StackError, match="needs a pn2v or pn2stack model"):
+        api.predict(tmp_path / "m", tiny_stack, progress=False, uncertainty=tmp_path / "s.npy")
+    assert not (tmp_path / "s.npy").exists()
