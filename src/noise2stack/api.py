@@ -435,3 +435,104 @@ def compare(
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)
+
+
+def analyze(
+    stack: StackLike,
+    target: StackLike | None = None,
+    axes: str | None = None,
+    max_pairs: int = 16,
+) -> dict:
+    """Measure what decides which method works on a noisy stack, and recommend one.
+
+    See :mod:`noise2stack.metrics.stack_analysis` for the measurements and the rules.
+
+    Parameters
+    ----------
+    stack : path or array
+        The noisy stack (axes ``axes``; default YX or ZYX by dimension).
+    target : path or array, optional
+        A second noisy copy of the same stack (independent noise), as ``train --target`` takes it.
+    max_pairs : int
+        Planes sampled per distance (speed against precision).
+
+    Returns
+    -------
+    dict
+        The JSON contract of ``noise2stack analyze --json``: ``recommendation`` (``method``, ``mode``,
+        ``neighbors``, ``reason``; names as ``train`` takes them), ``neighbor_predictability_db``
+        (``{"1": dB, "2": dB, "3": dB}``, noise-corrected; None where the stack is too short),
+        ``neighbor_predictability_raw_db`` (uncorrected), ``noise_correlation`` (between neighbouring
+        planes; None for one plane), ``noise_correlation_by_distance``, ``noise`` (``gain``,
+        ``read_noise_variance``, ``r2``, ``fits``, ``variance``, ``snr_db``, ``source``),
+        ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise2stack``.
+    """
+    from noise2stack.metrics.stack_analysis import analyze_stack, recommend
+
+    if max_pairs < 1:
+        raise Noise2StackError("max_pairs must be at least 1")
+    array = stack if isinstance(stack, np.ndarray) else read_array(stack)
+    axes = axes or _native_axes(array)
+    noisy = _load(array, axes)
+    copy = None
+    if target is not None:
+        copy = _load(target, axes)
+        if copy.shape != noisy.shape:
+            raise Noise2StackError(f"--target has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack")
+    if min(noisy.shape[1:]) < 8:
+        raise Noise2StackError(f"planes of {noisy.shape[1]}x{noisy.shape[2]} pixels are too small to analyze (at least 8x8)")
+    if float(noisy.max()) == float(noisy.min()):
+        raise Noise2StackError("the stack is constant: there is nothing to analyze")
+    result = analyze_stack(noisy, copy, max_pairs=max_pairs)
+    recommendation = recommend(result, has_copy=copy is not None)
+
+    def keyed(values: dict) -> dict:
+        return {str(k): v for k, v in values.items()}
+
+    return {
+        "recommendation": recommendation,
+        "neighbor_predictability_db": keyed(result["neighbor_predictability_db"]),
+        "neighbor_predictability_raw_db": keyed(result["neighbor_predictability_raw_db"]),
+        "noise_correlation": result["noise_correlation"],
+        "noise_correlation_by_distance": keyed(result["noise_correlation_by_distance"]),
+        "noise": result["noise"],
+        "copy_noise_correlation": result["copy_noise_correlation"],
+        "shape": list(noisy.shape),
+        "planes_sampled": result["planes_sampled"],
+        "noise2stack": package_version(),
+    }
+
+
+def analysis_summary(result: dict) -> str:
+    """The readable summary ``noise2stack analyze`` prints (a few lines)."""
+    from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
+
+    def db(v):
+        return "  n/a" if v is None else f"{v:5.1f}"
+
+    rec = result["recommendation"]
+    pred, raw = result["neighbor_predictability_db"], result["neighbor_predictability_raw_db"]
+    lines = [f"stack {'x'.join(map(str, result['shape']))} (ZYX), {result['planes_sampled']} planes sampled"]
+    lines.append("neighbour predictability (dB, noise-corrected; raw in brackets): "
+                 + ", ".join(f"d={d}: {db(pred[d]).strip()} [{db(raw[d]).strip()}]" for d in pred))
+    rho = result["noise_correlation"]
+    if rho is None:
+        lines.append("noise correlation between planes: n/a (one plane)")
+    else:
+        verdict = ("HIGH: the noise is correlated between neighbouring planes; Noise2Stack self-supervision "
+                   "would learn to copy it" if rho >= CORRELATED_NOISE else "low: the noise is independent between planes")
+        lines.append(f"noise correlation between neighbouring planes: {rho:.2f} ({verdict})")
+    if result["copy_noise_correlation"] is not None:
+        lines.append(f"noise correlation between stack and copy: {result['copy_noise_correlation']:.2f}")
+    noise = result["noise"]
+    snr = "n/a" if noise["snr_db"] is None else f"{noise['snr_db']:.1f} dB"
+    line = f"noise: variance {noise['variance']:.4g} (from the {noise['source']}), SNR {snr}; "
+    if noise["fits"]:
+        line += f"Poisson-Gaussian fit: gain {noise['gain']:.4g}, read-noise variance {noise['read_noise_variance']:.4g} (r2 {noise['r2']:.2f})"
+    else:
+        line += "no Poisson-Gaussian fit" + ("" if noise["r2"] is None else f" (r2 {noise['r2']:.2f})")
+    lines.append(line)
+    lines.append(f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
+                 + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else ""))
+    lines.append(f"  why: {rec['reason']}")
+    return "\n".join(lines)

@@ -232,6 +232,23 @@ def demo(
     typer.echo(f"results in {out}/: panel.png, metrics.json, denoised.tif, noisy.tif, model/")
 
 
+@app.command()
+def analyze(
+    stack: Path = typer.Argument(..., help="noisy stack: TIFF or .npy"),
+    target: Optional[Path] = typer.Option(None, "--target", help="independent noisy copy of the stack (copy mode)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
+) -> None:
+    """Measure neighbour predictability, noise correlation and noise level; recommend a method."""
+    from noise2stack import api
+
+    result = _run(api.analyze, stack, target=target, axes=axes)
+    if as_json:
+        typer.echo(json.dumps(_strict_json(result), allow_nan=False))
+        return
+    typer.echo(api.analysis_summary(result))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
     try:
