@@ -12,7 +12,9 @@ raise :class:`noise2stack.errors.Noise2StackError` with a one-line message for b
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Sequence, Union
 
@@ -24,6 +26,7 @@ from noise2stack.io.stacks import check_readable, read_array, to_zyx, write_stac
 from noise2stack.metrics import evaluate_stack
 from noise2stack.model import CONFIG_FILE, Model, package_version
 from noise2stack.noise import add_noise
+from noise2stack.progress import ProgressLog, as_progress_log
 
 StackLike = Union[str, os.PathLike, np.ndarray]
 
@@ -246,7 +249,7 @@ def predict(
     batch: int | None = None,
     axes: str | None = None,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: "bool | ProgressLog" = True,
     kspace: Sequence[str | os.PathLike] | None = None,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
@@ -265,6 +268,9 @@ def predict(
     kspace : sequence of path, optional
         Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
         back (spectral post-processing; two sidecars for two independent corruptions).
+    progress : bool or ProgressLog
+        True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
+        every 10 % of the planes as lines and/or JSON events instead (its mode decides).
 
     Returns
     -------
@@ -294,10 +300,13 @@ def predict(
             if side["mask"].shape != stack.shape:
                 raise Noise2StackError(f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})")
     normalized = m.normalizer.normalize(stack)
-    result = predict_stack(
-        m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-        channels_last=m.config.channels_last, progress=progress,
-    )
+    log = as_progress_log(progress)
+    started = time.monotonic()
+    with _plane_progress(log):
+        result = predict_stack(
+            m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
+            channels_last=m.config.channels_last, progress=log.mode != "quiet" or log.json_path is not None,
+        )
     result = m.normalizer.denormalize(result)
     if sidecars:
         from noise2stack.noise.kspace import spectral_consistency
@@ -314,7 +323,50 @@ def predict(
             "kspace_postprocessing": len(sidecars),
         }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    log.predict_end(time.monotonic() - started, None if out is None else str(out))
     return result
+
+
+@contextlib.contextmanager
+def _plane_progress(log: ProgressLog):
+    """Route the tiler's per-plane progress to ``log.on_plane(done, total)`` unless it draws a bar.
+
+    Stopgap until the tiler takes the callable itself: ``predict_stack(progress=True)`` makes a
+    ``tqdm.auto.tqdm(total=n_planes, ...)`` and calls ``update(1)`` per finished plane; here that
+    class is swapped for a counter for the duration of the call. The tiler's hook to add instead:
+    ``progress: bool | Callable[[int, int], None]``; if callable, call ``progress(done, n_planes)``
+    after each finished plane (done = 1..n_planes), and draw no bar.
+    """
+    if log.bar and log.json_path is None:
+        yield
+        return
+    import tqdm.auto
+
+    original = tqdm.auto.tqdm
+
+    class PlaneCounter:
+        def __init__(self, total: int = 0, **options):
+            self.total, self.n = int(total), 0
+            self.bar = original(total=total, **options) if log.bar else None
+            log.predict_start()
+
+        def update(self, n: int = 1) -> None:
+            if n <= 0:
+                return
+            self.n += n
+            if self.bar is not None:
+                self.bar.update(n)
+            log.on_plane(self.n, self.total)
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.close()
+
+    tqdm.auto.tqdm = PlaneCounter
+    try:
+        yield
+    finally:
+        tqdm.auto.tqdm = original
 
 
 def evaluate(

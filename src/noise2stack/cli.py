@@ -41,6 +41,33 @@ def _run(fn, *args, **kwargs):
         _fail("out of memory; lower --batch, --tile or --patch")
 
 
+def _progress_log(quiet: bool, log_json: Optional[Path]):
+    """Bar on a terminal, one line per epoch / 10 % otherwise, nothing with --quiet; --log-json: JSON lines."""
+    from noise2stack.progress import ProgressLog, default_mode
+
+    if log_json is not None:
+        if log_json.is_dir():
+            _fail(f"--log-json {log_json} is a folder, not a file")
+        if not log_json.resolve().parent.is_dir():
+            _fail(f"--log-json: folder does not exist: {log_json.parent}")
+    return ProgressLog(default_mode(quiet), log_json)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from noise2stack import __version__
+
+        typer.echo(f"noise2stack {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    """Self-supervised denoising of image stacks (Noise2Stack and friends)."""
+
+
 @app.command()
 def train(
     noisy: Optional[List[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
@@ -65,9 +92,13 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
+    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per epoch to this file"),
 ) -> None:
-    """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
+    """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
+
+    On a terminal a progress bar; otherwise (batch jobs) one line per epoch on stderr.
+    """
     from noise2stack import api
 
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
@@ -77,13 +108,15 @@ def train(
         if (method or "n2v") != "n2v" or net not in (None, "n2v2-unet"):
             _fail("--n2v2 is a variant of --method n2v (it sets --net n2v2-unet)")
         method, net, extra = "n2v", "n2v2-unet", {"n2v_replacement": "median"}
+    log = _progress_log(quiet, log_json)
     model = _run(
         api.train, noisy or None, out, targets=target, val=val, val_target=val_target, config_file=config,
-        overwrite=overwrite, progress=not quiet, resume=resume,
+        overwrite=overwrite, progress=log, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
         residual=residual, background=background, **extra,
     )
+    log.close()
     folder = resume or out
     if model.stopped_by_signal is not None:
         name = signal.Signals(model.stopped_by_signal).name
@@ -93,7 +126,8 @@ def train(
             err=True,
         )
         raise typer.Exit(128 + model.stopped_by_signal)
-    typer.echo(f"model written to {folder} ({model.config.epochs} epochs; best weights in weights.safetensors)")
+    if not quiet:
+        typer.echo(f"model written to {folder} ({model.config.epochs} epochs; best weights in weights.safetensors)")
 
 
 @app.command()
@@ -107,14 +141,18 @@ def predict(
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
+    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per 10 % of the planes to this file"),
 ) -> None:
-    """Denoise a stack with a trained model."""
+    """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr)."""
     from noise2stack import api
 
+    log = _progress_log(quiet, log_json)
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace)
-    typer.echo(f"denoised stack written to {out}")
+         progress=log, kspace=kspace)
+    log.close()
+    if not quiet:
+        typer.echo(f"denoised stack written to {out}")
 
 
 @app.command()
@@ -181,14 +219,16 @@ def denoise(
     smoothing: float = typer.Option(1.0, "--smoothing", help="Gaussian filter sigma in pixels"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Denoise with a training-free method (BM3D, non-local means, median, Gaussian), planes in parallel."""
     from noise2stack import api
+    from noise2stack.progress import default_mode
 
     _run(api.denoise, noisy, out, method, sigma=sigma, average_neighbors=average_neighbors, axes=axes,
-         overwrite=overwrite, progress=not quiet, size=size, smoothing=smoothing)
-    typer.echo(f"denoised stack written to {out}")
+         overwrite=overwrite, progress=default_mode(quiet) == "bar", size=size, smoothing=smoothing)
+    if not quiet:
+        typer.echo(f"denoised stack written to {out}")
 
 
 @app.command()
@@ -204,6 +244,7 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="seed of the simulated noise and of training"),
     axes: str = typer.Option("ZYX", "--axes", help="axes of the clean stack"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier comparison in --out"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
     from noise2stack import api
@@ -211,8 +252,10 @@ def compare(
     _run(
         api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
         methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes, overwrite=overwrite,
+        progress=not quiet,
     )
-    typer.echo((out / "comparison.md").read_text())
+    if not quiet:
+        typer.echo((out / "comparison.md").read_text())
 
 
 @app.command()
