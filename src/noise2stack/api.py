@@ -13,6 +13,7 @@ raise :class:`noise2stack.errors.Noise2StackError` with a one-line message for b
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Sequence, Union
 
@@ -24,6 +25,7 @@ from noise2stack.io.stacks import check_readable, read_array, to_zyx, write_stac
 from noise2stack.metrics import evaluate_stack
 from noise2stack.model import CONFIG_FILE, Model, package_version
 from noise2stack.noise import add_noise
+from noise2stack.progress import ProgressLog, as_progress_log
 
 StackLike = Union[str, os.PathLike, np.ndarray]
 
@@ -246,7 +248,7 @@ def predict(
     batch: int | None = None,
     axes: str | None = None,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: "bool | ProgressLog" = True,
     kspace: Sequence[str | os.PathLike] | None = None,
     tta: bool = False,
     uncertainty: str | os.PathLike | None = None,
@@ -274,6 +276,9 @@ def predict(
         pn2v/pn2stack models: where to write the posterior standard deviation per pixel (float32,
         input units). The denoised result of these models is the MMSE estimate (paper 004 eq. 11),
         which uses the observed plane i through the model's noise model.
+    progress : bool or ProgressLog
+        True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
+        every 10 % of the planes as lines and/or JSON events instead (its mode decides).
 
     Returns
     -------
@@ -313,9 +318,16 @@ def predict(
             if side["mask"].shape != stack.shape:
                 raise Noise2StackError(f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})")
     normalized = m.normalizer.normalize(stack)
+    log = as_progress_log(progress)
+    started = time.monotonic()
+    if log.bar and log.json_path is None:
+        tiler_progress = True  # a bar
+    else:
+        log.predict_start()
+        tiler_progress = log.on_plane  # lines and/or JSON events every 10 %
     result = predict_stack(
         m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-        channels_last=m.config.channels_last, progress=progress, tta=tta,
+        channels_last=m.config.channels_last, progress=tiler_progress, tta=tta,
         head=m.method.finish, out_channels=1 if m.method.finish is None else 2,
     )
     std = None
@@ -341,6 +353,7 @@ def predict(
     if uncertainty is not None:
         meta = {"noise2stack": package_version(), "method": m.config.method, "content": "posterior std", "model_sha256": m.checksum()}
         write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    log.predict_end(time.monotonic() - started, None if out is None else str(out))
     return result
 
 
@@ -516,3 +529,104 @@ def noise_model(
     if plot is not None:
         histogram.plot(model, plot)
     return model
+
+
+def analyze(
+    stack: StackLike,
+    target: StackLike | None = None,
+    axes: str | None = None,
+    max_pairs: int = 16,
+) -> dict:
+    """Measure what decides which method works on a noisy stack, and recommend one.
+
+    See :mod:`noise2stack.metrics.stack_analysis` for the measurements and the rules.
+
+    Parameters
+    ----------
+    stack : path or array
+        The noisy stack (axes ``axes``; default YX or ZYX by dimension).
+    target : path or array, optional
+        A second noisy copy of the same stack (independent noise), as ``train --target`` takes it.
+    max_pairs : int
+        Planes sampled per distance (speed against precision).
+
+    Returns
+    -------
+    dict
+        The JSON contract of ``noise2stack analyze --json``: ``recommendation`` (``method``, ``mode``,
+        ``neighbors``, ``reason``; names as ``train`` takes them), ``neighbor_predictability_db``
+        (``{"1": dB, "2": dB, "3": dB}``, noise-corrected; None where the stack is too short),
+        ``neighbor_predictability_raw_db`` (uncorrected), ``noise_correlation`` (between neighbouring
+        planes; None for one plane), ``noise_correlation_by_distance``, ``noise`` (``gain``,
+        ``read_noise_variance``, ``r2``, ``fits``, ``variance``, ``snr_db``, ``source``),
+        ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise2stack``.
+    """
+    from noise2stack.metrics.stack_analysis import analyze_stack, recommend
+
+    if max_pairs < 1:
+        raise Noise2StackError("max_pairs must be at least 1")
+    array = stack if isinstance(stack, np.ndarray) else read_array(stack)
+    axes = axes or _native_axes(array)
+    noisy = _load(array, axes)
+    copy = None
+    if target is not None:
+        copy = _load(target, axes)
+        if copy.shape != noisy.shape:
+            raise Noise2StackError(f"--target has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack")
+    if min(noisy.shape[1:]) < 8:
+        raise Noise2StackError(f"planes of {noisy.shape[1]}x{noisy.shape[2]} pixels are too small to analyze (at least 8x8)")
+    if float(noisy.max()) == float(noisy.min()):
+        raise Noise2StackError("the stack is constant: there is nothing to analyze")
+    result = analyze_stack(noisy, copy, max_pairs=max_pairs)
+    recommendation = recommend(result, has_copy=copy is not None)
+
+    def keyed(values: dict) -> dict:
+        return {str(k): v for k, v in values.items()}
+
+    return {
+        "recommendation": recommendation,
+        "neighbor_predictability_db": keyed(result["neighbor_predictability_db"]),
+        "neighbor_predictability_raw_db": keyed(result["neighbor_predictability_raw_db"]),
+        "noise_correlation": result["noise_correlation"],
+        "noise_correlation_by_distance": keyed(result["noise_correlation_by_distance"]),
+        "noise": result["noise"],
+        "copy_noise_correlation": result["copy_noise_correlation"],
+        "shape": list(noisy.shape),
+        "planes_sampled": result["planes_sampled"],
+        "noise2stack": package_version(),
+    }
+
+
+def analysis_summary(result: dict) -> str:
+    """The readable summary ``noise2stack analyze`` prints (a few lines)."""
+    from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
+
+    def db(v):
+        return "  n/a" if v is None else f"{v:5.1f}"
+
+    rec = result["recommendation"]
+    pred, raw = result["neighbor_predictability_db"], result["neighbor_predictability_raw_db"]
+    lines = [f"stack {'x'.join(map(str, result['shape']))} (ZYX), {result['planes_sampled']} planes sampled"]
+    lines.append("neighbour predictability (dB, noise-corrected; raw in brackets): "
+                 + ", ".join(f"d={d}: {db(pred[d]).strip()} [{db(raw[d]).strip()}]" for d in pred))
+    rho = result["noise_correlation"]
+    if rho is None:
+        lines.append("noise correlation between planes: n/a (one plane)")
+    else:
+        verdict = ("HIGH: the noise is correlated between neighbouring planes; Noise2Stack self-supervision "
+                   "would learn to copy it" if rho >= CORRELATED_NOISE else "low: the noise is independent between planes")
+        lines.append(f"noise correlation between neighbouring planes: {rho:.2f} ({verdict})")
+    if result["copy_noise_correlation"] is not None:
+        lines.append(f"noise correlation between stack and copy: {result['copy_noise_correlation']:.2f}")
+    noise = result["noise"]
+    snr = "n/a" if noise["snr_db"] is None else f"{noise['snr_db']:.1f} dB"
+    line = f"noise: variance {noise['variance']:.4g} (from the {noise['source']}), SNR {snr}; "
+    if noise["fits"]:
+        line += f"Poisson-Gaussian fit: gain {noise['gain']:.4g}, read-noise variance {noise['read_noise_variance']:.4g} (r2 {noise['r2']:.2f})"
+    else:
+        line += "no Poisson-Gaussian fit" + ("" if noise["r2"] is None else f" (r2 {noise['r2']:.2f})")
+    lines.append(line)
+    lines.append(f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
+                 + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else ""))
+    lines.append(f"  why: {rec['reason']}")
+    return "\n".join(lines)

@@ -41,6 +41,33 @@ def _run(fn, *args, **kwargs):
         _fail("out of memory; lower --batch, --tile or --patch")
 
 
+def _progress_log(quiet: bool, log_json: Optional[Path]):
+    """Bar on a terminal, one line per epoch / 10 % otherwise, nothing with --quiet; --log-json: JSON lines."""
+    from noise2stack.progress import ProgressLog, default_mode
+
+    if log_json is not None:
+        if log_json.is_dir():
+            _fail(f"--log-json {log_json} is a folder, not a file")
+        if not log_json.resolve().parent.is_dir():
+            _fail(f"--log-json: folder does not exist: {log_json.parent}")
+    return ProgressLog(default_mode(quiet), log_json)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from noise2stack import __version__
+
+        typer.echo(f"noise2stack {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main_options(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    """Self-supervised denoising of image stacks (Noise2Stack and friends)."""
+
+
 @app.command()
 def train(
     noisy: Optional[List[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
@@ -65,13 +92,17 @@ def train(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
+    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per epoch to this file"),
     # probabilistic methods (pn2v, pn2stack)
     noise_model: Optional[Path] = typer.Option(None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"),
     samples: Optional[int] = typer.Option(None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"),
     clip: Optional[bool] = typer.Option(None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"),
 ) -> None:
-    """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
+    """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
+
+    On a terminal a progress bar; otherwise (batch jobs) one line per epoch on stderr.
+    """
     from noise2stack import api
 
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
@@ -81,15 +112,17 @@ def train(
         if (method or "n2v") != "n2v" or net not in (None, "n2v2-unet"):
             _fail("--n2v2 is a variant of --method n2v (it sets --net n2v2-unet)")
         method, net, extra = "n2v", "n2v2-unet", {"n2v_replacement": "median"}
+    log = _progress_log(quiet, log_json)
     model = _run(
         api.train, noisy or None, out, targets=target, val=val, val_target=val_target, config_file=config,
-        overwrite=overwrite, progress=not quiet, resume=resume,
+        overwrite=overwrite, progress=log, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
         residual=residual, background=background,
         noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
         **extra,
     )
+    log.close()
     folder = resume or out
     if model.stopped_by_signal is not None:
         name = signal.Signals(model.stopped_by_signal).name
@@ -99,7 +132,8 @@ def train(
             err=True,
         )
         raise typer.Exit(128 + model.stopped_by_signal)
-    typer.echo(f"model written to {folder} ({model.config.epochs} epochs; best weights in weights.safetensors)")
+    if not quiet:
+        typer.echo(f"model written to {folder} ({model.config.epochs} epochs; best weights in weights.safetensors)")
 
 
 @app.command()
@@ -114,17 +148,21 @@ def predict(
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
+    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per 10 % of the planes to this file"),
     uncertainty: Optional[Path] = typer.Option(
         None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior standard deviation per pixel here"
     ),
 ) -> None:
-    """Denoise a stack with a trained model."""
+    """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr)."""
     from noise2stack import api
 
+    log = _progress_log(quiet, log_json)
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace, tta=tta, uncertainty=uncertainty)
-    typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
+         progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty)
+    log.close()
+    if not quiet:
+        typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
 
 
 @app.command("noise-model")
@@ -212,14 +250,16 @@ def denoise(
     smoothing: float = typer.Option(1.0, "--smoothing", help="Gaussian filter sigma in pixels"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Denoise with a training-free method (BM3D, non-local means, median, Gaussian), planes in parallel."""
     from noise2stack import api
+    from noise2stack.progress import default_mode
 
     _run(api.denoise, noisy, out, method, sigma=sigma, average_neighbors=average_neighbors, axes=axes,
-         overwrite=overwrite, progress=not quiet, size=size, smoothing=smoothing)
-    typer.echo(f"denoised stack written to {out}")
+         overwrite=overwrite, progress=default_mode(quiet) == "bar", size=size, smoothing=smoothing)
+    if not quiet:
+        typer.echo(f"denoised stack written to {out}")
 
 
 @app.command()
@@ -235,6 +275,7 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="seed of the simulated noise and of training"),
     axes: str = typer.Option("ZYX", "--axes", help="axes of the clean stack"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier comparison in --out"),
+    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
     from noise2stack import api
@@ -242,8 +283,10 @@ def compare(
     _run(
         api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
         methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes, overwrite=overwrite,
+        progress=not quiet,
     )
-    typer.echo((out / "comparison.md").read_text())
+    if not quiet:
+        typer.echo((out / "comparison.md").read_text())
 
 
 @app.command()
@@ -261,6 +304,23 @@ def demo(
     typer.echo(f"{'noisy':10} {n['psnr']:10.2f} {n['ssim']:7.4f} {n['nrmse']:7.4f}")
     typer.echo(f"{'denoised':10} {d['psnr']:10.2f} {d['ssim']:7.4f} {d['nrmse']:7.4f}")
     typer.echo(f"results in {out}/: panel.png, metrics.json, denoised.tif, noisy.tif, model/")
+
+
+@app.command()
+def analyze(
+    stack: Path = typer.Argument(..., help="noisy stack: TIFF or .npy"),
+    target: Optional[Path] = typer.Option(None, "--target", help="independent noisy copy of the stack (copy mode)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
+) -> None:
+    """Measure neighbour predictability, noise correlation and noise level; recommend a method."""
+    from noise2stack import api
+
+    result = _run(api.analyze, stack, target=target, axes=axes)
+    if as_json:
+        typer.echo(json.dumps(_strict_json(result), allow_nan=False))
+        return
+    typer.echo(api.analysis_summary(result))
 
 
 def main(argv: list[str] | None = None) -> None:

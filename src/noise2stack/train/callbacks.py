@@ -230,3 +230,28 @@ class BudgetProgressBar(TQDMProgressBar):
             left = min(left, max(self.max_time - elapsed, 0))
         items["left"] = _format_seconds(left)
         return items
+
+
+class EpochLogCallback(L.Callback):
+    """One :meth:`ProgressLog.epoch` event per finished epoch, from the model folder's log row.
+
+    Must come after ``folder`` in the callback list (it reads the row ``folder`` just wrote). The
+    time left is the budget's (``max_time``) or, without one, the mean epoch time times the epochs
+    still to run (the count :class:`FitEpochsToBudget` may have re-fitted).
+    """
+
+    def __init__(self, log, folder: ModelFolderCallback, max_time: float | None) -> None:
+        self.progress_log = log
+        self.folder = folder
+        self.max_time = max_time
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not self.folder.rows:
+            return
+        row = self.folder.rows[-1]
+        epoch, epochs = row["epoch"] + 1, int(trainer.max_epochs or row["epoch"] + 1)
+        elapsed = float(row["seconds"])
+        left = elapsed / epoch * max(epochs - epoch, 0)
+        if self.max_time is not None:
+            left = min(left, max(self.max_time - elapsed, 0.0))
+        self.progress_log.epoch(epoch, epochs, row["train_loss"], row["val_loss"], elapsed, left)

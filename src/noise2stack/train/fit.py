@@ -24,8 +24,9 @@ from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_text
 from noise2stack.resources import check_memory, network_bytes
 from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
+from noise2stack.progress import ProgressLog, as_progress_log
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
-from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, FitEpochsToBudget, ModelFolderCallback
+from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, EpochLogCallback, FitEpochsToBudget, ModelFolderCallback
 from noise2stack.train.checkpoint import SafeCheckpointIO
 from noise2stack.train.module import DenoiseModule
 
@@ -84,7 +85,7 @@ def fit(
     targets: Sequence[np.ndarray] | None = None,
     val_inputs: Sequence[np.ndarray] | None = None,
     val_targets: Sequence[np.ndarray] | None = None,
-    progress: bool = True,
+    progress: bool | ProgressLog = True,
     info: dict | None = None,
     resume: bool = False,
     normalizer: Normalizer | None = None,
@@ -103,8 +104,9 @@ def fit(
         Target stacks matching ``inputs`` one to one (copy mode: independent noisy copies).
     val_inputs, val_targets : sequence of ndarray, optional
         Validation stacks; default: planes held out of ``inputs`` (``config.val_fraction``).
-    progress : bool
-        Show a progress bar.
+    progress : bool or ProgressLog
+        True: a progress bar; a :class:`~noise2stack.progress.ProgressLog` also (or instead) logs
+        one event per epoch.
     info : dict, optional
         Provenance stored in ``versions.json`` (e.g. the training files).
     resume : bool
@@ -232,7 +234,9 @@ def fit(
             write_text(out_dir / CONFIG_FILE, config_to_yaml(model.config))
 
         callbacks.insert(0, FitEpochsToBudget(config.max_time, record_epochs))
-    if progress:
+    log = as_progress_log(progress)
+    callbacks.append(EpochLogCallback(log, folder_cb, config.max_time))
+    if log.bar:
         callbacks.append(BudgetProgressBar(total_steps, config.max_time))
     trainer = L.Trainer(
         accelerator="auto",
@@ -243,7 +247,7 @@ def fit(
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
-        enable_progress_bar=progress,
+        enable_progress_bar=log.bar,
         callbacks=callbacks,
         num_sanity_val_steps=0,
         deterministic=True,
@@ -260,4 +264,6 @@ def fit(
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
     trained.stopped_by_signal = checkpoint_cb.stop_signal
+    log.event("train_end", None, epochs=len(folder_cb.rows), best_epoch=None if folder_cb.best_epoch is None else folder_cb.best_epoch + 1,
+              folder=str(out_dir), stopped_by_signal=checkpoint_cb.stop_signal)
     return trained
