@@ -56,7 +56,7 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
-    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet [default: csbdeep-unet]"),
+    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet | n2sr-unet | nrrn [default: csbdeep-unet, or the method's]"),
     n2v2: bool = typer.Option(False, "--n2v2", help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts"),
     residual: Optional[bool] = typer.Option(None, "--residual/--no-residual", help="add the middle input plane(s) to the output"),
     background: Optional[bool] = typer.Option(None, "--background/--no-background", help="subtract the median background"),
@@ -66,6 +66,10 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    # --- fine-tuning and NRRN (issue 10) ---
+    init: Optional[Path] = typer.Option(None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"),
+    renormalize: bool = typer.Option(False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"),
+    units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
     from noise2stack import api
@@ -82,7 +86,7 @@ def train(
         overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, background=background, **extra,
+        residual=residual, background=background, init=init, renormalize=renormalize, units=units, **extra,
     )
     folder = resume or out
     if model.stopped_by_signal is not None:
@@ -108,12 +112,17 @@ def predict(
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    # --- Noise2SR and NRRN (issue 10) ---
+    output_scale: int = typer.Option(1, "--output-scale", help="2: keep a Noise2SR model's super-resolved output (Y, X doubled)"),
+    stitch: str = typer.Option("blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"),
+    images: Optional[int] = typer.Option(None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"),
+    save_units: Optional[Path] = typer.Option(None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"),
 ) -> None:
     """Denoise a stack with a trained model."""
     from noise2stack import api
 
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace)
+         progress=not quiet, kspace=kspace, output_scale=output_scale, stitch=stitch, images=images, save_units=save_units)
     typer.echo(f"denoised stack written to {out}")
 
 

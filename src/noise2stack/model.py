@@ -102,7 +102,8 @@ class Model:
         self.normalizer = normalizer
         self.method: Method = get_method(config.method)
         self.net = net if net is not None else build_net(
-            config.net, self.method.in_channels(config), self.method.residual_channels(config)
+            config.net, self.method.in_channels(config), self.method.residual_channels(config),
+            **self.method.net_options(config),
         )
         self.folder: Path | None = None
         self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM

@@ -172,8 +172,8 @@ class N2NUNet(_UNetBase):
 NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
 
 
-def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = ()) -> _UNetBase:
-    """Build the network registered as ``name``."""
+def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = (), **options) -> _UNetBase:
+    """Build the network registered as ``name`` (``options``: net-specific, e.g. NRRN's ``units``)."""
     if name not in NETS:
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
-    return NETS[name](in_channels, residual_channels)
+    return NETS[name](in_channels, residual_channels, **options)
