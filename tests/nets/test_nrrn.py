@@ -57,7 +57,7 @@ def test_unit_estimates_are_the_running_image():
     with torch.no_grad():
         out, estimates = net.branch(x[:, 0:1], x[:, 1:2])
         torch.testing.assert_close(NRRNView(net, 2, unit=1)(x), estimates[0])
-        torch.testing.assert_close(NRRNView(net, 1, unit=2)(x), estimates[1])
+        torch.testing.assert_close(NRRNView(net, 2, unit=2)(x), estimates[1])
         assert len(estimates) == 2 and (estimates[0] - estimates[1]).abs().max() > 1e-6
 
 
