@@ -104,6 +104,8 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     resume: str | os.PathLike | None = None,
+    init: str | os.PathLike | Model | None = None,
+    renormalize: bool = False,
     **options,
 ) -> Model:
     """Train a denoising model on one or more noisy stacks and write its folder.
@@ -129,6 +131,12 @@ def train(
     resume : path, optional
         A model folder whose training was interrupted: continue from its last checkpoint with its
         config, data and normalisation. The result equals an uninterrupted run on CPU.
+    init : path or Model, optional
+        Fine-tune: start from this trained model's weights (same method, network and input channels;
+        its method, net, mode, neighbours and units are the defaults here). Its normalisation is
+        kept unless ``renormalize``. The new config records ``init_from`` (path and weights SHA-256).
+    renormalize : bool
+        With ``init``: compute the normalisation from the new data instead.
 
     Returns
     -------
@@ -139,20 +147,33 @@ def train(
     from noise2stack.train import fit
 
     if resume is not None:
+        if init is not None:
+            raise Noise2StackError("--resume continues its own training; leave out --init")
         return _resume(Path(resume), noisy, targets, val, val_target, progress)
     if out is None:
         raise Noise2StackError("--out MODEL_DIR is required")
     if noisy is None:
         raise Noise2StackError("no input stacks given")
+    if renormalize and init is None:
+        raise Noise2StackError("--renormalize only applies with --init")
     from noise2stack.methods import get_method
 
+    start = load_model(init) if init is not None else None
     if config is None:
         options = {k: v for k, v in options.items() if v is not None}
         file_values = load_config(config_file).model_dump(exclude_unset=True) if config_file else {}
-        method = get_method(options.get("method", file_values.get("method", "n2stack")))
-        config = make_config(**{**method.defaults, **file_values, **options})
+        inherited = _inherited(start.config) if start is not None else {}
+        given = {**file_values, **options}
+        method = get_method(given.get("method", inherited.get("method", "n2stack")))
+        if start is not None and method.name != start.config.method:
+            inherited = {}  # another method: nothing to inherit, _init_state refuses below
+        config = make_config(**{**method.defaults, **inherited, **given})
     elif options:
         raise Noise2StackError("give either config or options, not both")
+    init_state = None
+    if start is not None:
+        init_state = _init_state(start, config)
+        config = config.model_copy(update={"init_from": {"path": str(start.folder.resolve()), "sha256": start.checksum()}})
     inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
     if not inputs:
         raise Noise2StackError("no input stacks given")
@@ -165,6 +186,8 @@ def train(
     if target_list and len(target_list) != len(inputs):
         raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input")
     out = Path(out)
+    if start is not None and start.folder is not None and _same_path(out, start.folder):
+        raise Noise2StackError(f"--init {start.folder} is also --out; write the fine-tuned model to another folder")
     paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)]
     for p in paths:
         check_readable(p)
@@ -198,7 +221,38 @@ def train(
             "val_target": _file_record(val_target) if val_target is not None else None,
         }
     }
-    return fit(config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress, info=info)
+    normalizer = start.normalizer if start is not None and not renormalize else None
+    return fit(
+        config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress,
+        info=info, normalizer=normalizer, init_state=init_state,
+    )
+
+
+# what a fine-tuned model takes from its starting model unless given (they fix the network's shape)
+_INHERITED_FIELDS = ("method", "net", "mode", "neighbors", "residual", "units", "n2v_replacement")
+
+
+def _inherited(config: TrainConfig) -> dict:
+    return {k: getattr(config, k) for k in _INHERITED_FIELDS}
+
+
+def _init_state(start: Model, config: TrainConfig) -> dict:
+    """The starting weights for ``train --init``, after checking that they fit ``config``'s network."""
+    from noise2stack.methods import get_method
+
+    method = get_method(config.method)
+
+    def describe(cfg: TrainConfig, m) -> str:
+        units = f", {cfg.units} units" if cfg.net == "nrrn" else ""
+        units += ", residual" if m.residual_channels(cfg) else ""
+        return f"--method {cfg.method} --net {cfg.net} with {m.in_channels(cfg)} input channel(s){units}"
+
+    theirs, ours = describe(start.config, start.method), describe(config, method)
+    if start.folder is None:
+        raise Noise2StackError("--init needs a model loaded from its folder (its weights file is recorded)")
+    if theirs != ours or start.method.residual_channels(start.config) != method.residual_channels(config):
+        raise Noise2StackError(f"--init {start.folder} is {theirs}; this training is {ours}: they must match")
+    return {k: v.detach().clone() for k, v in start.net.state_dict().items()}
 
 
 def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Model:
@@ -252,6 +306,10 @@ def predict(
     kspace: Sequence[str | os.PathLike] | None = None,
     tta: bool = False,
     uncertainty: str | os.PathLike | None = None,
+    output_scale: int = 1,
+    stitch: str = "blend",
+    images: int | None = None,
+    save_units: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Denoise a stack with a trained model.
 
@@ -279,10 +337,21 @@ def predict(
     progress : bool or ProgressLog
         True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
         every 10 % of the planes as lines and/or JSON events instead (its mode decides).
+    output_scale : {1, 2}
+        2 keeps a Noise2SR model's super-resolved output: (Z, 2Y, 2X).
+    stitch : {"blend", "cut"}
+        How tiles are joined: weighted blending (default) or cutting each overlap in its middle
+        (paper 003 §2.2.3; :mod:`noise2stack.predict.cut`).
+    images : {1, 2, 3}, optional
+        NRRN: infer from the plane and both neighbours (3, default), the plane and the one below
+        (2), or the plane alone (1) (paper 003, remark in §2.2.2).
+    save_units : path, optional
+        NRRN: a folder (created) for ``unit_1.tif`` ... ``unit_U.tif``, the running image after each
+        building unit (paper 003 §2.2.4); existing unit files only with ``overwrite``.
 
     Returns
     -------
-    ndarray, shape (Z, Y, X), float32
+    ndarray, shape (Z, Y, X) (or (Z, 2Y, 2X) with ``output_scale=2``), float32
     """
     from noise2stack.data.sampler import min_planes
     from noise2stack.predict import predict_stack
@@ -317,6 +386,29 @@ def predict(
         for p, side in zip(kspace, sidecars):
             if side["mask"].shape != stack.shape:
                 raise Noise2StackError(f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})")
+    if stitch not in ("blend", "cut"):
+        raise Noise2StackError(f"unknown --stitch {stitch!r}; use blend or cut")
+    scales = (1, m.method.output_scale(m.config))
+    if output_scale not in scales:
+        raise Noise2StackError(
+            f"--output-scale {output_scale}: a {m.config.method} model predicts at scale {' or '.join(map(str, sorted(set(scales))))}"
+        )
+    if output_scale > 1 and (kspace or m.normalizer.background is not None):
+        raise Noise2StackError("--output-scale 2 works without --kspace and for models trained without --background")
+    unit_paths: list = []
+    if save_units is not None:
+        if m.config.net != "nrrn":
+            raise Noise2StackError(f"--save-units needs an NRRN model (building units), not {m.config.method}")
+        unit_dir = Path(save_units)
+        unit_paths = [unit_dir / f"unit_{u}.tif" for u in range(1, m.config.units + 1)]
+        if unit_dir.exists() and not unit_dir.is_dir():
+            raise Noise2StackError(f"--save-units {unit_dir} exists and is not a folder")
+        for p in unit_paths:
+            if p.exists() and not overwrite:
+                raise Noise2StackError(f"{p} exists; pass --overwrite to replace it")
+        _check_parent(unit_dir)
+    view_options = {"images": images} if images is not None else {}
+    m.method.prediction_net(m.net, m.config, **view_options)  # check the options before any work
     normalized = m.normalizer.normalize(stack)
     log = as_progress_log(progress)
     started = time.monotonic()
@@ -325,13 +417,32 @@ def predict(
     else:
         log.predict_start()
         tiler_progress = log.on_plane  # lines and/or JSON events every 10 %
-    result = predict_stack(
-        m.net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-        channels_last=m.config.channels_last, progress=tiler_progress, tta=tta,
-        head=m.method.finish, out_channels=1 if m.method.finish is None else 2,
-    )
+    head = m.method.finish  # probabilistic methods: (MMSE estimate, posterior std) from the samples
+
+    def run(net, progress=tiler_progress) -> np.ndarray:
+        if stitch == "cut":
+            from noise2stack.predict.cut import predict_stack_cut
+
+            return predict_stack_cut(
+                net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
+                channels_last=m.config.channels_last, progress=progress,
+            )
+        return predict_stack(
+            net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
+            channels_last=m.config.channels_last, progress=progress, tta=tta,
+            head=head, out_channels=1 if head is None else 2,
+        )
+
+    if output_scale == 2:
+        # the 2Y x 2X output assembled from its four sub-pixel phases, each an ordinary 1x prediction
+        result = np.zeros((stack.shape[0], 2 * stack.shape[1], 2 * stack.shape[2]), dtype=np.float32)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                result[:, dy::2, dx::2] = run(m.method.prediction_net(m.net, m.config, phase=(dy, dx), **view_options))
+    else:
+        result = run(m.method.prediction_net(m.net, m.config, **view_options))
     std = None
-    if m.method.finish is not None:  # (MMSE estimate, posterior std) in network units
+    if head is not None:  # (MMSE estimate, posterior std) in network units
         result, std = result[0], result[1] / np.float32(m.normalizer.scale)
     result = m.normalizer.denormalize(result)
     if sidecars:
@@ -349,10 +460,17 @@ def predict(
             "kspace_postprocessing": len(sidecars),
             "tta": tta,
         }
-        write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
+        provenance.update({"output_scale": output_scale, "stitch": stitch, "images": images})
+        reference = None if isinstance(noisy, np.ndarray) or output_scale != 1 else noisy
+        write_stack(out, result, axes, metadata=provenance, reference=reference)
     if uncertainty is not None:
         meta = {"noise2stack": package_version(), "method": m.config.method, "content": "posterior std", "model_sha256": m.checksum()}
         write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    if unit_paths:
+        unit_dir.mkdir(exist_ok=True)
+        for u, p in enumerate(unit_paths, start=1):
+            estimate = m.normalizer.denormalize(run(m.method.prediction_net(m.net, m.config, unit=u, **view_options)))
+            write_stack(p, estimate, axes, metadata={"noise2stack": package_version(), "unit": u, "images": images})
     log.predict_end(time.monotonic() - started, None if out is None else str(out))
     return result
 

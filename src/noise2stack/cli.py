@@ -83,7 +83,7 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
-    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet [default: csbdeep-unet]"),
+    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet | n2sr-unet | nrrn [default: csbdeep-unet, or the method's]"),
     n2v2: bool = typer.Option(False, "--n2v2", help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts"),
     residual: Optional[bool] = typer.Option(None, "--residual/--no-residual", help="add the middle input plane(s) to the output"),
     background: Optional[bool] = typer.Option(None, "--background/--no-background", help="subtract the median background"),
@@ -98,6 +98,10 @@ def train(
     noise_model: Optional[Path] = typer.Option(None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"),
     samples: Optional[int] = typer.Option(None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"),
     clip: Optional[bool] = typer.Option(None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"),
+    # --- fine-tuning and NRRN (issue 10) ---
+    init: Optional[Path] = typer.Option(None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"),
+    renormalize: bool = typer.Option(False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"),
+    units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
 
@@ -120,6 +124,7 @@ def train(
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
         residual=residual, background=background,
         noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
+        init=init, renormalize=renormalize, units=units,
         **extra,
     )
     log.close()
@@ -153,13 +158,19 @@ def predict(
     uncertainty: Optional[Path] = typer.Option(
         None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior standard deviation per pixel here"
     ),
+    # --- Noise2SR and NRRN (issue 10) ---
+    output_scale: int = typer.Option(1, "--output-scale", help="2: keep a Noise2SR model's super-resolved output (Y, X doubled)"),
+    stitch: str = typer.Option("blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"),
+    images: Optional[int] = typer.Option(None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"),
+    save_units: Optional[Path] = typer.Option(None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"),
 ) -> None:
     """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr)."""
     from noise2stack import api
 
     log = _progress_log(quiet, log_json)
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty)
+         progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty,
+         output_scale=output_scale, stitch=stitch, images=images, save_units=save_units)
     log.close()
     if not quiet:
         typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))

@@ -47,6 +47,8 @@ ROWS = [
     Row("Noise2Stack copy 1+4", "n2stack", {"mode": "copy", "neighbors": 4}, needs="copy"),
     Row("Noise2Stack self 2", "n2stack", {"mode": "self", "neighbors": 2}),
     Row("Noise2Stack self 4", "n2stack", {"mode": "self", "neighbors": 4}),
+    Row("Noise2SR", "n2sr"),
+    Row("NRRN", "nrrn"),
 ]
 
 

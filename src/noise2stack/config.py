@@ -73,6 +73,11 @@ class TrainConfig(BaseModel):
     checkpoint_seconds: float = Field(
         120.0, ge=0, le=86_400, description="write a resumable checkpoint at least this often (and every epoch)"
     )
+    # --- fine-tuning, Noise2SR and NRRN (issue 10) ---
+    init_from: Optional[dict[str, str]] = Field(
+        None, description="the model whose weights training started from: {path, sha256 of its weights file}"
+    )
+    units: int = Field(4, ge=1, le=32, description="NRRN: number of building units (L + 1 in paper 003, eq. 1)")
 
     @field_validator("axes")
     @classmethod
@@ -98,6 +103,10 @@ class TrainConfig(BaseModel):
             raise ValueError(f"unknown net {self.net!r}; choose one of {', '.join(NETS)}")
         if self.neighbors % 2:
             raise ValueError(f"neighbors must be even (N/2 planes on each side), got {self.neighbors}")
+        from noise2stack.nets import METHOD_OF_NET
+
+        if self.net in METHOD_OF_NET and self.method != METHOD_OF_NET[self.net]:
+            raise ValueError(f"net {self.net!r} is made for --method {METHOD_OF_NET[self.net]}, not {self.method}")
         return self
 
     def total_epochs(self) -> int:

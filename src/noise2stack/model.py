@@ -112,6 +112,7 @@ class Model:
         self.net = net if net is not None else build_net(
             config.net, self.method.in_channels(config), self.method.residual_channels(config),
             out_channels=self.method.out_channels(config),
+            **self.method.net_options(config),
         )
         self.folder: Path | None = None
         self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM

@@ -80,6 +80,35 @@ class Method:
             return torch.mean((prediction - target) ** 2)
         return torch.sum(mask * (prediction - target) ** 2) / mask.sum().clamp_min(1)
 
+    # --- hooks for methods whose network or loss is not one plane in, one plane out (issue 10) ---
+    interior_planes_only: ClassVar[bool] = False  # train only on planes with both neighbours inside
+
+    def output_scale(self, config: TrainConfig) -> int:
+        """How many times larger (in Y and X) the network's output is than its input (Noise2SR: 2)."""
+        return 1
+
+    def net_options(self, config: TrainConfig) -> dict:
+        """Extra keyword arguments for :func:`noise2stack.nets.build_net` (e.g. NRRN's ``units``)."""
+        return {}
+
+    def training_loss(self, forward, inputs: torch.Tensor, targets: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Loss of one batch; ``forward`` runs the network. Default: :meth:`loss` of the single output.
+
+        ``transform`` may return inputs and targets of different sizes (Noise2SR: P/2 in, P out).
+        """
+        return self.loss(forward(inputs).float(), targets, masks)
+
+    def prediction_net(self, net: torch.nn.Module, config: TrainConfig, **view) -> torch.nn.Module:
+        """The network the tiler runs for prediction (one plane in, one plane out, same size).
+
+        ``view`` holds method-specific prediction options (e.g. NRRN's ``images``); the default
+        method has none and refuses any.
+        """
+        given = {k: v for k, v in view.items() if v is not None}
+        if given:
+            raise Noise2StackError(f"--{next(iter(given)).replace('_', '-')} is not an option of --method {self.name}")
+        return net
+
 
 METHODS: dict[str, Method] = {}
 

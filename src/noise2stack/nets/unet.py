@@ -178,8 +178,13 @@ class N2NUNet(_UNetBase):
 NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
 
 
-def build_net(name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> _UNetBase:
-    """Build the network registered as ``name`` (``out_channels`` output planes)."""
+def build_net(
+    name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, **options
+) -> _UNetBase:
+    """Build the network registered as ``name`` (``out_channels`` output planes; ``options``:
+    net-specific, e.g. NRRN's ``units``)."""
     if name not in NETS:
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
-    return NETS[name](in_channels, residual_channels, out_channels)
+    if out_channels != 1:
+        options["out_channels"] = out_channels
+    return NETS[name](in_channels, residual_channels, **options)

@@ -90,6 +90,7 @@ def fit(
     resume: bool = False,
     normalizer: Normalizer | None = None,
     noise_model=None,
+    init_state: dict | None = None,
 ) -> Model:
     """Train a model and write its folder.
 
@@ -116,6 +117,8 @@ def fit(
         Statistics to use instead of computing them (resume uses the stored ones).
     noise_model : HistogramNoiseModel, optional
         pn2v/pn2stack: the raw-unit noise model; default: read from ``config.noise_model``.
+    init_state : dict, optional
+        Network weights to start from (``train --init``); same network, checked by the caller.
 
     Returns
     -------
@@ -175,10 +178,15 @@ def fit(
     else:
         train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.val_fraction)
         v_in, v_tgt = norm_in, norm_tgt
+    if method.interior_planes_only:  # e.g. NRRN: only planes whose two neighbours are inside the stack
+        train_planes = [(s, i) for s, i in train_planes if 0 < i < norm_in[s].shape[0] - 1]
+        val_planes = [(s, i) for s, i in val_planes if 0 < i < v_in[s].shape[0] - 1]
     args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
 
     model = Model(config, normalizer, noise_model=noise_model)
+    if init_state is not None:  # fine-tuning (train --init): start from another model's weights
+        model.net.load_state_dict(init_state, strict=True)
     check_memory(
         network_bytes(model.net, config.batch, config.patch, config.patch, training=True),
         f"training with --batch {config.batch} --patch {config.patch}",

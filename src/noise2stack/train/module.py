@@ -64,15 +64,14 @@ class DenoiseModule(L.LightningModule):
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        return self.net(x, **kwargs)
 
     def _loss(self, batch) -> torch.Tensor:
         inputs, targets, masks = batch
-        prediction = self(inputs).float()
-        return self.method.loss(prediction, targets, masks)
+        return self.method.training_loss(self, inputs, targets, masks)
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)

@@ -1,0 +1,52 @@
+"""Noise2SR (Tian et al. 2022, paper 002): denoise one noisy plane by learning to super-resolve it.
+
+Training (§2.2-2.3): a patch y (P × P) is sub-sampled to y_J (P/2 × P/2, one random pixel per
+2×2 cell, :mod:`noise2stack.data.subsample`); the network (``n2sr-unet``, output ×2) maps y_J to a
+P × P image and the L2 loss looks only at the complement J^c (the three pixels per cell the network
+was not given). Prediction (§2.4): the whole plane through the network (2H × 2W), then bilinear
+down-sampling by 2 (:mod:`noise2stack.nets.n2sr`); ``output_scale=2`` keeps the 2H × 2W output.
+Planes are independent: works on single 2-D images and on stacks plane by plane.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from noise2stack.config import TrainConfig
+from noise2stack.data.subsample import subsample
+from noise2stack.errors import Noise2StackError
+from noise2stack.methods.base import Method, TargetKind, register
+
+
+@register
+class Noise2SR(Method):
+    name = "n2sr"
+    needs_stack = False
+    defaults = {"neighbors": 0, "residual": False, "net": "n2sr-unet"}
+
+    def include_center(self, config: TrainConfig) -> bool:
+        return True
+
+    def target_kind(self, config: TrainConfig) -> TargetKind:
+        return "self"
+
+    def output_scale(self, config: TrainConfig) -> int:
+        return 2
+
+    def check(self, config: TrainConfig) -> None:
+        if config.neighbors != 0:
+            raise Noise2StackError("--method n2sr sees one plane; --neighbors must be 0")
+        if config.net != "n2sr-unet":
+            raise Noise2StackError(f"--method n2sr needs --net n2sr-unet (output twice the input), not {config.net}")
+        if config.patch % 2:
+            raise Noise2StackError(f"--method n2sr needs an even --patch (2x2 cells), got {config.patch}")
+
+    def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
+        sub, mask = subsample(inputs, rng)  # (1, P/2, P/2) in, (1, P, P) target and loss mask
+        return sub, target, mask
+
+    def prediction_net(self, net, config: TrainConfig, phase: tuple[int, int] | None = None, **view):
+        from noise2stack.nets.n2sr import SRDownsampled, SRPhase
+
+        super().prediction_net(net, config, **view)
+        return SRDownsampled(net) if phase is None else SRPhase(net, *phase)

@@ -1,0 +1,72 @@
+"""NRRN (Giannios et al., paper 003): denoise plane j from the pairs (x_{j-1}, x_j), (x_{j+1}, x_j).
+
+Training (§2.1.2): the triplet [x_{j-1}, x_j, x_{j+1}] comes from the Noise2Stack plane sampler
+(``neighbors=2, include_center=True``); the network (``nrrn``) runs its one branch on both pairs
+and the consensus loss of eq. 3 compares each branch with the other neighbour::
+
+    L = mean over pixels of  1/2 (x'_j - x_{j+1})² + 1/2 (x''_j - x_{j-1})² - 1/4 (x'_j - x''_j)²
+
+with x'_j = f(x_{j-1}, x_j) and x''_j = f(x_{j+1}, x_j). Only planes with both neighbours inside the
+stack are trained on (the paper's N - 2 triplets): at an end plane the sampler's stand-in neighbour
+is the other neighbour itself, and the loss would reward copying an input. Adam with lr 1e-4
+(§2.2.2) is the method's default. Prediction: the mean of the two branches, or one branch on two
+images or on one (``images``, §2.2.2 remark), or the running image after a building unit (``unit``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from noise2stack.config import TrainConfig
+from noise2stack.errors import Noise2StackError
+from noise2stack.methods.base import Method, TargetKind, register
+
+
+def consensus_loss(first: torch.Tensor, second: torch.Tensor, below: torch.Tensor, above: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 of paper 003 averaged over pixels and batch.
+
+    ``first`` = f(x_{j-1}, x_j), compared with ``above`` = x_{j+1}; ``second`` = f(x_{j+1}, x_j),
+    compared with ``below`` = x_{j-1}. All (N, 1, H, W).
+    """
+    return torch.mean(0.5 * (first - above) ** 2 + 0.5 * (second - below) ** 2 - 0.25 * (first - second) ** 2)
+
+
+@register
+class NRRNMethod(Method):
+    name = "nrrn"
+    interior_planes_only = True
+    defaults = {"neighbors": 2, "residual": False, "net": "nrrn", "lr": 1e-4}
+
+    def include_center(self, config: TrainConfig) -> bool:
+        return True
+
+    def target_kind(self, config: TrainConfig) -> TargetKind:
+        return "self"
+
+    def residual_channels(self, config: TrainConfig) -> list[int]:
+        return []
+
+    def net_options(self, config: TrainConfig) -> dict:
+        return {"units": config.units}
+
+    def check(self, config: TrainConfig) -> None:
+        if config.neighbors != 2 or config.mode != "self":
+            raise Noise2StackError("--method nrrn takes the triplet [j-1, j, j+1]: --neighbors 2, --mode self")
+        if config.net != "nrrn":
+            raise Noise2StackError(f"--method nrrn needs --net nrrn, not {config.net}")
+        if config.residual:
+            raise Noise2StackError("--method nrrn has its own residual path; use --no-residual")
+
+    def training_loss(self, forward, inputs, targets, masks):
+        first, second = forward(inputs, return_branches=True)
+        return consensus_loss(first.float(), second.float(), inputs[:, 0:1].float(), inputs[:, 2:3].float())
+
+    def prediction_net(self, net, config: TrainConfig, images: int | None = None, unit: int | None = None, **view):
+        from noise2stack.nets.nrrn import NRRNView
+
+        super().prediction_net(net, config, **view)
+        if images is not None and images not in (1, 2, 3):
+            raise Noise2StackError(f"--images must be 1, 2 or 3, got {images}")
+        if unit is not None and not 1 <= unit <= config.units:
+            raise Noise2StackError(f"unit {unit} outside this model's 1..{config.units} building units")
+        return NRRNView(net, images or 3, unit)
