@@ -292,6 +292,28 @@ def analyze(
     typer.echo(api.analysis_summary(result))
 
 
+@app.command()
+def report(
+    model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
+    noisy: Path = typer.Argument(..., help="the noisy stack"),
+    out: Path = typer.Option(..., "--out", help="HTML file to write (self-contained: images embedded)"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="clean stack of the same shape: adds PSNR/SSIM per plane"),
+    denoised: Optional[Path] = typer.Option(None, "--denoised", help="the model's prediction [default: predicted now]"),
+    normalize: str = typer.Option("none", "--normalize", help="metric normalisation: none | care"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the inputs [default: the model's]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing report"),
+) -> None:
+    """One HTML page: before/after planes and crops, training curves, `analyze` figures, per-plane PSNR/SSIM."""
+    from noise2stack import api
+
+    result = _run(api.report, model_dir, noisy, out, reference=reference, denoised=denoised, normalize=normalize,
+                  axes=axes, overwrite=overwrite)
+    line = f"report written to {out}"
+    if result["metrics"] is not None:
+        line += f" (mean PSNR {result['metrics']['denoised']['psnr']:.2f} dB, noisy {result['metrics']['noisy']['psnr']:.2f} dB)"
+    typer.echo(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
     try:
