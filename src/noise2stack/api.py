@@ -673,3 +673,55 @@ def report(
 
     write_text(out, text)
     return {"out": str(out), "metrics": metrics, "analysis": analysis}
+
+
+def export(
+    model: str | os.PathLike | Model,
+    out: str | os.PathLike,
+    format: str = "bioimageio",
+    sample: StackLike | None = None,
+    axes: str | None = None,
+    name: str | None = None,
+    authors: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Export a model for another program; today a BioImage Model Zoo package (see :mod:`noise2stack.export`).
+
+    Parameters
+    ----------
+    model : path or Model
+        A model folder of a one-pass method (n2stack, n2n, n2c, n2v).
+    out : path
+        The package to write (``.zip``).
+    sample : path or array, optional
+        A noisy stack for the package's test tensors and cover; default: the model's first training
+        stack (recorded in its folder) when it is still readable.
+    """
+    import json
+
+    from noise2stack.export import check_exportable, export_bioimageio
+    from noise2stack.model import VERSIONS_FILE
+
+    if format != "bioimageio":
+        raise Noise2StackError(f"unknown --format {format!r}; use bioimageio")
+    out = Path(out)
+    if out.suffix.lower() != ".zip":
+        raise Noise2StackError(f"a bioimage.io package is a .zip file, not {out.name}")
+    out = _check_output(out, [sample] if sample is not None else [], overwrite)
+    m = load_model(model)
+    check_exportable(m)
+    if sample is None:
+        record = {}
+        if m.folder is not None and (m.folder / VERSIONS_FILE).is_file():
+            with contextlib.suppress(json.JSONDecodeError, OSError):
+                record = json.loads((m.folder / VERSIONS_FILE).read_text(encoding="utf-8"))
+        paths = [r.get("path") for r in ((record.get("training_data") or {}).get("inputs") or []) if isinstance(r, dict)]
+        if not paths or not paths[0] or not Path(paths[0]).is_file():
+            raise Noise2StackError("the model's training stack is not available; pass --sample NOISY for the package's test data")
+        sample = paths[0]
+    stack = _load(sample, axes or m.config.axes)
+    from noise2stack.data.sampler import min_planes
+
+    if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
+        raise Noise2StackError(f"the sample stack has {stack.shape[0]} plane(s); this model needs at least {min_planes(m.neighbors, m.include_center)}")
+    return export_bioimageio(m, stack, out, name=name, authors=list(authors) if authors else None)

@@ -314,6 +314,24 @@ def report(
     typer.echo(line)
 
 
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="model folder written by `train` (n2stack, n2n, n2c or n2v)"),
+    out: Path = typer.Argument(..., help="package to write (.zip)"),
+    format: str = typer.Option("bioimageio", "--format", help="bioimageio (BioImage Model Zoo, format 0.5)"),
+    sample: Optional[Path] = typer.Option(None, "--sample", help="noisy stack for the test tensors [default: the training stack]"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of --sample [default: the model's]"),
+    name: Optional[str] = typer.Option(None, "--name", help="model name in the package"),
+    author: Optional[List[str]] = typer.Option(None, "--author", help="author name (repeat for several)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing package"),
+) -> None:
+    """Write a BioImage Model Zoo package: TorchScript weights, normalisation, test tensors, cover, README."""
+    from noise2stack import api
+
+    _run(api.export, model_dir, out, format=format, sample=sample, axes=axes, name=name, authors=author, overwrite=overwrite)
+    typer.echo(f"bioimage.io package written to {out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
     try:
