@@ -16,6 +16,9 @@ def test_compare_smoke(tmp_path, tiny_stack):
     assert table["Non-local means"]["psnr"] > table["Input"]["psnr"]
     for name in ("panel.png", "psnr_per_plane.png"):
         assert (tmp_path / "cmp" / name).stat().st_size > 1000
+    html = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert all(f"<td>{label}</td><td>{r['psnr']:.2f}</td>" in html for label, r in table.items())
+    assert html.count('src="data:image/png;base64,') == 3 and "http" not in html
 
 
 def test_compare_refuses_unknown_rows(tmp_path, tiny_stack):

@@ -677,7 +677,8 @@ def analyze(
         ``neighbor_predictability_raw_db`` (uncorrected), ``noise_correlation`` (between neighbouring
         planes; None for one plane), ``noise_correlation_by_distance``, ``noise`` (``gain``,
         ``read_noise_variance``, ``r2``, ``fits``, ``variance``, ``snr_db``, ``source``),
-        ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise2stack``.
+        ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise_bins`` (``[intensity,
+        variance, pixel count]`` per bin of the fit), ``noise2stack``.
     """
     from noise2stack.metrics.stack_analysis import analyze_stack, recommend
 
@@ -711,6 +712,7 @@ def analyze(
         "copy_noise_correlation": result["copy_noise_correlation"],
         "shape": list(noisy.shape),
         "planes_sampled": result["planes_sampled"],
+        "noise_bins": result["noise_bins"],
         "noise2stack": package_version(),
     }
 
@@ -748,3 +750,138 @@ def analysis_summary(result: dict) -> str:
                  + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else ""))
     lines.append(f"  why: {rec['reason']}")
     return "\n".join(lines)
+
+
+def report(
+    model: str | os.PathLike | Model,
+    noisy: StackLike,
+    out: str | os.PathLike,
+    reference: StackLike | None = None,
+    denoised: StackLike | None = None,
+    normalize: str = "none",
+    axes: str | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Write one self-contained HTML page about denoising ``noisy`` with ``model`` (see :mod:`noise2stack.report`).
+
+    Parameters
+    ----------
+    model : path or Model
+        A model folder written by :func:`train` (its ``training_log.csv`` gives the loss curves).
+    noisy : path or array
+        The noisy stack (axes ``axes``; default: the model's).
+    out : path
+        The HTML file to write (atomically; an existing one only with ``overwrite``).
+    reference : path or array, optional
+        The clean stack, same shape: adds PSNR/SSIM/NRMSE, per plane and mean.
+    denoised : path or array, optional
+        The model's prediction, same shape; predicted here when not given.
+    normalize : {"none", "care"}
+        Metric normalisation, as :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        ``out`` (path), ``metrics`` (``{"noisy": evaluate(...), "denoised": evaluate(...)}`` or None),
+        ``analysis`` (:func:`analyze` of the noisy stack, or ``{"error": why}``).
+    """
+    from noise2stack.model import LOG_FILE
+    from noise2stack import report as pages
+
+    if normalize not in ("none", "care"):
+        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+    inputs = [item for item in (noisy, reference, denoised) if item is not None]
+    out = _check_output(out, inputs, overwrite)
+    if not isinstance(model, Model) and _same_path(out, model):
+        raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
+    m = load_model(model)
+    axes = axes or m.config.axes
+    stack = _load(noisy, axes)
+    clean = None
+    if reference is not None:
+        clean = _load(reference, axes)
+        if clean.shape != stack.shape:
+            raise Noise2StackError(f"--reference has shape {clean.shape}, the noisy stack {stack.shape} (ZYX); give the clean version of the same stack")
+    if denoised is not None:
+        result = _load(denoised, axes)
+        if result.shape != stack.shape:
+            raise Noise2StackError(f"--denoised has shape {result.shape}, the noisy stack {stack.shape} (ZYX); give this stack's prediction")
+    else:
+        result = predict(m, stack, progress=False)
+    metrics = None
+    if clean is not None:
+        metrics = {"noisy": evaluate(stack, clean, normalize=normalize), "denoised": evaluate(result, clean, normalize=normalize)}
+    try:
+        analysis = analyze(stack)
+    except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
+        analysis = {"error": str(exc)}
+    log_path = m.folder / LOG_FILE if m.folder is not None else None
+    log = pages.read_training_log(log_path) if log_path is not None and log_path.is_file() else None
+
+    def name(item, fallback: str) -> str:
+        return fallback if isinstance(item, np.ndarray) else str(item)
+
+    names = {
+        "model": str(m.folder) if m.folder is not None else "(in memory)",
+        "noisy": name(noisy, "(array)"),
+        "denoised": "predicted for this report" if denoised is None else name(denoised, "(array)"),
+        "reference": name(reference, "(array)") if reference is not None else "",
+    }
+    text = pages.model_report_html(model=m, noisy=stack, denoised=result, reference=clean, metrics=metrics,
+                                   analysis=analysis, log=log, names=names)
+    from noise2stack.io.atomic import write_text
+
+    write_text(out, text)
+    return {"out": str(out), "metrics": metrics, "analysis": analysis}
+
+
+def export(
+    model: str | os.PathLike | Model,
+    out: str | os.PathLike,
+    format: str = "bioimageio",
+    sample: StackLike | None = None,
+    axes: str | None = None,
+    name: str | None = None,
+    authors: Sequence[str] | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """Export a model for another program; today a BioImage Model Zoo package (see :mod:`noise2stack.export`).
+
+    Parameters
+    ----------
+    model : path or Model
+        A model folder of a one-pass method (n2stack, n2n, n2c, n2v).
+    out : path
+        The package to write (``.zip``).
+    sample : path or array, optional
+        A noisy stack for the package's test tensors and cover; default: the model's first training
+        stack (recorded in its folder) when it is still readable.
+    """
+    import json
+
+    from noise2stack.export import check_exportable, export_bioimageio
+    from noise2stack.model import VERSIONS_FILE
+
+    if format != "bioimageio":
+        raise Noise2StackError(f"unknown --format {format!r}; use bioimageio")
+    out = Path(out)
+    if out.suffix.lower() != ".zip":
+        raise Noise2StackError(f"a bioimage.io package is a .zip file, not {out.name}")
+    out = _check_output(out, [sample] if sample is not None else [], overwrite)
+    m = load_model(model)
+    check_exportable(m)
+    if sample is None:
+        record = {}
+        if m.folder is not None and (m.folder / VERSIONS_FILE).is_file():
+            with contextlib.suppress(json.JSONDecodeError, OSError):
+                record = json.loads((m.folder / VERSIONS_FILE).read_text(encoding="utf-8"))
+        paths = [r.get("path") for r in ((record.get("training_data") or {}).get("inputs") or []) if isinstance(r, dict)]
+        if not paths or not paths[0] or not Path(paths[0]).is_file():
+            raise Noise2StackError("the model's training stack is not available; pass --sample NOISY for the package's test data")
+        sample = paths[0]
+    stack = _load(sample, axes or m.config.axes)
+    from noise2stack.data.sampler import min_planes
+
+    if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
+        raise Noise2StackError(f"the sample stack has {stack.shape[0]} plane(s); this model needs at least {min_planes(m.neighbors, m.include_center)}")
+    return export_bioimageio(m, stack, out, name=name, authors=list(authors) if authors else None)

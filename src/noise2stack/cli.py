@@ -334,6 +334,46 @@ def analyze(
     typer.echo(api.analysis_summary(result))
 
 
+@app.command()
+def report(
+    model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
+    noisy: Path = typer.Argument(..., help="the noisy stack"),
+    out: Path = typer.Option(..., "--out", help="HTML file to write (self-contained: images embedded)"),
+    reference: Optional[Path] = typer.Option(None, "--reference", help="clean stack of the same shape: adds PSNR/SSIM per plane"),
+    denoised: Optional[Path] = typer.Option(None, "--denoised", help="the model's prediction [default: predicted now]"),
+    normalize: str = typer.Option("none", "--normalize", help="metric normalisation: none | care"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the inputs [default: the model's]"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing report"),
+) -> None:
+    """One HTML page: before/after planes and crops, training curves, `analyze` figures, per-plane PSNR/SSIM."""
+    from noise2stack import api
+
+    result = _run(api.report, model_dir, noisy, out, reference=reference, denoised=denoised, normalize=normalize,
+                  axes=axes, overwrite=overwrite)
+    line = f"report written to {out}"
+    if result["metrics"] is not None:
+        line += f" (mean PSNR {result['metrics']['denoised']['psnr']:.2f} dB, noisy {result['metrics']['noisy']['psnr']:.2f} dB)"
+    typer.echo(line)
+
+
+@app.command()
+def export(
+    model_dir: Path = typer.Argument(..., help="model folder written by `train` (n2stack, n2n, n2c or n2v)"),
+    out: Path = typer.Argument(..., help="package to write (.zip)"),
+    format: str = typer.Option("bioimageio", "--format", help="bioimageio (BioImage Model Zoo, format 0.5)"),
+    sample: Optional[Path] = typer.Option(None, "--sample", help="noisy stack for the test tensors [default: the training stack]"),
+    axes: Optional[str] = typer.Option(None, "--axes", help="axes of --sample [default: the model's]"),
+    name: Optional[str] = typer.Option(None, "--name", help="model name in the package"),
+    author: Optional[List[str]] = typer.Option(None, "--author", help="author name (repeat for several)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing package"),
+) -> None:
+    """Write a BioImage Model Zoo package: TorchScript weights, normalisation, test tensors, cover, README."""
+    from noise2stack import api
+
+    _run(api.export, model_dir, out, format=format, sample=sample, axes=axes, name=name, authors=author, overwrite=overwrite)
+    typer.echo(f"bioimage.io package written to {out}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
     try:

@@ -4,7 +4,8 @@ With a clean stack and a noise model, two independent noisy copies are simulated
 Noise2Noise and copy-supervised rows exist; Noise2Clean trains on (copy A, clean). Every trainable
 method gets the same wall-clock budget; all are scored on copy A against the clean stack.
 Writes ``comparison.md``, ``results.json``, ``panel.png`` (the same crop of one plane for every
-method) and ``psnr_per_plane.png`` (paper Figure 5B).
+method), ``psnr_per_plane.png`` (paper Figure 5B) and ``comparison.html`` (all of it on one
+self-contained page, with the mean PSNR per method: paper Figure 4 for the neighbour counts).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from noise2stack.io.atomic import write_json, write_text
 from noise2stack.noise import add_noise
 
 
-OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png")
+OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png", "comparison.html")
 
 
 @dataclass
@@ -152,6 +153,11 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
     write_json(out / "results.json", table)
     _plot(out, table)
     _panel(out, planes, table)
+    from noise2stack.report import comparison_html
+
+    caption = text.split("\n\n")[1]
+    html_text = comparison_html(table, title, caption, (out / "panel.png").read_bytes(), (out / "psnr_per_plane.png").read_bytes())
+    write_text(out / "comparison.html", html_text)
     return table
 
 

@@ -160,7 +160,8 @@ def analyze_stack(
         ``noise_correlation``: at d = 1 (None for one plane); ``noise``: the Poisson–Gaussian fit
         plus ``variance`` (mean noise variance, image units²) and ``snr_db`` (signal variance over
         noise variance); ``copy_noise_correlation`` (noise correlation between stack and copy, or
-        None); ``planes_sampled``.
+        None); ``planes_sampled``; ``noise_bins``: the ``[intensity, variance, pixel count]`` bins
+        the fit was made to (for plotting it).
     """
     stack = np.asarray(stack)
     n_planes, height, width = stack.shape
@@ -245,6 +246,7 @@ def analyze_stack(
         "noise": noise,
         "copy_noise_correlation": copy_corr,
         "planes_sampled": len(needed),
+        "noise_bins": [[float(i), float(v), int(n)] for i, v, n in bins],
     }
 
 
