@@ -18,8 +18,19 @@ def gaussian_model(sigma=4.0, seed=0, n=400_000):
 def test_rows_sum_to_one_and_empty_rows_filled():
     model = gaussian_model()
     np.testing.assert_allclose(model.probabilities.sum(axis=1), 1.0, atol=1e-12)
-    # signal rows below 20 got no data: they copy the nearest filled row (row 20, centre 20.5)
-    np.testing.assert_array_equal(model.probabilities[3], model.probabilities[20])
+    # signal rows below 20 got no data: they are the nearest filled row (row 20, centre 20.5)
+    # shifted down by the signal difference, mass pushed below the range kept in the first bin
+    np.testing.assert_allclose(model.probabilities[3, 1:-17], model.probabilities[20, 18:], atol=1e-15)
+    assert model.probabilities[3, 0] == pytest.approx(model.probabilities[20, :18].sum())
+
+
+def test_sparse_rows_borrow_the_shape_of_a_well_filled_row():
+    rng = np.random.default_rng(0)
+    signal = np.concatenate([np.full(5000, 100.5), np.full(3, 150.5)])  # row 150: three pairs only
+    observation = signal + rng.normal(0, 4, signal.size)
+    model = from_pairs(signal, observation, value_range=(0.0, 256.0))
+    # row 150 is row 100 moved by 50 bins, not three spikes
+    np.testing.assert_allclose(model.probabilities[150, 50:], model.probabilities[100, :-50], atol=1e-15)
 
 
 def test_rows_recover_gaussian_mean_and_sigma():
@@ -54,10 +65,24 @@ def test_gradient_flows_to_signal():
     assert s.grad[0] > 0 and s.grad[1] < 0  # both pulled towards the observation
 
 
-def test_log_likelihood_finite_far_from_data():
+def test_log_likelihood_finite_far_from_data_and_pulls_the_signal_towards_it():
+    import math
+
+    from noise2stack.noise.histogram import TAIL_WEIGHT, TAIL_WIDTH
+
     model = gaussian_model()
-    value = model.log_likelihood(torch.tensor(250.0), torch.tensor(25.0))
-    assert torch.isfinite(value) and value.item() < -60
+    signal = torch.tensor(25.0, requires_grad=True)
+    value = model.log_likelihood(torch.tensor(250.0), signal)
+    # outside the histogram's support only the broad tail remains: its value by hand
+    width = TAIL_WIDTH * 256.0
+    expected = math.log(TAIL_WEIGHT) - 0.5 * (225.0 / width) ** 2 - math.log(width * math.sqrt(2 * math.pi))
+    assert torch.isfinite(value) and value.item() == pytest.approx(expected, rel=1e-5)
+    value.backward()
+    assert signal.grad.item() == pytest.approx(225.0 / width**2, rel=1e-4)  # towards the observation
+    # inside the support the tail changes nothing measurable
+    inside = model.log_likelihood(torch.tensor(100.0), torch.tensor(101.0)).item()
+    assert inside == pytest.approx(math.log(model.probabilities[100, 100] / model.bin_width * 0.5
+                                             + model.probabilities[101, 100] / model.bin_width * 0.5), abs=1e-3)
 
 
 def test_calibration_mean_is_signal():

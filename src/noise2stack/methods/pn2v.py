@@ -131,7 +131,9 @@ class ProbabilisticNoise2Void(_Probabilistic):
 @register
 class ProbabilisticNoise2Stack(_Probabilistic):
     name = "pn2stack"
-    defaults = {"mode": "self", "residual": False}
+    # residual on: every sample starts at the mean of the two innermost neighbours, the
+    # Noise2Stack prediction, so the prior is centred where the signal is from the first step
+    defaults = {"mode": "self", "residual": True}
 
     def include_center(self, config: TrainConfig) -> bool:
         return False
