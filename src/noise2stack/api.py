@@ -249,8 +249,18 @@ def predict(
     progress: bool = True,
     kspace: Sequence[str | os.PathLike] | None = None,
     tta: bool = False,
-) -> np.ndarray:
+    stack_axis: str | None = None,
+    chunk_planes: int = 32,
+    scheduler: str = "threads",
+    jobs: int = 1,
+    pyramid: bool = False,
+    channels: str = "separate",
+):
     """Denoise a stack with a trained model.
+
+    A Zarr / OME-Zarr input or a ``*.zarr`` output is predicted chunk by chunk instead (see
+    :func:`predict_chunked`, which takes ``stack_axis``, ``chunk_planes``, ``scheduler``, ``jobs``,
+    ``pyramid`` and ``channels``); the result is then a lazy Dask array over the output store.
 
     Parameters
     ----------
@@ -275,8 +285,19 @@ def predict(
     ndarray, shape (Z, Y, X), float32
     """
     from noise2stack.data.sampler import min_planes
+    from noise2stack.io.zarr_io import is_zarr_path
     from noise2stack.predict import predict_stack
 
+    if not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out))):
+        if out is None:
+            raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
+        if kspace:
+            raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
+        return predict_chunked(
+            model, noisy, out, axes=axes, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
+            batch=batch, tta=tta, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
+            overwrite=overwrite, progress=progress,
+        )
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
     m = load_model(model)
@@ -320,6 +341,73 @@ def predict(
         }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result
+
+
+def channel_models(model: str | os.PathLike) -> list[Path]:
+    """``[model]``, or its ``channel-0``, ``channel-1``, ... sub-folders (one model per channel)."""
+    folder = Path(model)
+    per_channel = []
+    while (folder / f"channel-{len(per_channel)}" / CONFIG_FILE).is_file():
+        per_channel.append(folder / f"channel-{len(per_channel)}")
+    if per_channel:
+        return per_channel
+    if not (folder / CONFIG_FILE).is_file():
+        load_model(folder)  # raises the one-line reason
+    return [folder]
+
+
+def predict_chunked(
+    model: str | os.PathLike,
+    noisy: str | os.PathLike,
+    out: str | os.PathLike,
+    axes: str | None = None,
+    stack_axis: str | None = None,
+    chunk_planes: int = 32,
+    tile: int = 512,
+    overlap: int | None = None,
+    batch: int | None = None,
+    tta: bool = False,
+    scheduler: str = "threads",
+    jobs: int = 1,
+    pyramid: bool = False,
+    channels: str = "separate",
+    overwrite: bool = False,
+    progress=True,
+):
+    """Denoise a volume of any size and axes chunk by chunk into an OME-Zarr store (resumable).
+
+    Parameters
+    ----------
+    model : path
+        A model folder, or a folder of per-channel models ``channel-0``, ``channel-1``, ...
+    noisy : path
+        Zarr array, OME-Zarr, TIFF (read lazily) or ``.npy`` (memory-mapped); axes from ``axes``,
+        else from the file's metadata.
+    out : path
+        ``*.zarr`` output (OME-Zarr 0.5, float32, the input's axes, voxel sizes and units).
+    stack_axis : {"Z", "T"}, optional
+        The neighbour axis (default Z when present); other axes (T, C) are looped over.
+    chunk_planes, scheduler, jobs, pyramid
+        See :func:`noise2stack.predict.chunked.predict_volume`.
+
+    Returns
+    -------
+    dask.array.Array
+        The output's full-resolution level, lazily.
+    """
+    import dask.array as da
+    import zarr
+
+    from noise2stack.io.zarr_io import IMAGE_ARRAY, inspect_volume
+    from noise2stack.predict.chunked import predict_volume
+
+    spec = inspect_volume(noisy, axes)
+    store = predict_volume(
+        channel_models(model), spec, out, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
+        batch=batch, tta=tta, channels=channels, scheduler=scheduler, jobs=jobs, pyramid=pyramid, overwrite=overwrite,
+        progress=progress,
+    )
+    return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
 
 
 def evaluate(

@@ -109,12 +109,20 @@ def predict(
     kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    # chunked prediction (a Zarr input or a *.zarr output)
+    stack_axis: Optional[str] = typer.Option(None, "--stack-axis", help="Z or T: the axis neighbours are taken along [default: Z when present]"),
+    chunk_planes: int = typer.Option(32, "--chunk-planes", help="Zarr output: planes per chunk along the stack axis (memory grows with it)"),
+    scheduler: str = typer.Option("threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"),
+    jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
+    pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
+    channels: str = typer.Option("separate", "--channels", help="separate: each channel on its own (MODEL/channel-N per channel, or one model for all)"),
 ) -> None:
-    """Denoise a stack with a trained model."""
+    """Denoise a stack with a trained model (a Zarr input or *.zarr output: chunk by chunk, resumable)."""
     from noise2stack import api
 
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=not quiet, kspace=kspace, tta=tta)
+         progress=not quiet, kspace=kspace, tta=tta, stack_axis=stack_axis, chunk_planes=chunk_planes,
+         scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels)
     typer.echo(f"denoised stack written to {out}")
 
 

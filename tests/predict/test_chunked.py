@@ -176,3 +176,30 @@ def test_unreachable_scheduler_fails_fast(tmp_path, model_dir):
                        scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2, progress=False)
     assert time.monotonic() - t0 < 30
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_zcyx_tiff_comes_out_in_ngff_order(tmp_path, model_dir):
+    """NGFF puts channels before space: ZCYX in, CZYX out, same values per channel."""
+    zcyx = volume((7, 2, 19, 17), seed=4)
+    tifffile.imwrite(tmp_path / "in.tif", zcyx, metadata={"axes": "ZCYX"}, photometric="minisblack")
+    out = tmp_path / "out.zarr"
+    predict_volume([model_dir], inspect_volume(tmp_path / "in.tif"), out, chunk_planes=4, scheduler="synchronous", progress=False)
+    assert inspect_volume(out).axes == "CZYX"
+    result = zarr.open_array(str(out / "0"), mode="r")[:]
+    for c in range(2):
+        assert np.array_equal(result[c], in_memory(model_dir, zcyx[:, c]))
+
+
+def test_two_worker_local_cluster_equals_a_local_run(tmp_path, model_dir):
+    from distributed import Client, LocalCluster
+
+    zyx = volume((9, 22, 19), seed=5)
+    np.save(tmp_path / "in.npy", zyx)
+    spec = inspect_volume(tmp_path / "in.npy")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        predict_volume([model_dir], spec, tmp_path / "out.zarr", chunk_planes=2, scheduler=cluster.scheduler_address, progress=False)
+        with Client(cluster) as client:  # each worker process loaded the model at most once
+            loads = client.run(lambda: __import__("noise2stack.predict.chunked", fromlist=["x"]).MODEL_LOADS["count"])
+    assert sorted(loads.values()) in ([1, 1], [0, 1])
+    result = zarr.open_array(str(tmp_path / "out.zarr" / "0"), mode="r")[:]
+    assert np.array_equal(result, in_memory(model_dir, zyx))

@@ -88,6 +88,11 @@ class VolumeSpec:
         }
 
 
+def ngff_order(axes: str) -> str:
+    """``axes`` reordered as OME-NGFF 0.5 requires: the letters of ``TCZYX`` present, in that order."""
+    return "".join(a for a in AXIS_LETTERS if a in axes)
+
+
 def is_zarr_path(path: str | os.PathLike) -> bool:
     """True for ``*.zarr`` paths and folders that hold Zarr metadata."""
     p = Path(path)
@@ -303,6 +308,8 @@ def create_ome_zarr(
     attributes: dict | None = None, dtype: str = "float32",
 ) -> None:
     """Create an OME-Zarr 0.5 group with an empty full-resolution array ``0`` (fill value 0).
+
+    ``axes`` must be in NGFF order (:func:`ngff_order`): time, channel, then space.
 
     ``attributes`` are stored next to the ``ome`` metadata (e.g. the noise2stack run record).
     """

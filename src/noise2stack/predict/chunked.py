@@ -16,6 +16,10 @@ never straddle two blocks) and then marks itself done in the store's ``noise2sta
 (one chunk per block, so concurrent writers never touch the same file). Peak memory is a few
 slabs, independent of the volume's size.
 
+The output is OME-Zarr with the input's axes, voxel sizes and units. NGFF requires the axes in the
+order t, c, z, y, x; an input in another order (e.g. ``ZCYX`` from a TIFF) is written in that order
+(``CZYX``), the only case where the output's axis order differs from the input's.
+
 Resuming: the output group's ``noise2stack`` attribute records the model, the input and the
 settings. Run again with the same command, only blocks not marked done are predicted. A store that
 is complete, or was started with another model, input or setting, is refused without
@@ -35,7 +39,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from noise2stack.errors import Noise2StackError
-from noise2stack.io.zarr_io import IMAGE_ARRAY, VolumeSpec, create_ome_zarr, is_zarr_path, open_array, write_pyramid
+from noise2stack.io.zarr_io import (
+    IMAGE_ARRAY, VolumeSpec, create_ome_zarr, is_zarr_path, ngff_order, open_array, write_pyramid,
+)
 
 RUN_ATTRIBUTE = "noise2stack"
 DONE_ARRAY = "noise2stack_done"
@@ -144,11 +150,10 @@ def slab_range(start: int, stop: int, n_planes: int, neighbors: int) -> tuple[in
     return max(0, start - half), min(n_planes, stop + half)
 
 
-def _selection(spec: VolumeSpec, stack_axis: str, block: Block, lo: int, hi: int) -> tuple[tuple, list[int]]:
-    """Index of the slab in file order, and the transpose that makes it (S, Y, X)."""
-    loops = loop_axes(spec, stack_axis)
+def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi: int) -> tuple[tuple, list[int]]:
+    """Index of the slab in ``axes`` order, and the transpose that makes it (S, Y, X)."""
     index, kept = [], []
-    for a in spec.axes:
+    for a in axes:
         if a in loops:
             index.append(block.loop[loops.index(a)])
         elif a == stack_axis:
@@ -170,7 +175,8 @@ def predict_block(model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block,
     model = cached_model(*model_ref.for_channel(channel))
     n = spec.size(settings.stack_axis)
     lo, hi = slab_range(block.start, block.stop, n, model.neighbors)
-    index, order = _selection(spec, settings.stack_axis, block, lo, hi)
+    loops = loop_axes(spec, settings.stack_axis)
+    index, order = _selection(spec.axes, loops, settings.stack_axis, block, lo, hi)
     slab = np.transpose(np.asarray(open_array(spec)[index]), order)
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
         raise Noise2StackError(f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising")
@@ -181,9 +187,9 @@ def predict_block(model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block,
         planes=range(block.start - lo, block.stop - lo),
     )
     result = model.normalizer.denormalize(result)
-    out_index, _ = _selection(spec, settings.stack_axis, block, block.start, block.stop)
+    out_index, out_order = _selection(ngff_order(spec.axes), loops, settings.stack_axis, block, block.start, block.stop)
     target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
-    target[out_index] = np.transpose(result, np.argsort(order))
+    target[out_index] = np.transpose(result, np.argsort(out_order))
     # The record comes after the data: a block killed between the two is simply predicted again.
     zarr.open_array(str(Path(out) / DONE_ARRAY), mode="r+")[block.number] = 1
     return int(result.size)
@@ -298,14 +304,14 @@ def run_blocks(tasks: list, keys: list[str], scheduler: str, jobs: int, progress
     if client is not None:
         from distributed import as_completed
 
-        futures = client.compute(tasks)
-        try:
-            for future in as_completed(futures):
-                future.result()  # re-raises a worker's error here
-                progress.tick()
-        finally:
-            for future in futures:
-                future.cancel()
+        with client.as_current():
+            futures = client.compute(tasks)
+            try:
+                for future in as_completed(futures):
+                    future.result()  # re-raises a worker's error here
+                    progress.tick()
+            finally:
+                client.cancel(futures)
         return
     from dask.callbacks import Callback
 
@@ -415,10 +421,12 @@ def predict_volume(
         if action == "replace":
             shutil.rmtree(out)
         if action in ("create", "replace"):
+            out_axes = ngff_order(spec.axes)
             chunks = tuple(
-                chunk_planes if a == stack_axis else min(STORE_TILE, spec.size(a)) if a in "YX" else 1 for a in spec.axes
+                chunk_planes if a == stack_axis else min(STORE_TILE, spec.size(a)) if a in "YX" else 1 for a in out_axes
             )
-            create_ome_zarr(out, spec.axes, spec.shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
+            shape = tuple(spec.size(a) for a in out_axes)
+            create_ome_zarr(out, out_axes, shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
             zarr.open_group(str(out), mode="r+").create_array(DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0)
         done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
         pending = [b for b in blocks if not done[b.number]]
