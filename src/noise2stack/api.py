@@ -76,6 +76,8 @@ def _file_record(item: StackLike) -> dict:
 
     if isinstance(item, np.ndarray):
         return {"array": list(item.shape)}
+    if Path(item).is_dir():  # a Zarr store: hashing a volume of any size is not an option
+        return {"path": str(Path(item).resolve())}
     return {"path": str(Path(item).resolve()), "sha256": file_sha256(item)}
 
 
@@ -102,6 +104,7 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     resume: str | os.PathLike | None = None,
+    stream: bool = False,
     **options,
 ) -> Model:
     """Train a denoising model on one or more noisy stacks and write its folder.
@@ -127,6 +130,10 @@ def train(
     resume : path, optional
         A model folder whose training was interrupted: continue from its last checkpoint with its
         config, data and normalisation. The result equals an uninterrupted run on CPU.
+    stream : bool
+        Sample patches straight from the files (lazily read TIFF, memory-mapped .npy) instead of
+        loading them; Zarr / OME-Zarr inputs always stream (see :mod:`noise2stack.data.streaming`).
+        Every stack of a volume (each T, C index outside the stack axis) is a training stack.
 
     Returns
     -------
@@ -163,9 +170,13 @@ def train(
     if target_list and len(target_list) != len(inputs):
         raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input")
     out = Path(out)
+    from noise2stack.io.zarr_io import is_zarr_path
+
+    stream = stream or any(not isinstance(p, np.ndarray) and is_zarr_path(p) for p in inputs)
     paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)]
     for p in paths:
-        check_readable(p)
+        if not is_zarr_path(p):
+            check_readable(p)
         if _same_path(out, p):
             raise Noise2StackError(f"the model folder {out} is also an input; choose another --out")
     if out.exists():
@@ -175,7 +186,7 @@ def train(
             raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
     _check_parent(out)
 
-    stacks = [_load(s, config.axes) for s in inputs]
+    stacks = _stream_views(inputs) if stream else [_load(s, config.axes) for s in inputs]
     method.check(config)
     if method.needs_stack:
         for item, s in zip(inputs, stacks):
@@ -197,6 +208,26 @@ def train(
         }
     }
     return fit(config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress, info=info)
+
+
+def _stream_views(inputs: Sequence[StackLike]) -> list:
+    """One lazily read ``ZYX`` view per stack of every input (each index of T/C off the stack axis)."""
+    import functools
+
+    from noise2stack.data.streaming import StackView
+    from noise2stack.io.zarr_io import inspect_volume, open_array
+    from noise2stack.predict.chunked import loop_axes, resolve_stack_axis
+
+    views = []
+    for item in inputs:
+        if isinstance(item, np.ndarray):
+            raise Noise2StackError("streaming reads files; pass paths, not arrays")
+        spec = inspect_volume(item)
+        stack_axis = resolve_stack_axis(spec, None)
+        loops = loop_axes(spec, stack_axis)
+        for loop in np.ndindex(*[spec.size(a) for a in loops]):
+            views.append(StackView(functools.partial(open_array, spec), spec.axes, stack_axis, dict(zip(loops, loop)), spec.shape))
+    return views
 
 
 def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Model:

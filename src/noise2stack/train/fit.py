@@ -139,9 +139,19 @@ def fit(
                 raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
 
     torch.manual_seed(config.seed)
-    if normalizer is None:
-        normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
-    norm_in = [normalizer.normalize(s) for s in inputs]
+    streaming = any(not isinstance(s, np.ndarray) for s in inputs)  # StackViews read from a store
+    if streaming:
+        from noise2stack.data.streaming import NormalizedStack, fit_streaming_normalizer
+
+        if target_kind != "self" or val_inputs is not None:
+            raise Noise2StackError("streaming from a store supports self-supervised training on held-out planes only")
+        if normalizer is None:
+            normalizer = fit_streaming_normalizer(inputs, config.normalization, config.percentiles)
+        norm_in = [NormalizedStack(s, normalizer) for s in inputs]
+    else:
+        if normalizer is None:
+            normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
+        norm_in = [normalizer.normalize(s) for s in inputs]
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
     if target_kind == "copy":  # two noisy copies serve both ways: A predicts B and B predicts A
         norm_in, norm_tgt = norm_in + norm_tgt, norm_tgt + norm_in
