@@ -66,6 +66,9 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    # streaming from stores (Zarr / OME-Zarr always stream)
+    workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
+    stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
     from noise2stack import api
@@ -82,7 +85,7 @@ def train(
         overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, background=background, **extra,
+        residual=residual, background=background, num_workers=workers, stream=stream, **extra,
     )
     folder = resume or out
     if model.stopped_by_signal is not None:
