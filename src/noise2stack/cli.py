@@ -246,11 +246,11 @@ def demo(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
-    try:
-        from click.exceptions import Abort, UsageError
-    except ImportError:  # newer typer vendors click
+    try:  # newer typer vendors click; a separately installed click (dask needs one) is another class
         from typer._click.exceptions import UsageError
         from typer.exceptions import Abort
+    except ImportError:
+        from click.exceptions import Abort, UsageError
 
     try:
         code = app(args=argv, prog_name="noise2stack", standalone_mode=False)
