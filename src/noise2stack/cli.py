@@ -69,6 +69,7 @@ def train(
     # streaming from stores (Zarr / OME-Zarr always stream)
     workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
     stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
+    devices: Optional[int] = typer.Option(None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one)."""
     from noise2stack import api
@@ -85,7 +86,7 @@ def train(
         overwrite=overwrite, progress=not quiet, resume=resume,
         method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
         steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, background=background, num_workers=workers, stream=stream, **extra,
+        residual=residual, background=background, num_workers=workers, stream=stream, devices=devices, **extra,
     )
     folder = resume or out
     if model.stopped_by_signal is not None:
