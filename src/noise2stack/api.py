@@ -78,6 +78,8 @@ def _file_record(item: StackLike) -> dict:
 
     if isinstance(item, np.ndarray):
         return {"array": list(item.shape)}
+    if Path(item).is_dir():  # a Zarr store: hashing a volume of any size is not an option
+        return {"path": str(Path(item).resolve())}
     return {"path": str(Path(item).resolve()), "sha256": file_sha256(item)}
 
 
@@ -106,6 +108,7 @@ def train(
     resume: str | os.PathLike | None = None,
     init: str | os.PathLike | Model | None = None,
     renormalize: bool = False,
+    stream: bool = False,
     **options,
 ) -> Model:
     """Train a denoising model on one or more noisy stacks and write its folder.
@@ -137,6 +140,10 @@ def train(
         kept unless ``renormalize``. The new config records ``init_from`` (path and weights SHA-256).
     renormalize : bool
         With ``init``: compute the normalisation from the new data instead.
+    stream : bool
+        Sample patches straight from the files (lazily read TIFF, memory-mapped .npy) instead of
+        loading them; Zarr / OME-Zarr inputs always stream (see :mod:`noise2stack.data.streaming`).
+        Every stack of a volume (each T, C index outside the stack axis) is a training stack.
 
     Returns
     -------
@@ -188,9 +195,13 @@ def train(
     out = Path(out)
     if start is not None and start.folder is not None and _same_path(out, start.folder):
         raise Noise2StackError(f"--init {start.folder} is also --out; write the fine-tuned model to another folder")
+    from noise2stack.io.zarr_io import is_zarr_path
+
+    stream = stream or any(not isinstance(p, np.ndarray) and is_zarr_path(p) for p in inputs)
     paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)]
     for p in paths:
-        check_readable(p)
+        if not is_zarr_path(p):
+            check_readable(p)
         if _same_path(out, p):
             raise Noise2StackError(f"the model folder {out} is also an input; choose another --out")
     if out.exists():
@@ -200,7 +211,7 @@ def train(
             raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
     _check_parent(out)
 
-    stacks = [_load(s, config.axes) for s in inputs]
+    stacks = _stream_views(inputs) if stream else [_load(s, config.axes) for s in inputs]
     method.check(config)
     if method.needs_stack:
         for item, s in zip(inputs, stacks):
@@ -253,6 +264,26 @@ def _init_state(start: Model, config: TrainConfig) -> dict:
     if theirs != ours or start.method.residual_channels(start.config) != method.residual_channels(config):
         raise Noise2StackError(f"--init {start.folder} is {theirs}; this training is {ours}: they must match")
     return {k: v.detach().clone() for k, v in start.net.state_dict().items()}
+
+
+def _stream_views(inputs: Sequence[StackLike]) -> list:
+    """One lazily read ``ZYX`` view per stack of every input (each index of T/C off the stack axis)."""
+    import functools
+
+    from noise2stack.data.streaming import StackView
+    from noise2stack.io.zarr_io import inspect_volume, open_array
+    from noise2stack.predict.chunked import loop_axes, resolve_stack_axis
+
+    views = []
+    for item in inputs:
+        if isinstance(item, np.ndarray):
+            raise Noise2StackError("streaming reads files; pass paths, not arrays")
+        spec = inspect_volume(item)
+        stack_axis = resolve_stack_axis(spec, None)
+        loops = loop_axes(spec, stack_axis)
+        for loop in np.ndindex(*[spec.size(a) for a in loops]):
+            views.append(StackView(functools.partial(open_array, spec), spec.axes, stack_axis, dict(zip(loops, loop)), spec.shape))
+    return views
 
 
 def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Model:
@@ -310,8 +341,18 @@ def predict(
     stitch: str = "blend",
     images: int | None = None,
     save_units: str | os.PathLike | None = None,
-) -> np.ndarray:
+    stack_axis: str | None = None,
+    chunk_planes: int = 32,
+    scheduler: str = "threads",
+    jobs: int = 1,
+    pyramid: bool = False,
+    channels: str = "separate",
+):
     """Denoise a stack with a trained model.
+
+    A Zarr / OME-Zarr input or a ``*.zarr`` output is predicted chunk by chunk instead (see
+    :func:`predict_chunked`, which takes ``stack_axis``, ``chunk_planes``, ``scheduler``, ``jobs``,
+    ``pyramid`` and ``channels``); the result is then a lazy Dask array over the output store.
 
     Parameters
     ----------
@@ -354,8 +395,28 @@ def predict(
     ndarray, shape (Z, Y, X) (or (Z, 2Y, 2X) with ``output_scale=2``), float32
     """
     from noise2stack.data.sampler import min_planes
+    from noise2stack.io.zarr_io import is_zarr_path
     from noise2stack.predict import predict_stack
 
+    if not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out))):
+        if out is None:
+            raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
+        if kspace:
+            raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
+        from noise2stack.methods.base import Method
+
+        for folder in channel_models(model) if not isinstance(model, Model) else []:
+            method = load_model(folder).method
+            if method.finish is not None or type(method).prediction_net is not Method.prediction_net:
+                raise Noise2StackError(
+                    f"chunked (Zarr) prediction runs one-pass methods (n2stack, n2n, n2c, n2v); "
+                    f"predict this {method.name} model into a TIFF or .npy output"
+                )
+        return predict_chunked(
+            model, noisy, out, axes=axes, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
+            batch=batch, tta=tta, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
+            overwrite=overwrite, progress=progress,
+        )
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
     if uncertainty is not None:
@@ -473,6 +534,73 @@ def predict(
             write_stack(p, estimate, axes, metadata={"noise2stack": package_version(), "unit": u, "images": images})
     log.predict_end(time.monotonic() - started, None if out is None else str(out))
     return result
+
+
+def channel_models(model: str | os.PathLike) -> list[Path]:
+    """``[model]``, or its ``channel-0``, ``channel-1``, ... sub-folders (one model per channel)."""
+    folder = Path(model)
+    per_channel = []
+    while (folder / f"channel-{len(per_channel)}" / CONFIG_FILE).is_file():
+        per_channel.append(folder / f"channel-{len(per_channel)}")
+    if per_channel:
+        return per_channel
+    if not (folder / CONFIG_FILE).is_file():
+        load_model(folder)  # raises the one-line reason
+    return [folder]
+
+
+def predict_chunked(
+    model: str | os.PathLike,
+    noisy: str | os.PathLike,
+    out: str | os.PathLike,
+    axes: str | None = None,
+    stack_axis: str | None = None,
+    chunk_planes: int = 32,
+    tile: int = 512,
+    overlap: int | None = None,
+    batch: int | None = None,
+    tta: bool = False,
+    scheduler: str = "threads",
+    jobs: int = 1,
+    pyramid: bool = False,
+    channels: str = "separate",
+    overwrite: bool = False,
+    progress=True,
+):
+    """Denoise a volume of any size and axes chunk by chunk into an OME-Zarr store (resumable).
+
+    Parameters
+    ----------
+    model : path
+        A model folder, or a folder of per-channel models ``channel-0``, ``channel-1``, ...
+    noisy : path
+        Zarr array, OME-Zarr, TIFF (read lazily) or ``.npy`` (memory-mapped); axes from ``axes``,
+        else from the file's metadata.
+    out : path
+        ``*.zarr`` output (OME-Zarr 0.5, float32, the input's axes, voxel sizes and units).
+    stack_axis : {"Z", "T"}, optional
+        The neighbour axis (default Z when present); other axes (T, C) are looped over.
+    chunk_planes, scheduler, jobs, pyramid
+        See :func:`noise2stack.predict.chunked.predict_volume`.
+
+    Returns
+    -------
+    dask.array.Array
+        The output's full-resolution level, lazily.
+    """
+    import dask.array as da
+    import zarr
+
+    from noise2stack.io.zarr_io import IMAGE_ARRAY, inspect_volume
+    from noise2stack.predict.chunked import predict_volume
+
+    spec = inspect_volume(noisy, axes)
+    store = predict_volume(
+        channel_models(model), spec, out, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
+        batch=batch, tta=tta, channels=channels, scheduler=scheduler, jobs=jobs, pyramid=pyramid, overwrite=overwrite,
+        progress=progress,
+    )
+    return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
 
 
 def evaluate(

@@ -102,6 +102,10 @@ def train(
     init: Optional[Path] = typer.Option(None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"),
     renormalize: bool = typer.Option(False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"),
     units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
+    # streaming from stores (Zarr / OME-Zarr always stream)
+    workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
+    stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
+    devices: Optional[int] = typer.Option(None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
 
@@ -125,6 +129,7 @@ def train(
         residual=residual, background=background,
         noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
         init=init, renormalize=renormalize, units=units,
+        num_workers=workers, stream=stream, devices=devices,
         **extra,
     )
     log.close()
@@ -163,14 +168,25 @@ def predict(
     stitch: str = typer.Option("blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"),
     images: Optional[int] = typer.Option(None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"),
     save_units: Optional[Path] = typer.Option(None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"),
+    # chunked prediction (a Zarr input or a *.zarr output)
+    stack_axis: Optional[str] = typer.Option(None, "--stack-axis", help="Z or T: the axis neighbours are taken along [default: Z when present]"),
+    chunk_planes: int = typer.Option(32, "--chunk-planes", help="Zarr output: planes per chunk along the stack axis (memory grows with it)"),
+    scheduler: str = typer.Option("threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"),
+    jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
+    pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
+    channels: str = typer.Option("separate", "--channels", help="separate: each channel on its own (MODEL/channel-N per channel, or one model for all)"),
 ) -> None:
-    """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr)."""
+    """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr).
+
+    A Zarr / OME-Zarr input or a *.zarr output is predicted chunk by chunk through Dask (resumable).
+    """
     from noise2stack import api
 
     log = _progress_log(quiet, log_json)
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
          progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty,
-         output_scale=output_scale, stitch=stitch, images=images, save_units=save_units)
+         output_scale=output_scale, stitch=stitch, images=images, save_units=save_units,
+         stack_axis=stack_axis, chunk_planes=chunk_planes, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels)
     log.close()
     if not quiet:
         typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
@@ -376,11 +392,11 @@ def export(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors (unknown options, missing arguments) are one line, exit 2."""
-    try:
-        from click.exceptions import Abort, UsageError
-    except ImportError:  # newer typer vendors click
+    try:  # newer typer vendors click; a separately installed click (dask needs one) is another class
         from typer._click.exceptions import UsageError
         from typer.exceptions import Abort
+    except ImportError:
+        from click.exceptions import Abort, UsageError
 
     try:
         code = app(args=argv, prog_name="noise2stack", standalone_mode=False)

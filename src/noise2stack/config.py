@@ -54,6 +54,10 @@ class TrainConfig(BaseModel):
     val_patches: int = Field(32, ge=1, le=100_000, description="fixed validation patches")
     channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
     num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
+    devices: int = Field(
+        1, ge=1, le=64,
+        description="train on this many devices with Lightning DDP (GPUs, or CPU processes with the gloo backend); needs --epochs",
+    )
     n2v_fraction: float = Field(0.002, gt=0, le=0.5, description="Noise2Void: share of pixels masked per patch")
     n2v_replacement: Literal["uniform", "median"] = Field(
         "uniform", description="Noise2Void: a random 5x5 neighbour (N2V) or the 5x5 median (N2V2)"

@@ -18,7 +18,7 @@ rounding for an exact network, and is kept for networks whose ``context`` is an 
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -93,6 +93,7 @@ def predict_stack(
     out_channels: int = 1,
     output_scale: int = 1,
     tta: bool = False,
+    planes: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Denoise every plane of a normalised ``ZYX`` stack.
 
@@ -123,19 +124,26 @@ def predict_stack(
         Output pixels per input pixel along Y and X (a super-resolving head).
     tta : bool
         Test-time augmentation: the mean over the 8 rotations and flips of each plane, each undone.
+    planes : sequence of int, optional
+        Only these planes of ``stack`` are predicted (default all), in this order; the others only
+        serve as neighbours. Chunked prediction passes a slab with a halo of N/2 planes and keeps
+        its core planes (:mod:`noise2stack.predict.chunked`).
 
     Returns
     -------
-    ndarray, shape (Z, Y*s, X*s) or (C, Z, Y*s, X*s), float32
+    ndarray, shape (Z', Y*s, X*s) or (C, Z', Y*s, X*s), float32
+        ``Z' = len(planes)`` (default Z).
     """
     if tta:
         return _predict_tta(
             net, stack, neighbors, include_center, tile=tile, overlap=overlap, batch=batch,
             channels_last=channels_last, progress=progress, head=head, out_channels=out_channels,
-            output_scale=output_scale,
+            output_scale=output_scale, planes=planes,
         )
     align = 2**net.depth
-    n_planes, height, width = stack.shape
+    _, height, width = stack.shape
+    targets = list(range(stack.shape[0])) if planes is None else [int(z) for z in planes]
+    n_planes = len(targets)
     device = next(net.parameters()).device
     if batch is None:
         batch = 8 if device.type == "cuda" else 1
@@ -178,9 +186,9 @@ def predict_stack(
     out = np.zeros((out_channels, n_planes, height * scale, width * scale), dtype=np.float32)
 
     def jobs() -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray]]:
-        for z in range(n_planes):
-            inputs = _pad_plane(plane_inputs(stack, z, neighbors, include_center), padded_h, padded_w)
-            observed = _pad_plane(stack[z : z + 1], padded_h, padded_w)
+        for z, plane in enumerate(targets):  # z: output position, plane: index in the stack
+            inputs = _pad_plane(plane_inputs(stack, plane, neighbors, include_center), padded_h, padded_w)
+            observed = _pad_plane(stack[plane : plane + 1], padded_h, padded_w)
             for y, x in cores:
                 wy = window_start(y, halo, window_h, padded_h)
                 wx = window_start(x, halo, window_w, padded_w)
@@ -272,7 +280,7 @@ def _predict_tta(net, stack, neighbors, include_center, progress, out_channels, 
         if bar is not None:
             bar.update(1)
         elif callable(progress):
-            progress(int((i + 1) * stack.shape[0] / len(DIHEDRAL)), stack.shape[0])
+            progress(int((i + 1) * pred.shape[-3] / len(DIHEDRAL)), pred.shape[-3])
     if bar is not None:
         bar.close()
     return total / len(DIHEDRAL)

@@ -36,6 +36,13 @@ def draw_batch(
     return (torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets)), torch.from_numpy(np.stack(masks)))
 
 
+def _distributed_rank() -> int:
+    """This process's rank in a DDP run (0 when not distributed)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
+
+
 class EpochStepSampler(Sampler):
     """Yields ``(epoch, step)`` keys; Lightning calls :meth:`set_epoch` before every epoch.
 
@@ -58,8 +65,9 @@ class EpochStepSampler(Sampler):
         epoch, start = self.epoch, 0
         if self.resume_at is not None:
             (epoch, start), self.resume_at = self.resume_at, None
+        rank = _distributed_rank()
         for step in range(start, self.steps_per_epoch):
-            yield epoch, step
+            yield (epoch, step) if rank == 0 else (epoch, step, rank)
 
     def __len__(self) -> int:
         return self.steps_per_epoch
@@ -71,9 +79,10 @@ class TrainBatches(Dataset):
     def __init__(self, source: PatchSource, transform: Transform, batch: int, seed: int) -> None:
         self.source, self.transform, self.batch, self.seed = source, transform, batch, seed
 
-    def __getitem__(self, key: tuple[int, int]):
-        epoch, step = key
-        return draw_batch(self.source, self.transform, self.batch, np.random.default_rng([self.seed, epoch, step]))
+    def __getitem__(self, key: tuple):
+        # (epoch, step), or (epoch, step, rank) on the other ranks of a DDP run: rank 0 draws the
+        # batches of a single-device run, each other rank a stream of its own.
+        return draw_batch(self.source, self.transform, self.batch, np.random.default_rng([self.seed, *key]))
 
     def __len__(self) -> int:  # pragma: no cover - the sampler defines the length
         raise TypeError("TrainBatches is indexed by (epoch, step)")

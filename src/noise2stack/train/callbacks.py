@@ -61,10 +61,14 @@ class ModelFolderCallback(L.Callback):
                 "seconds": round(time.monotonic() - self.start, 3),
             }
         )
-        save_weights(pl_module.net, self.folder / LAST_WEIGHTS_FILE)
         score = val_loss if not math.isnan(val_loss) else train_loss
-        if score < self.best_loss:
+        improved = score < self.best_loss
+        if improved:
             self.best_loss, self.best_epoch = score, trainer.current_epoch
+        if not trainer.is_global_zero:  # DDP: the weights are the same on every rank; rank 0 writes
+            return
+        save_weights(pl_module.net, self.folder / LAST_WEIGHTS_FILE)
+        if improved:
             save_weights(pl_module.net, self.folder / WEIGHTS_FILE)
         self.write_log()
 

@@ -59,6 +59,8 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+    # DDP: val_loss is the same on every rank (same batches, synced weights); the train loss logged is rank 0's
+    warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
     warnings.filterwarnings("ignore", message=".*resuming from a checkpoint that ended before the epoch ended.*")
 
 
@@ -157,9 +159,19 @@ def fit(
             val_inputs = prepare_stacks(noise_model, list(val_inputs), config.noise_model_clip, "the validation data")
 
     torch.manual_seed(config.seed)
-    if normalizer is None:
-        normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
-    norm_in = [normalizer.normalize(s) for s in inputs]
+    streaming = any(not isinstance(s, np.ndarray) for s in inputs)  # StackViews read from a store
+    if streaming:
+        from noise2stack.data.streaming import NormalizedStack, fit_streaming_normalizer
+
+        if target_kind != "self" or val_inputs is not None:
+            raise Noise2StackError("streaming from a store supports self-supervised training on held-out planes only")
+        if normalizer is None:
+            normalizer = fit_streaming_normalizer(inputs, config.normalization, config.percentiles)
+        norm_in = [NormalizedStack(s, normalizer) for s in inputs]
+    else:
+        if normalizer is None:
+            normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
+        norm_in = [normalizer.normalize(s) for s in inputs]
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
     if target_kind == "copy":  # two noisy copies serve both ways: A predicts B and B predicts A
         norm_in, norm_tgt = norm_in + norm_tgt, norm_tgt + norm_in
@@ -200,6 +212,10 @@ def fit(
     if resume and (config.epochs is None or not checkpoint.is_file()):
         raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")
     fitted_to_time = config.epochs is None and config.max_time is not None
+    distributed = config.devices > 1
+    if distributed and config.epochs is None:
+        # Fitting the epoch count to --max-time is timed per process; ranks could disagree and hang.
+        raise Noise2StackError(f"--devices {config.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)")
     if config.epochs is None:
         epochs = 100
         if config.max_time is not None:
@@ -246,9 +262,17 @@ def fit(
     callbacks.append(EpochLogCallback(log, folder_cb, config.max_time))
     if log.bar:
         callbacks.append(BudgetProgressBar(total_steps, config.max_time))
+    strategy = "auto"
+    if distributed:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        on_gpu = torch.cuda.is_available()
+        # CPU: forked processes talking gloo (no pickling, no re-run of the command); GPUs: spawned, NCCL.
+        strategy = DDPStrategy(process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork")
     trainer = L.Trainer(
         accelerator="auto",
-        devices=1,
+        devices=config.devices,
+        strategy=strategy,
         precision=_trainer_precision(),
         max_epochs=config.total_epochs(),
         max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
@@ -268,7 +292,7 @@ def fit(
         module, train_dataloaders=train_loader, val_dataloaders=val_loader,
         ckpt_path=str(checkpoint) if resume else None, weights_only=True,
     )
-    if folder_cb.best_epoch is None:  # stopped (max_time or a signal) before the first epoch ended
+    if folder_cb.best_epoch is None and not distributed:  # stopped (max_time or a signal) before the first epoch ended
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
     trained.stopped_by_signal = checkpoint_cb.stop_signal

@@ -1,0 +1,453 @@
+"""Chunked, resumable, optionally distributed prediction of volumes of any size and axes (Dask).
+
+The volume (any of ``TCZYX``, see :mod:`noise2stack.io.zarr_io`) is cut into *blocks*: one index
+along every loop axis (T or C, whichever is not the stack axis) and ``chunk_planes`` planes along the
+stack axis, whole planes in Y and X. A block is predicted from a *slab* that adds ``N/2`` planes on
+each side (clipped at the volume's ends) and keeps only its own planes
+(:func:`noise2stack.predict.tiling.predict_stack` with ``planes=``). Inside the slab every kept plane
+has the neighbours it has in the whole volume; where the slab is clipped the slab's end *is* the
+volume's end, so the end-of-stack rule of :mod:`noise2stack.data.sampler` picks the same planes
+(tested exhaustively in tests/predict/test_chunked.py). In Y and X the tiler reads each tile's
+context from the plane, so the result equals in-memory prediction exactly.
+
+Each block is one Dask task: it opens the input and the model itself (the model once per process,
+cached by its weights' SHA-256), writes its planes to the output store's array ``0`` (whose chunks
+never straddle two blocks) and then marks itself done in the store's ``noise2stack_done`` array
+(one chunk per block, so concurrent writers never touch the same file). Peak memory is a few
+slabs, independent of the volume's size.
+
+The output is OME-Zarr with the input's axes, voxel sizes and units. NGFF requires the axes in the
+order t, c, z, y, x; an input in another order (e.g. ``ZCYX`` from a TIFF) is written in that order
+(``CZYX``), the only case where the output's axis order differs from the input's.
+
+Resuming: the output group's ``noise2stack`` attribute records the model, the input and the
+settings. Run again with the same command, only blocks not marked done are predicted. A store that
+is complete, or was started with another model, input or setting, is refused without
+``--overwrite``. When all blocks are done the optional pyramid is written, the done-array removed
+and the record marked complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from noise2stack.errors import Noise2StackError
+from noise2stack.io.zarr_io import (
+    IMAGE_ARRAY, VolumeSpec, create_ome_zarr, is_zarr_path, ngff_order, open_array, write_pyramid,
+)
+
+RUN_ATTRIBUTE = "noise2stack"
+DONE_ARRAY = "noise2stack_done"
+RECORD_FORMAT = 1
+LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
+#: Output chunk side in Y and X (pixels): small enough for viewers, large enough for few files.
+STORE_TILE = 1024
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Prediction settings that a resumed run must share (all but ``batch`` change the result)."""
+
+    stack_axis: str
+    chunk_planes: int
+    tile: int
+    overlap: int | None
+    tta: bool
+    channels: str
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class Block:
+    """One task: ``loop`` indexes the loop axes, ``[start, stop)`` the stack axis."""
+
+    number: int
+    loop: tuple
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Model folder(s) and the SHA-256 of their weights: one model, or one per channel."""
+
+    folders: tuple
+    checksums: tuple
+
+    def for_channel(self, channel: int) -> tuple[str, str]:
+        i = channel if len(self.folders) > 1 else 0
+        return self.folders[i], self.checksums[i]
+
+
+_MODELS: dict = {}
+_MODELS_LOCK = threading.Lock()
+#: How many times this process loaded a model from disk (tests check that workers load once).
+MODEL_LOADS = {"count": 0}
+
+
+def cached_model(folder: str, checksum: str):
+    """The model in ``folder``, loaded once per process and key (folder, weights SHA-256)."""
+    from noise2stack.model import Model
+
+    key = (folder, checksum)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            model = Model.load(folder)
+            if model.checksum() != checksum:
+                raise Noise2StackError(f"the model in {folder} changed while predicting; start again")
+            import torch
+
+            # Once here, not per block: threads sharing the network must not convert it concurrently.
+            model.net.to(memory_format=torch.channels_last if model.config.channels_last else torch.contiguous_format)
+            _MODELS[key] = model
+            MODEL_LOADS["count"] += 1
+        return _MODELS[key]
+
+
+def resolve_stack_axis(spec: VolumeSpec, stack_axis: str | None) -> str:
+    """The neighbour axis: ``stack_axis`` (Z or T) if given, else Z when present, else T."""
+    if stack_axis is None:
+        for letter in "ZT":
+            if letter in spec.axes:
+                return letter
+        raise Noise2StackError(f"{spec.path} (axes {spec.axes}) has no Z or T axis to take neighbouring planes along")
+    letter = stack_axis.upper()
+    if letter not in ("Z", "T"):
+        raise Noise2StackError(f"--stack-axis must be Z or T, got {stack_axis!r}")
+    if letter not in spec.axes:
+        raise Noise2StackError(f"--stack-axis {letter} is not an axis of {spec.path} (axes {spec.axes})")
+    return letter
+
+
+def loop_axes(spec: VolumeSpec, stack_axis: str) -> str:
+    """Axes looped over: all but the stack axis, Y and X, in file order."""
+    return "".join(a for a in spec.axes if a not in (stack_axis, "Y", "X"))
+
+
+def plan_blocks(spec: VolumeSpec, stack_axis: str, chunk_planes: int) -> list[Block]:
+    """All blocks of the volume, in file order of the loop axes, then along the stack axis."""
+    loops = loop_axes(spec, stack_axis)
+    n = spec.size(stack_axis)
+    blocks: list[Block] = []
+    for loop in np.ndindex(*[spec.size(a) for a in loops]):
+        for start in range(0, n, chunk_planes):
+            blocks.append(Block(len(blocks), tuple(int(i) for i in loop), start, min(start + chunk_planes, n)))
+    return blocks
+
+
+def slab_range(start: int, stop: int, n_planes: int, neighbors: int) -> tuple[int, int]:
+    """Planes ``[lo, hi)`` to read for block ``[start, stop)``: ``N/2`` more on each side, clipped."""
+    half = neighbors // 2
+    return max(0, start - half), min(n_planes, stop + half)
+
+
+def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi: int) -> tuple[tuple, list[int]]:
+    """Index of the slab in ``axes`` order, and the transpose that makes it (S, Y, X)."""
+    index, kept = [], []
+    for a in axes:
+        if a in loops:
+            index.append(block.loop[loops.index(a)])
+        elif a == stack_axis:
+            index.append(slice(lo, hi))
+            kept.append(a)
+        else:
+            index.append(slice(None))
+            kept.append(a)
+    return tuple(index), [kept.index(a) for a in (stack_axis, "Y", "X")]
+
+
+def predict_block(model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block, settings: Settings) -> int:
+    """Predict one block, write it to ``out`` and mark it done; returns the voxels written."""
+    import zarr
+
+    from noise2stack.predict.tiling import predict_stack
+
+    channel = block.loop[loop_axes(spec, settings.stack_axis).index("C")] if "C" in loop_axes(spec, settings.stack_axis) else 0
+    model = cached_model(*model_ref.for_channel(channel))
+    n = spec.size(settings.stack_axis)
+    lo, hi = slab_range(block.start, block.stop, n, model.neighbors)
+    loops = loop_axes(spec, settings.stack_axis)
+    index, order = _selection(spec.axes, loops, settings.stack_axis, block, lo, hi)
+    slab = np.transpose(np.asarray(open_array(spec)[index]), order)
+    if slab.dtype.kind == "f" and not np.isfinite(slab).all():
+        raise Noise2StackError(f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising")
+    normalized = model.normalizer.normalize(slab)
+    result = predict_stack(
+        model.net, normalized, model.neighbors, model.include_center, tile=settings.tile, overlap=settings.overlap,
+        batch=settings.batch, channels_last=model.config.channels_last, tta=settings.tta,
+        planes=range(block.start - lo, block.stop - lo),
+    )
+    result = model.normalizer.denormalize(result)
+    out_index, out_order = _selection(ngff_order(spec.axes), loops, settings.stack_axis, block, block.start, block.stop)
+    target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
+    target[out_index] = np.transpose(result, np.argsort(out_order))
+    # The record comes after the data: a block killed between the two is simply predicted again.
+    zarr.open_array(str(Path(out) / DONE_ARRAY), mode="r+")[block.number] = 1
+    return int(result.size)
+
+
+def _record(model_ref: ModelRef, spec: VolumeSpec, settings: Settings) -> dict:
+    from noise2stack.model import package_version
+
+    run_settings = {k: v for k, v in asdict(settings).items() if k != "batch"}
+    return {
+        "format": RECORD_FORMAT, "noise2stack": package_version(), "model_sha256": list(model_ref.checksums),
+        "input": spec.fingerprint(), "settings": run_settings, "complete": False,
+    }
+
+
+def _existing_record(out: Path) -> dict | None:
+    import zarr
+
+    try:
+        group = zarr.open_group(str(out), mode="r")
+    except Exception:
+        return None
+    record = group.attrs.get(RUN_ATTRIBUTE)
+    return record if isinstance(record, dict) else None
+
+
+def check_output_store(out: Path, record: dict, overwrite: bool) -> str:
+    """Decide what to do with ``out``: ``"create"``, ``"resume"`` or ``"replace"``; refuse otherwise."""
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise Noise2StackError(f"output folder does not exist: {out.parent}")
+        return "create"
+    existing = _existing_record(out)
+    if overwrite:
+        if existing is None and not is_zarr_path(out) or out.is_file():
+            raise Noise2StackError(f"{out} exists and is not a Zarr store; remove it yourself or choose another output")
+        if existing is None and any(out.iterdir()) and not (out / "zarr.json").is_file():
+            raise Noise2StackError(f"{out} exists and is not a Zarr store; remove it yourself or choose another output")
+        return "replace"
+    if existing is None:
+        raise Noise2StackError(f"{out} exists and is not an unfinished noise2stack prediction; pass --overwrite to replace it")
+    if existing.get("complete"):
+        raise Noise2StackError(f"{out} holds a finished prediction; pass --overwrite to replace it")
+    differs = [k for k in ("model_sha256", "input", "settings") if existing.get(k) != record[k]]
+    if differs:
+        names = {"model_sha256": "model", "input": "input", "settings": "settings"}
+        raise Noise2StackError(
+            f"{out} was started with another {', '.join(names[d] for d in differs)}; "
+            "pass --overwrite to replace it, or run the command that started it to resume"
+        )
+    return "resume"
+
+
+def _connect(address: str, timeout: float):
+    try:
+        from distributed import Client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        raise Noise2StackError("--scheduler ADDRESS needs the 'distributed' package") from None
+    import dask
+
+    try:
+        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+            return Client(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise Noise2StackError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({first[:120]})") from None
+
+
+def check_scheduler(scheduler: str) -> None:
+    if scheduler in LOCAL_SCHEDULERS:
+        return
+    if "://" not in scheduler and ":" not in scheduler:
+        raise Noise2StackError(
+            f"--scheduler {scheduler!r} is neither {', '.join(LOCAL_SCHEDULERS)} nor a scheduler address (tcp://HOST:PORT)"
+        )
+
+
+class ChunkProgress:
+    """Chunk progress with throughput (MVox/s) and time left: a tqdm bar, or ``callback(done, total)``."""
+
+    def __init__(self, total: int, voxels_per_block: float, progress: bool | Progress) -> None:
+        self.total, self.done, self.voxels, self.start = total, 0, 0.0, time.perf_counter()
+        self.voxels_per_block = voxels_per_block
+        self.callback = progress if callable(progress) else None
+        self.bar = None
+        self.lock = threading.Lock()
+        if progress is True and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, unit="chunk", desc="denoising chunks")
+
+    def tick(self) -> None:
+        with self.lock:
+            self.done += 1
+            self.voxels += self.voxels_per_block
+            if self.bar is not None:
+                rate = self.voxels / max(time.perf_counter() - self.start, 1e-9) / 1e6
+                self.bar.set_postfix_str(f"{rate:.2f} MVox/s", refresh=False)
+                self.bar.update(1)
+            if self.callback is not None:
+                self.callback(self.done, self.total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_blocks(tasks: list, keys: list[str], scheduler: str, jobs: int, progress: ChunkProgress, client=None) -> None:
+    """Compute the delayed ``tasks`` on a local scheduler or a distributed ``client``, ticking ``progress``."""
+    import dask
+
+    if client is not None:
+        from distributed import as_completed
+
+        with client.as_current():
+            futures = client.compute(tasks)
+            try:
+                for future in as_completed(futures):
+                    future.result()  # re-raises a worker's error here
+                    progress.tick()
+            finally:
+                client.cancel(futures)
+        return
+    from dask.callbacks import Callback
+
+    wanted = set(keys)
+
+    class _Tick(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):  # noqa: D401 - dask's hook
+            if key in wanted:
+                progress.tick()
+
+    with _Tick():
+        dask.compute(*tasks, scheduler=scheduler, num_workers=jobs if scheduler != "synchronous" else None)
+
+
+def predict_volume(
+    models: Sequence[str | Path],
+    spec: VolumeSpec,
+    out: str | Path,
+    stack_axis: str | None = None,
+    chunk_planes: int = 32,
+    tile: int = 512,
+    overlap: int | None = None,
+    batch: int | None = None,
+    tta: bool = False,
+    channels: str = "separate",
+    scheduler: str = "threads",
+    jobs: int = 1,
+    pyramid: bool = False,
+    overwrite: bool = False,
+    progress: bool | Progress = True,
+    connect_timeout: float = 5.0,
+) -> Path:
+    """Denoise a volume chunk by chunk into an OME-Zarr store; see the module docstring.
+
+    Parameters
+    ----------
+    models : sequence of path
+        One model folder, or one per channel (``channels="separate"`` with a C axis).
+    spec : VolumeSpec
+        The input (:func:`noise2stack.io.zarr_io.inspect_volume`).
+    out : path
+        Output ``.zarr`` store (OME-Zarr 0.5), float32, the input's axes, voxel sizes and units.
+    stack_axis : {"Z", "T"}, optional
+        Neighbour axis (default Z when present, else T).
+    chunk_planes : int
+        Planes per block along the stack axis; memory grows with it (and with ``jobs``).
+    scheduler : str
+        ``threads``, ``processes``, ``synchronous`` or a ``dask.distributed`` scheduler address.
+    jobs : int
+        Blocks predicted at once on a local scheduler.
+    pyramid : bool
+        Add a multiscale pyramid when done.
+    progress : bool or callable
+        A progress bar, or ``progress(chunks_done, chunks_total)``.
+
+    Returns
+    -------
+    Path
+        The output store.
+    """
+    import dask
+    import zarr
+
+    from noise2stack.data.sampler import min_planes
+    from noise2stack.model import Model
+    from noise2stack.resources import check_memory
+
+    out = Path(out)
+    if not is_zarr_path(out) or out.suffix.lower() != ".zarr":
+        raise Noise2StackError(f"chunked prediction writes OME-Zarr: name the output *.zarr, not {out.name}")
+    if Path(spec.path).resolve() == out.resolve():
+        raise Noise2StackError(f"the output {out} is also the input; choose another output path")
+    if channels not in ("separate",):
+        raise Noise2StackError(f"--channels {channels!r}: chunked prediction supports 'separate' (one model per channel, or one for all)")
+    if chunk_planes < 1 or jobs < 1 or tile < 1 or (batch is not None and batch < 1):
+        raise Noise2StackError("--chunk-planes, --jobs, --tile and --batch must be positive")
+    check_scheduler(scheduler)
+    stack_axis = resolve_stack_axis(spec, stack_axis)
+    loaded = [Model.load(m) for m in models]
+    n_channels = spec.size("C") if "C" in loop_axes(spec, stack_axis) else 1
+    if len(loaded) > 1 and len(loaded) != n_channels:
+        raise Noise2StackError(f"{len(loaded)} models for {n_channels} channel(s); give one model, or one per channel")
+    first = loaded[0]
+    for m in loaded[1:]:
+        if (m.neighbors, m.include_center) != (first.neighbors, first.include_center):
+            raise Noise2StackError("the per-channel models use different neighbour settings; train them alike")
+    n = spec.size(stack_axis)
+    need = min_planes(first.neighbors, first.include_center)
+    if first.method.needs_stack and n < need:
+        raise Noise2StackError(
+            f"{spec.path} has {n} plane(s) along {stack_axis}; this model ({first.config.method}, "
+            f"{first.neighbors} neighbours) needs at least {need}"
+        )
+    height, width = spec.size("Y"), spec.size("X")
+    slab_planes = min(n, chunk_planes + first.neighbors)
+    # input + normalised slab, the network's input planes and output, the written block
+    per_block = slab_planes * height * width * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * height * width * 12
+    check_memory(per_block * jobs, f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}", "--chunk-planes (or --jobs)")
+
+    model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
+    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch)
+    record = _record(model_ref, spec, settings)
+    action = check_output_store(out, record, overwrite)
+    client = _connect(scheduler, connect_timeout) if scheduler not in LOCAL_SCHEDULERS else None
+    try:
+        blocks = plan_blocks(spec, stack_axis, chunk_planes)
+        if action == "replace":
+            shutil.rmtree(out)
+        if action in ("create", "replace"):
+            out_axes = ngff_order(spec.axes)
+            chunks = tuple(
+                chunk_planes if a == stack_axis else min(STORE_TILE, spec.size(a)) if a in "YX" else 1 for a in out_axes
+            )
+            shape = tuple(spec.size(a) for a in out_axes)
+            create_ome_zarr(out, out_axes, shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
+            zarr.open_group(str(out), mode="r+").create_array(DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0)
+        done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
+        pending = [b for b in blocks if not done[b.number]]
+        bar = ChunkProgress(len(pending), chunk_planes * height * width, progress)
+        keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
+        tasks = [
+            dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key)
+            for b, key in zip(pending, keys)
+        ]
+        try:
+            if tasks:
+                run_blocks(tasks, keys, scheduler, jobs, bar, client)
+        finally:
+            bar.close()
+    finally:
+        if client is not None:
+            client.close()
+    if pyramid:
+        write_pyramid(out)
+    group = zarr.open_group(str(out), mode="r+")
+    if DONE_ARRAY in group:
+        del group[DONE_ARRAY]
+    group.attrs[RUN_ATTRIBUTE] = {**record, "complete": True, "pyramid": bool(pyramid)}
+    return out
