@@ -12,6 +12,7 @@ raise :class:`noise2stack.errors.Noise2StackError` with a one-line message for b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path

@@ -13,10 +13,22 @@ from noise2stack.train.batches import TrainBatches
 
 
 def test_ddp_two_cpu_processes_train_a_loadable_model(tmp_path, make_stack):
+    import subprocess
+    import sys
+
     stack = make_stack(8, 32, 32)
-    kwargs = dict(neighbors=2, patch=16, batch=2, epochs=1, steps_per_epoch=4, val_patches=2, progress=False, seed=3)
-    ddp = api.train(stack, tmp_path / "ddp", devices=2, **kwargs)
-    single = api.train(stack, tmp_path / "one", **kwargs)
+    kwargs = dict(neighbors=2, patch=16, batch=2, epochs=1, steps_per_epoch=4, val_patches=2, seed=3)
+    # DDP forks its worker processes: fork in a fresh interpreter, not in this test process whose
+    # earlier tests left thread pools (Dask, OpenMP) behind; a forked child can deadlock on their locks
+    np.save(tmp_path / "stack.npy", stack)
+    (tmp_path / "c.yaml").write_text("".join(f"{k}: {v}\n" for k, v in kwargs.items()))
+    run = subprocess.run(
+        [sys.executable, "-m", "noise2stack.cli", "train", str(tmp_path / "stack.npy"), "--out", str(tmp_path / "ddp"),
+         "--config", str(tmp_path / "c.yaml"), "--devices", "2", "--quiet"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    single = api.train(np.load(tmp_path / "stack.npy"), tmp_path / "one", progress=False, **kwargs)
     loaded = Model.load(tmp_path / "ddp")
     assert loaded.config.devices == 2
     ddp_state, single_state = loaded.net.state_dict(), single.net.state_dict()

@@ -6,6 +6,7 @@ import copy
 import datetime
 import functools
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -263,12 +264,18 @@ def fit(
     if log.bar:
         callbacks.append(BudgetProgressBar(total_steps, config.max_time))
     strategy = "auto"
+    threads_before = torch.get_num_threads()
     if distributed:
         from lightning.pytorch.strategies import DDPStrategy
 
         on_gpu = torch.cuda.is_available()
         # CPU: forked processes talking gloo (no pickling, no re-run of the command); GPUs: spawned, NCCL.
         strategy = DDPStrategy(process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork")
+        if not on_gpu:
+            # A forked child that enters an OpenMP parallel region the parent had started deadlocks
+            # (measured: --devices 2 hung with OMP_NUM_THREADS set, and after Dask tests). One
+            # intra-op thread per process never enters one, and N processes share the cores anyway.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.devices))
     trainer = L.Trainer(
         accelerator="auto",
         devices=config.devices,
@@ -288,10 +295,13 @@ def fit(
         log_every_n_steps=max(1, min(50, config.steps_per_epoch)),
         plugins=[SafeCheckpointIO()],
     )
-    trainer.fit(
-        module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-        ckpt_path=str(checkpoint) if resume else None, weights_only=True,
-    )
+    try:
+        trainer.fit(
+            module, train_dataloaders=train_loader, val_dataloaders=val_loader,
+            ckpt_path=str(checkpoint) if resume else None, weights_only=True,
+        )
+    finally:
+        torch.set_num_threads(threads_before)
     if folder_cb.best_epoch is None and not distributed:  # stopped (max_time or a signal) before the first epoch ended
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
