@@ -43,7 +43,11 @@ class ModelFolderCallback(L.Callback):
         self.start = time.monotonic() - self.seconds_before
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]  # the scheduler steps before epoch end
+        # the rate of this epoch's first step (set per step by the module, from the step alone)
+        if hasattr(pl_module, "lr_factor"):
+            self.epoch_lr = pl_module.lr * pl_module.lr_factor(trainer.global_step)
+        else:
+            self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         metrics = trainer.callback_metrics
@@ -201,10 +205,7 @@ class FitEpochsToBudget(L.Callback):
             return
         trainer.fit_loop.max_epochs = epochs
         pl_module.epochs = epochs
-        for config in trainer.lr_scheduler_configs:
-            # the scheduler already stepped into this epoch with the old count: step into it again
-            config.scheduler.last_epoch -= 1
-            config.scheduler.step()
+        # the module computes each step's rate from pl_module.epochs: nothing else to update
         for callback in trainer.callbacks:
             if isinstance(callback, BudgetProgressBar):
                 callback.total_steps = epochs * trainer.num_training_batches

@@ -85,8 +85,14 @@ class DenoiseModule(L.LightningModule):
     def lr_factor(self, step: int) -> float:
         return cosine_lr_factor(step, self.epochs * self.steps_per_epoch, self.warmup_steps)
 
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        # The rate is a pure function of the optimisation step, set before every step rather than
+        # kept in a scheduler's state: a resumed run (global_step restored) gets exactly the rates
+        # an uninterrupted run gets, wherever the checkpoint was taken, and a re-fitted epoch count
+        # (FitEpochsToBudget) applies from the next step.
+        rate = self.lr * self.lr_factor(self.trainer.global_step)
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = rate
+
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
-        # a bound method, so the schedule reads self.epochs at every step (re-fitted to a budget)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
