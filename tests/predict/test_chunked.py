@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -190,8 +191,13 @@ def test_zcyx_tiff_comes_out_in_ngff_order(tmp_path, model_dir):
         assert np.array_equal(result[c], in_memory(model_dir, zcyx[:, c]))
 
 
-def test_two_worker_local_cluster_equals_a_local_run(tmp_path, model_dir):
+def test_two_worker_local_cluster_equals_a_local_run(tmp_path, model_dir, monkeypatch):
     from distributed import Client, LocalCluster
+
+    # LocalCluster writes OMP_NUM_THREADS=1 (and MKL_...) into this process's environment for its
+    # workers; restore it after the test so later subprocesses train with the usual threads
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.setenv(name, os.environ[name]) if name in os.environ else monkeypatch.delenv(name, raising=False)
 
     zyx = volume((9, 22, 19), seed=5)
     np.save(tmp_path / "in.npy", zyx)

@@ -76,7 +76,13 @@ def test_kill_9_then_resume_equals_uninterrupted(setup):
         capture_output=True, text=True,
     )
     assert resumed.returncode == 0, resumed.stderr
-    api.train(d / "noisy.tif", d / "ref", config_file=d / "c.yaml", progress=False)
+    # the reference in a subprocess too: same interpreter settings (threads) as the interrupted run
+    ref = subprocess.run(
+        [sys.executable, "-m", "noise2stack.cli", "train", str(d / "noisy.tif"), "--out", str(d / "ref"),
+         "--config", str(d / "c.yaml"), "--quiet"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert ref.returncode == 0, ref.stderr
     for name in ("last.safetensors", "weights.safetensors"):
         a, b = load_file(str(d / "ref" / name)), load_file(str(d / "run" / name))
         assert all(torch.equal(a[k], b[k]) for k in a), name
