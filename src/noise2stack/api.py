@@ -404,10 +404,11 @@ def predict(
             raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
         if kspace:
             raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
+        from noise2stack.methods import get_method
         from noise2stack.methods.base import Method
 
         for folder in channel_models(model) if not isinstance(model, Model) else []:
-            method = load_model(folder).method
+            method = get_method(load_config(Path(folder) / CONFIG_FILE).method)  # the config alone: no weights read
             if method.finish is not None or type(method).prediction_net is not Method.prediction_net:
                 raise Noise2StackError(
                     f"chunked (Zarr) prediction runs one-pass methods (n2stack, n2n, n2c, n2v); "

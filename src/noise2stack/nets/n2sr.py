@@ -49,22 +49,10 @@ class N2SRUNet(CSBDeepUNet):
         self.sr1 = nn.Conv2d(self.head_channels, self.head_channels, kernel_size=1)
         self.sr2 = nn.Conv2d(self.head_channels, 1, kernel_size=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoise and super-resolve a batch: (N, C, H, W) -> (N, 1, 2H, 2W)."""
-        height, width = x.shape[-2:]
-        multiple = 2**self.depth
-        pad_y, pad_x = (-height) % multiple, (-width) % multiple
-        xp = x
-        if pad_y or pad_x:
-            mode = "reflect" if pad_y < height and pad_x < width else "replicate"
-            xp = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
-        features = F.relu(self._body(xp))  # the U-Net's 256-channel last layer
-        h = F.relu(self.upsample(features))
-        out = self.sr2(F.relu(self.sr1(h)))[..., : 2 * height, : 2 * width]
-        if self.residual_channels:  # each sub-pixel gets its input pixel's value
-            base = x[:, self.residual_channels].mean(dim=1, keepdim=True)
-            out = out + F.interpolate(base, scale_factor=2.0, mode="nearest")
-        return out
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, 1, 2H, 2W); padding, cropping and the residual are the base class's."""
+        features = F.relu(super()._body(x))  # the U-Net's 256-channel last layer
+        return self.sr2(F.relu(self.sr1(F.relu(self.upsample(features)))))
 
 
 def downsample_bilinear(sr: torch.Tensor) -> torch.Tensor:

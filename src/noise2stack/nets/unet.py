@@ -32,6 +32,7 @@ class _UNetBase(nn.Module):
     context: int
     floats_per_pixel_train: int
     floats_per_pixel_infer: int
+    output_scale: int = 1  # output pixels per input pixel along Y and X (a super-resolving head)
 
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
         super().__init__()
@@ -50,7 +51,7 @@ class _UNetBase(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Denoise a batch: (N, C, Y, X) -> (N, out_channels, Y, X)."""
+        """Denoise a batch: (N, C, Y, X) -> (N, out_channels, Y * s, X * s), s = ``output_scale``."""
         height, width = x.shape[-2:]
         multiple = 2**self.depth
         pad_y, pad_x = (-height) % multiple, (-width) % multiple
@@ -58,9 +59,13 @@ class _UNetBase(nn.Module):
         if pad_y or pad_x:
             mode = "reflect" if pad_y < height and pad_x < width else "replicate"
             xp = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
-        out = self._body(xp)[..., :height, :width]
+        scale = self.output_scale
+        out = self._body(xp)[..., : height * scale, : width * scale]
         if self.residual_channels:
-            out = out + x[:, self.residual_channels].mean(dim=1, keepdim=True)
+            base = x[:, self.residual_channels].mean(dim=1, keepdim=True)
+            if scale > 1:  # each sub-pixel gets its input pixel's value
+                base = F.interpolate(base, scale_factor=float(scale), mode="nearest")
+            out = out + base
         return out
 
 

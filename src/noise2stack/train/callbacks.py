@@ -44,10 +44,7 @@ class ModelFolderCallback(L.Callback):
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         # the rate of this epoch's first step (set per step by the module, from the step alone)
-        if hasattr(pl_module, "lr_factor"):
-            self.epoch_lr = pl_module.lr * pl_module.lr_factor(trainer.global_step)
-        else:
-            self.epoch_lr = trainer.optimizers[0].param_groups[0]["lr"]
+        self.epoch_lr = pl_module.lr * pl_module.lr_factor(trainer.global_step)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         metrics = trainer.callback_metrics
