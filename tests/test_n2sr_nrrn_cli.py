@@ -57,7 +57,8 @@ def test_n2sr_tiled_equals_untiled_blend_and_cut(n2sr_model):
     d = n2sr_model
     outs = {}
     for name, extra in {"whole": ["--tile", "512"], "blend": ["--tile", "128"], "cut": ["--tile", "128", "--stitch", "cut"],
-                        "sr_whole": ["--output-scale", "2"], "sr_cut": ["--output-scale", "2", "--tile", "64", "--stitch", "cut"]}.items():
+                        "sr_whole": ["--output-scale", "2"], "sr_blend": ["--output-scale", "2", "--tile", "32", "--overlap", "8"],
+                        "sr_cut": ["--output-scale", "2", "--tile", "64", "--stitch", "cut"]}.items():
         r = run("predict", d / "model", d / "image.tif", d / f"{name}.tif", "--axes", "YX", "--quiet", *extra)
         assert r.exit_code == 0, r.output
         outs[name] = tifffile.imread(d / f"{name}.tif")
@@ -65,7 +66,8 @@ def test_n2sr_tiled_equals_untiled_blend_and_cut(n2sr_model):
     scale = np.abs(outs["whole"]).max()
     for name in ("blend", "cut"):
         np.testing.assert_allclose(outs[name], outs["whole"], atol=1e-5 * scale)
-    np.testing.assert_allclose(outs["sr_cut"], outs["sr_whole"], atol=1e-5 * scale)
+    for name in ("sr_blend", "sr_cut"):
+        np.testing.assert_allclose(outs[name], outs["sr_whole"], atol=1e-5 * scale)
 
 
 def test_n2sr_output_scale_refused_for_other_methods(tmp_path, n2sr_model):
@@ -123,3 +125,27 @@ def test_nrrn_refuses_other_options(nrrn_model, tmp_path):
     r = run("predict", d / "model", d / "stack.tif", tmp_path / "x.tif", "--stitch", "sew", "--quiet")
     assert r.exit_code == 2 and "blend or cut" in r.output
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_n2sr_output_scale_2_is_one_tiled_pass_equal_to_the_network_on_the_whole_plane(n2sr_model):
+    import torch
+
+    from noise2stack import api
+
+    d = n2sr_model
+    model = api.load_model(d / "model")
+    stack = tifffile.imread(d / "stack.tif")
+    windows = {}
+    for scale in (1, 2):
+        calls = []
+        hook = model.net.register_forward_hook(lambda module, args, output: calls.append(output.shape))
+        try:
+            out = api.predict(model, stack, axes="ZYX", output_scale=scale, tile=16, overlap=4, progress=False)
+        finally:
+            hook.remove()
+        windows[scale] = len(calls)
+    with torch.inference_mode():
+        whole = model.net(torch.from_numpy(model.normalizer.normalize(stack))[:, None])[:, 0].numpy()
+    np.testing.assert_allclose(out, model.normalizer.denormalize(whole), atol=1e-5 * np.abs(out).max())
+    # the 2x output costs what the 1x does: each window goes through the network once, not once per phase
+    assert windows[1] > 3 and windows[2] == windows[1]

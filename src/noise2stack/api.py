@@ -348,12 +348,13 @@ def predict(
     jobs: int = 1,
     pyramid: bool = False,
     channels: str = "separate",
+    devices: int | Sequence[str] | None = None,
 ):
     """Denoise a stack with a trained model.
 
     A Zarr / OME-Zarr input or a ``*.zarr`` output is predicted chunk by chunk instead (see
     :func:`predict_chunked`, which takes ``stack_axis``, ``chunk_planes``, ``scheduler``, ``jobs``,
-    ``pyramid`` and ``channels``); the result is then a lazy Dask array over the output store.
+    ``pyramid``, ``channels`` and ``devices``); the result is then a lazy Dask array over the output store.
 
     Parameters
     ----------
@@ -417,8 +418,10 @@ def predict(
         return predict_chunked(
             model, noisy, out, axes=axes, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
             batch=batch, tta=tta, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
-            overwrite=overwrite, progress=progress,
+            overwrite=overwrite, progress=progress, devices=devices,
         )
+    if devices not in (None, 1):
+        raise Noise2StackError("--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it")
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
     if uncertainty is not None:
@@ -482,7 +485,7 @@ def predict(
         tiler_progress = log.on_plane  # lines and/or JSON events every 10 %
     head = m.method.finish  # probabilistic methods: (MMSE estimate, posterior std) from the samples
 
-    def run(net, progress=tiler_progress) -> np.ndarray:
+    def run(net, progress=tiler_progress, scale: int = 1) -> np.ndarray:
         if stitch == "cut":
             from noise2stack.predict.cut import predict_stack_cut
 
@@ -493,11 +496,13 @@ def predict(
         return predict_stack(
             net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
             channels_last=m.config.channels_last, progress=progress, tta=tta,
-            head=head, out_channels=1 if head is None else 2,
+            head=head, out_channels=1 if head is None else 2, output_scale=scale,
         )
 
-    if output_scale == 2:
-        # the 2Y x 2X output assembled from its four sub-pixel phases, each an ordinary 1x prediction
+    if output_scale == 2 and stitch == "blend":  # one pass: the tiler keeps each window's 2x core
+        result = run(m.method.prediction_net(m.net, m.config, scale=2, **view_options), scale=2)
+    elif output_scale == 2:
+        # the cut stitcher works at scale 1: the 2Y x 2X output from its four sub-pixel phases
         result = np.zeros((stack.shape[0], 2 * stack.shape[1], 2 * stack.shape[2]), dtype=np.float32)
         for dy in (0, 1):
             for dx in (0, 1):
@@ -568,6 +573,7 @@ def predict_chunked(
     channels: str = "separate",
     overwrite: bool = False,
     progress=True,
+    devices: int | Sequence[str] | None = None,
 ):
     """Denoise a volume of any size and axes chunk by chunk into an OME-Zarr store (resumable).
 
@@ -582,8 +588,9 @@ def predict_chunked(
         ``*.zarr`` output (OME-Zarr 0.5, float32, the input's axes, voxel sizes and units).
     stack_axis : {"Z", "T"}, optional
         The neighbour axis (default Z when present); other axes (T, C) are looped over.
-    chunk_planes, scheduler, jobs, pyramid
-        See :func:`noise2stack.predict.chunked.predict_volume`.
+    chunk_planes, scheduler, jobs, pyramid, devices
+        See :func:`noise2stack.predict.chunked.predict_volume` (``devices``: a number of GPUs, each
+        predicting its own ranges along the stack axis).
 
     Returns
     -------
@@ -600,7 +607,7 @@ def predict_chunked(
     store = predict_volume(
         channel_models(model), spec, out, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
         batch=batch, tta=tta, channels=channels, scheduler=scheduler, jobs=jobs, pyramid=pyramid, overwrite=overwrite,
-        progress=progress,
+        progress=progress, devices=devices,
     )
     return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
 

@@ -175,6 +175,7 @@ def predict(
     jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
     pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
     channels: str = typer.Option("separate", "--channels", help="separate: each channel on its own (MODEL/channel-N per channel, or one model for all)"),
+    devices: Optional[int] = typer.Option(None, "--devices", help="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis"),
 ) -> None:
     """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr).
 
@@ -186,7 +187,8 @@ def predict(
     _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
          progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty,
          output_scale=output_scale, stitch=stitch, images=images, save_units=save_units,
-         stack_axis=stack_axis, chunk_planes=chunk_planes, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels)
+         stack_axis=stack_axis, chunk_planes=chunk_planes, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
+         devices=devices)
     log.close()
     if not quiet:
         typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))

@@ -10,8 +10,10 @@ import pytest
 import tifffile
 import torch
 import zarr
+from typer.testing import CliRunner
 
 from noise2stack import api
+from noise2stack.cli import app
 from noise2stack.config import make_config
 from noise2stack.data.normalize import Normalizer
 from noise2stack.data.sampler import plane_indices
@@ -209,3 +211,56 @@ def test_two_worker_local_cluster_equals_a_local_run(tmp_path, model_dir, monkey
     assert sorted(loads.values()) in ([1, 1], [0, 1])
     result = zarr.open_array(str(tmp_path / "out.zarr" / "0"), mode="r")[:]
     assert np.array_equal(result, in_memory(model_dir, zyx))
+
+
+def test_devices_take_contiguous_ranges_along_the_stack_axis():
+    blocks = chunked.plan_blocks(inspect_volume_stub((2, 10)), "Z", 3)  # 2 C indices x blocks [0,3) [3,6) [6,9) [9,10)
+    assert chunked.assign_devices(blocks, 2) == [0, 0, 1, 1] * 2
+    assert chunked.assign_devices(blocks, 3) == [0, 0, 1, 2] * 2
+    assert chunked.assign_devices(blocks, 1) == [0] * 8
+
+
+def inspect_volume_stub(shape_cz):
+    from noise2stack.io.zarr_io import VolumeSpec
+
+    return VolumeSpec("x", "npy", "", "CZYX", (*shape_cz, 8, 8), "<f4")
+
+
+def test_two_devices_each_predict_their_own_blocks_in_order_equal_to_one(tmp_path, model_dir, monkeypatch):
+    """Two device names on the CPU: the same result, each block on its device, one block at a time per device."""
+    zyx = volume((13, 24, 20), seed=3)
+    np.save(tmp_path / "in.npy", zyx)
+    spec = inspect_volume(tmp_path / "in.npy")
+    seen, running, overlap = [], {}, []
+    real = chunked.predict_block
+
+    def spy(model_ref, spec, out, block, settings, device=None, after=None):
+        running[device] = running.get(device, 0) + 1
+        overlap.append(running[device])
+        try:
+            return real(model_ref, spec, out, block, settings, device, after)
+        finally:
+            seen.append((block.start, device))
+            running[device] -= 1
+
+    monkeypatch.setattr(chunked, "predict_block", spy)
+    predict_volume([model_dir], spec, tmp_path / "out.zarr", chunk_planes=2, devices=["cpu", "cpu:0"], progress=False)
+    result = zarr.open_array(str(tmp_path / "out.zarr" / "0"), mode="r")[:]
+    assert np.array_equal(result, in_memory(model_dir, zyx))
+    assert sorted(seen) == [(0, "cpu"), (2, "cpu"), (4, "cpu"), (6, "cpu"), (8, "cpu:0"), (10, "cpu:0"), (12, "cpu:0")]
+    assert max(overlap) == 1  # a device's blocks form a chain
+    for device in ("cpu", "cpu:0"):
+        starts = [s for s, d in seen if d == device]
+        assert starts == sorted(starts)
+
+
+def test_devices_refused_without_gpus_or_for_in_memory_output(tmp_path, model_dir):
+    np.save(tmp_path / "in.npy", volume((4, 16, 16)))
+    if not torch.cuda.is_available():
+        r = CliRunner().invoke(app, ["predict", str(model_dir), str(tmp_path / "in.npy"), str(tmp_path / "o.zarr"), "--devices", "2", "--quiet"])
+        assert r.exit_code == 2 and "2 GPUs" in r.output and not (tmp_path / "o.zarr").exists()
+    r = CliRunner().invoke(app, ["predict", str(model_dir), str(tmp_path / "in.npy"), str(tmp_path / "o.tif"), "--devices", "2", "--quiet"])
+    assert r.exit_code == 2 and "Zarr" in r.output and not (tmp_path / "o.tif").exists()
+    with pytest.raises(Noise2StackError, match="one worker per GPU"):
+        predict_volume([model_dir], inspect_volume(tmp_path / "in.npy"), tmp_path / "p.zarr", devices=["cpu", "cpu"],
+                       scheduler="processes", progress=False)

@@ -236,7 +236,8 @@ def write_stack(
         Provenance: stored in the TIFF's ImageDescription as JSON, in a NIfTI header's ``descrip``
         (first 79 characters), ignored for ``.npy``.
     reference : path-like, optional
-        The input file: a NIfTI output takes its affine and header (voxel sizes, orientation).
+        The input file: a NIfTI output takes its affine and header (voxel sizes, orientation); a
+        TIFF output takes a TIFF reference's voxel sizes and units (:mod:`noise2stack.io.tiff_meta`).
     """
     p = Path(path)
     if _suffix(p) not in SUPPORTED_SUFFIXES:
@@ -255,4 +256,13 @@ def write_stack(
 
             meta = {"axes": axes.upper().replace("T", "Z") if array.ndim == 3 else "YX"}
             meta.update(metadata or {})
-            tifffile.imwrite(tmp, array, metadata=meta, photometric="minisblack")
+            options = {}
+            if reference is not None and _suffix(Path(reference)) in (".tif", ".tiff"):
+                from noise2stack.io.tiff_meta import read_tiff_voxel_sizes, tiff_write_options
+
+                scale, units = read_tiff_voxel_sizes(reference, axes.upper())
+                if scale:
+                    written = tiff_write_options(scale, units)
+                    meta.update(written["metadata"])
+                    options = written["options"]
+            tifffile.imwrite(tmp, array, metadata=meta, photometric="minisblack", **options)

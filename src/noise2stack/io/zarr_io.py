@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from noise2stack.errors import Noise2StackError
+from noise2stack.io.tiff_meta import tiff_voxel_sizes
 
 AXIS_LETTERS = "TCZYX"
 AXIS_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
@@ -192,11 +193,13 @@ def _inspect_tiff(p: Path, axes: str | None) -> VolumeSpec:
                 raise Noise2StackError(f"cannot read {p}: no image in the file (corrupt or truncated TIFF?)")
             series = tif.series[0]
             shape, dtype, series_axes = tuple(series.shape), series.dtype, series.axes
+            axes = check_axes(axes or _tiff_axes(series_axes, len(shape), p))
+            scale, units = tiff_voxel_sizes(tif, axes)
     except Noise2StackError:
         raise
     except Exception as exc:
         raise Noise2StackError(f"cannot read {p}: {type(exc).__name__}: {exc}") from None
-    return _spec(p, "tiff", "", axes or _tiff_axes(series_axes, len(shape), p), shape, dtype, {}, {})
+    return _spec(p, "tiff", "", axes, shape, dtype, scale, units)
 
 
 def _inspect_npy(p: Path, axes: str | None) -> VolumeSpec:

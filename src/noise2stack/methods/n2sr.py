@@ -45,8 +45,12 @@ class Noise2SR(Method):
         sub, mask = subsample(inputs, rng)  # (1, P/2, P/2) in, (1, P, P) target and loss mask
         return sub, target, mask
 
-    def prediction_net(self, net, config: TrainConfig, phase: tuple[int, int] | None = None, **view):
-        from noise2stack.nets.n2sr import SRDownsampled, SRPhase
+    def prediction_net(self, net, config: TrainConfig, phase: tuple[int, int] | None = None, scale: int = 1, **view):
+        """The denoised plane (``scale=1``), the 2H × 2W output (``scale=2``), or one sub-pixel
+        ``phase`` (dy, dx) of it."""
+        from noise2stack.nets.n2sr import SRDownsampled, SRFull, SRPhase
 
         super().prediction_net(net, config, **view)
-        return SRDownsampled(net) if phase is None else SRPhase(net, *phase)
+        if phase is not None:
+            return SRPhase(net, *phase)
+        return SRFull(net) if scale == 2 else SRDownsampled(net)

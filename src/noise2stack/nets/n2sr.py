@@ -17,8 +17,9 @@ each axis: the result is the mean of the four sub-pixels of each input pixel (2�
 tested). That maps every super-resolved 2×2 cell back onto the input pixel it came from and mixes
 nothing else; ``antialias=True`` would widen the kernel to a triangle over 4 sub-pixels and blur
 across neighbouring pixels, ``align_corners=True`` would shift the grid. :class:`SRDownsampled` is
-that view; :class:`SRPhase` picks one of the four sub-pixel phases (``predict --output-scale 2``
-assembles the super-resolved plane from the four).
+that view; :class:`SRFull` keeps the 2H×2W output (``predict --output-scale 2``, tiled natively by
+the tiler's ``output_scale``); :class:`SRPhase` picks one of the four sub-pixel phases (the cut
+stitcher, which works at scale 1, assembles the super-resolved plane from the four).
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ class SRDownsampled(_View):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return downsample_bilinear(self.net(x))
+
+
+class SRFull(_View):
+    """(N, C, H, W) -> (N, 1, 2H, 2W): the super-resolved output itself."""
+
+    output_scale = 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
 
 
 class SRPhase(_View):

@@ -25,6 +25,12 @@ settings. Run again with the same command, only blocks not marked done are predi
 is complete, or was started with another model, input or setting, is refused without
 ``--overwrite``. When all blocks are done the optional pyramid is written, the done-array removed
 and the record marked complete.
+
+Several GPUs (``devices``): the blocks along the stack axis are split into as many contiguous
+ranges as there are devices (for every T/C index alike), so each device predicts its own Z ranges
+and keeps its slabs' halos to itself; each device holds its own copy of the model. The blocks of one
+device form a chain of Dask tasks (each waits for the previous one), so a device never runs two
+blocks at once and the local scheduler runs one thread per device.
 """
 
 from __future__ import annotations
@@ -64,6 +70,53 @@ class Settings:
     tta: bool
     channels: str
     batch: int | None = None
+    devices: tuple = ()  # where the blocks run; like batch, not part of the result
+
+
+def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
+    """Torch device names for ``devices``: a count of GPUs (``cuda:0`` ...), or names as given.
+
+    ``None`` or 1: ``()``, the model's own device (the CPU, as loaded).
+    """
+    if devices is None:
+        return ()
+    if isinstance(devices, int):
+        if devices < 1:
+            raise Noise2StackError(f"--devices must be at least 1, got {devices}")
+        if devices == 1:
+            return ()
+        import torch
+
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if found < devices:
+            raise Noise2StackError(
+                f"--devices {devices} spreads the chunks over {devices} GPUs, but this machine has {found}; "
+                "use --jobs for several chunks at once on the CPU"
+            )
+        return tuple(f"cuda:{i}" for i in range(devices))
+    names = tuple(str(d) for d in devices)
+    import torch
+
+    for name in names:
+        try:
+            torch.device(name)
+        except RuntimeError:
+            raise Noise2StackError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    return names
+
+
+def assign_devices(blocks: Sequence["Block"], n_devices: int) -> list[int]:
+    """The device index of every block: the blocks of each loop index along the stack axis are
+    split into ``n_devices`` contiguous ranges of (nearly) equal length, in order."""
+    per_loop: dict = {}
+    for b in blocks:
+        per_loop.setdefault(b.loop, []).append(b)
+    device = {}
+    for group in per_loop.values():
+        group = sorted(group, key=lambda b: b.start)
+        for j, b in enumerate(group):
+            device[b.number] = j * n_devices // len(group)
+    return [device[b.number] for b in blocks]
 
 
 @dataclass(frozen=True)
@@ -94,11 +147,11 @@ _MODELS_LOCK = threading.Lock()
 MODEL_LOADS = {"count": 0}
 
 
-def cached_model(folder: str, checksum: str):
-    """The model in ``folder``, loaded once per process and key (folder, weights SHA-256)."""
+def cached_model(folder: str, checksum: str, device: str | None = None):
+    """The model in ``folder``, loaded once per process and key (folder, weights SHA-256, device)."""
     from noise2stack.model import Model
 
-    key = (folder, checksum)
+    key = (folder, checksum, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
             model = Model.load(folder)
@@ -107,6 +160,8 @@ def cached_model(folder: str, checksum: str):
             import torch
 
             # Once here, not per block: threads sharing the network must not convert it concurrently.
+            if device is not None:
+                model.net.to(torch.device(device))
             model.net.to(memory_format=torch.channels_last if model.config.channels_last else torch.contiguous_format)
             _MODELS[key] = model
             MODEL_LOADS["count"] += 1
@@ -165,14 +220,17 @@ def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi
     return tuple(index), [kept.index(a) for a in (stack_axis, "Y", "X")]
 
 
-def predict_block(model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block, settings: Settings) -> int:
-    """Predict one block, write it to ``out`` and mark it done; returns the voxels written."""
+def predict_block(
+    model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block, settings: Settings, device: str | None = None, after=None
+) -> int:
+    """Predict one block on ``device`` (default: the model's), write it to ``out`` and mark it done;
+    returns the voxels written. ``after`` (ignored) is the previous task of the same device."""
     import zarr
 
     from noise2stack.predict.tiling import predict_stack
 
     channel = block.loop[loop_axes(spec, settings.stack_axis).index("C")] if "C" in loop_axes(spec, settings.stack_axis) else 0
-    model = cached_model(*model_ref.for_channel(channel))
+    model = cached_model(*model_ref.for_channel(channel), device)
     n = spec.size(settings.stack_axis)
     lo, hi = slab_range(block.start, block.stop, n, model.neighbors)
     loops = loop_axes(spec, settings.stack_axis)
@@ -198,7 +256,7 @@ def predict_block(model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block,
 def _record(model_ref: ModelRef, spec: VolumeSpec, settings: Settings) -> dict:
     from noise2stack.model import package_version
 
-    run_settings = {k: v for k, v in asdict(settings).items() if k != "batch"}
+    run_settings = {k: v for k, v in asdict(settings).items() if k not in ("batch", "devices")}
     return {
         "format": RECORD_FORMAT, "noise2stack": package_version(), "model_sha256": list(model_ref.checksums),
         "input": spec.fingerprint(), "settings": run_settings, "complete": False,
@@ -343,6 +401,7 @@ def predict_volume(
     overwrite: bool = False,
     progress: bool | Progress = True,
     connect_timeout: float = 5.0,
+    devices: int | Sequence[str] | None = None,
 ) -> Path:
     """Denoise a volume chunk by chunk into an OME-Zarr store; see the module docstring.
 
@@ -366,6 +425,9 @@ def predict_volume(
         Add a multiscale pyramid when done.
     progress : bool or callable
         A progress bar, or ``progress(chunks_done, chunks_total)``.
+    devices : int or sequence of str, optional
+        A number of GPUs (``cuda:0`` ... ``cuda:N-1``), or torch device names; each device predicts
+        its own contiguous ranges along the stack axis (module docstring). Local schedulers only.
 
     Returns
     -------
@@ -389,6 +451,12 @@ def predict_volume(
     if chunk_planes < 1 or jobs < 1 or tile < 1 or (batch is not None and batch < 1):
         raise Noise2StackError("--chunk-planes, --jobs, --tile and --batch must be positive")
     check_scheduler(scheduler)
+    device_names = resolve_devices(devices)
+    if device_names and scheduler not in ("threads", "synchronous"):
+        raise Noise2StackError(
+            "--devices spreads chunks over this machine's GPUs with --scheduler threads; on a Dask cluster "
+            "start one worker per GPU (each worker uses its own) and leave out --devices"
+        )
     stack_axis = resolve_stack_axis(spec, stack_axis)
     loaded = [Model.load(m) for m in models]
     n_channels = spec.size("C") if "C" in loop_axes(spec, stack_axis) else 1
@@ -412,7 +480,7 @@ def predict_volume(
     check_memory(per_block * jobs, f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}", "--chunk-planes (or --jobs)")
 
     model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
-    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch)
+    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch, device_names)
     record = _record(model_ref, spec, settings)
     action = check_output_store(out, record, overwrite)
     client = _connect(scheduler, connect_timeout) if scheduler not in LOCAL_SCHEDULERS else None
@@ -432,10 +500,23 @@ def predict_volume(
         pending = [b for b in blocks if not done[b.number]]
         bar = ChunkProgress(len(pending), chunk_planes * height * width, progress)
         keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
-        tasks = [
-            dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key)
-            for b, key in zip(pending, keys)
-        ]
+        if device_names:
+            where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names))))
+            last: dict = {}
+            tasks = []
+            for b, key in zip(pending, keys):
+                d = where[b.number]
+                task = dask.delayed(predict_block, pure=False)(
+                    model_ref, spec, str(out), b, settings, device_names[d], last.get(d), dask_key_name=key
+                )
+                tasks.append(task)
+                last[d] = task
+            jobs = len(device_names)
+        else:
+            tasks = [
+                dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key)
+                for b, key in zip(pending, keys)
+            ]
         try:
             if tasks:
                 run_blocks(tasks, keys, scheduler, jobs, bar, client)
