@@ -38,7 +38,10 @@ class TrainConfig(BaseModel):
     epochs: Optional[int] = Field(
         None, ge=1, le=100_000, description="epochs; default 100, or as many as fit in max_time"
     )
-    steps_per_epoch: int = Field(100, ge=1, le=1_000_000)
+    steps_per_epoch: int = Field(
+        100, ge=1, le=1_000_000,
+        description="optimisation steps per epoch; with max_time and not given, chosen for about 10 epochs (10 to 100 steps)",
+    )
     max_time: Optional[float] = Field(None, gt=0, description="wall-clock budget for training")
     seed: int = Field(0, ge=0, lt=2**32)
     lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0, per step)")

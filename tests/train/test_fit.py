@@ -163,3 +163,20 @@ def test_several_stacks_train_one_model(tmp_path, tiny_stack, make_stack):
     assert model.normalizer.low_value == pytest.approx(np.percentile(both, 3.0), rel=1e-5)
     for f in files:
         assert api.predict(model, f, progress=False).shape == np.load(f).shape
+
+
+def test_a_budget_without_steps_per_epoch_gets_about_ten_epochs(tmp_path, tiny_stack, monkeypatch):
+    import importlib
+
+    fit_module = importlib.import_module("noise2stack.train.fit")  # the module, not the function
+
+    # 0.97 * 3 s / 0.01 s = 291 steps in the budget: epochs of 29 steps; an explicit count is kept
+    monkeypatch.setattr(fit_module, "_seconds_per_step", lambda module, source, config: 0.01)
+    cfg = make_config(patch=16, batch=2, max_time=3.0, val_patches=2)
+    model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
+    assert model.config.steps_per_epoch == 29
+    assert "steps_per_epoch: 29" in (tmp_path / "m" / "config.yaml").read_text()
+    cfg = make_config(patch=16, batch=2, max_time=1.0, val_patches=2, steps_per_epoch=7)
+    assert fit(cfg, [tiny_stack], tmp_path / "m7", progress=False).config.steps_per_epoch == 7
+    assert fit_module.budget_steps_per_epoch(300.0, 0.25, 100) == 100  # long budgets keep 100-step epochs
+    assert fit_module.budget_steps_per_epoch(5.0, 0.25, 100) == 10  # never under 10 steps
