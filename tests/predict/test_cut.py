@@ -24,3 +24,15 @@ def test_cut_equals_whole_plane_with_overlap_twice_the_context():
     np.testing.assert_allclose(cut, whole, atol=1e-5)
     too_small = predict_stack_cut(net, stack, 2, True, tile=20, overlap=4)
     assert np.abs(too_small - whole).max() > 1e-4  # a cut closer than the context to a tile edge shows
+
+
+def test_a_progress_callable_is_called_per_plane_and_draws_no_bar(capsys):
+    from noise2stack.nets import build_net
+    from noise2stack.predict.cut import predict_stack_cut
+
+    net = build_net("csbdeep-unet", 2)
+    stack = np.random.default_rng(0).random((3, 40, 36)).astype(np.float32)
+    calls = []
+    predict_stack_cut(net, stack, 2, False, tile=16, overlap=4, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (3, 3) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert "denoising" not in capsys.readouterr().err

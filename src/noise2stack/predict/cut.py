@@ -15,6 +15,8 @@ up to the grid) the result equals the whole-plane prediction to float rounding; 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -39,12 +41,13 @@ def predict_stack_cut(
     overlap: int | None = None,
     batch: int | None = None,
     channels_last: bool = True,
-    progress: bool = False,
+    progress: bool | Callable[[int, int], None] = False,
 ) -> np.ndarray:
     """Denoise every plane of a normalised ``ZYX`` stack, tiles joined by cutting (module docstring).
 
     Same parameters and result as :func:`noise2stack.predict.tiling.predict_stack`; ``overlap``
-    defaults to ``2 * net.context`` rounded up to the pooling grid.
+    defaults to ``2 * net.context`` rounded up to the pooling grid. ``progress``: a bar over tiles,
+    or ``progress(planes_done, planes_total)`` called as planes complete (the batch-job logs).
     """
     align = 2**net.depth
     n_planes, height, width = stack.shape
@@ -68,7 +71,7 @@ def predict_stack_cut(
     out = np.zeros((n_planes, padded_h, padded_w), dtype=np.float32)
     jobs = [(z, iy, ix) for z in range(n_planes) for iy in range(len(ys)) for ix in range(len(xs))]
     bar = None
-    if progress:
+    if progress and not callable(progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), unit="tile", desc="denoising")
@@ -91,6 +94,10 @@ def predict_stack_cut(
             out[z, y0:y1, x0:x1] = pred[y0 - ys[iy] : y1 - ys[iy], x0 - xs[ix] : x1 - xs[ix]]
         if bar is not None:
             bar.update(len(group))
+        elif callable(progress):
+            last = group[-1]
+            done = last[0] + 1 if (last[1], last[2]) == (len(ys) - 1, len(xs) - 1) else last[0]
+            progress(done, n_planes)
     if bar is not None:
         bar.close()
     return out[:, :height, :width]
