@@ -262,7 +262,6 @@ def write_stack(
 
                 scale, units = read_tiff_voxel_sizes(reference, axes.upper())
                 if scale:
-                    written = tiff_write_options(scale, units)
-                    meta.update(written["metadata"])
-                    options = written["options"]
+                    sizes, options = tiff_write_options(scale, units)
+                    meta.update(sizes)
             tifffile.imwrite(tmp, array, metadata=meta, photometric="minisblack", **options)

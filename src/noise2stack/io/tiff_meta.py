@@ -16,7 +16,6 @@ stated size get 1.0 and no unit.
 
 from __future__ import annotations
 
-import json
 import math
 
 #: Spellings found in ImageJ and OME metadata -> NGFF unit names.
@@ -120,14 +119,12 @@ def tiff_voxel_sizes(tif, axes: str) -> tuple[dict, dict]:
 
     Returns only the letters the file gives a size for; the caller fills in 1.0 / None.
     """
-    found = None
-    if tif.is_ome:
-        found = _from_ome(tif)
-    if found is None or not found[0]:
-        found = _from_noise2stack(tif)
-    if (found is None or not found[0]) and tif.is_imagej:
-        found = _from_imagej(tif)
-    if found is None or not found[0]:
+    readers = ([_from_ome] if tif.is_ome else []) + [_from_noise2stack] + ([_from_imagej] if tif.is_imagej else [])
+    for reader in readers:  # the first source that states a size wins
+        found = reader(tif)
+        if found and found[0]:
+            break
+    else:
         found = _from_tags(tif)
     scale, units = found
     return {a: scale[a] for a in axes if a in scale}, {a: units.get(a) for a in axes if a in scale}
@@ -141,8 +138,9 @@ def read_tiff_voxel_sizes(path, axes: str) -> tuple[dict, dict]:
         return tiff_voxel_sizes(tif, axes)
 
 
-def tiff_write_options(scale: dict, units: dict) -> dict:
-    """``tifffile.imwrite`` keywords and shaped-metadata entries that store ``scale`` / ``units``.
+def tiff_write_options(scale: dict, units: dict) -> tuple[dict, dict]:
+    """``(metadata, options)``: shaped-metadata entries and ``tifffile.imwrite`` keywords that store
+    ``scale`` / ``units``.
 
     The sizes go into the shaped JSON metadata (read back exactly by :func:`tiff_voxel_sizes`) and, for
     Y/X in a length unit, into the resolution tags (pixels per centimetre), which other readers use.
@@ -153,4 +151,4 @@ def tiff_write_options(scale: dict, units: dict) -> dict:
     if "Y" in scale and "X" in scale and units.get("Y") == units.get("X") and units.get("X") in to_cm:
         factor = to_cm[units["X"]]
         options = {"resolution": (1.0 / (scale["X"] * factor), 1.0 / (scale["Y"] * factor)), "resolutionunit": "CENTIMETER"}
-    return {"options": options, "metadata": json.loads(json.dumps(meta))}
+    return meta, options

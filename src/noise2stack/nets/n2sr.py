@@ -84,8 +84,6 @@ class SRDownsampled(_View):
 class SRFull(_View):
     """(N, C, H, W) -> (N, 1, 2H, 2W): the super-resolved output itself."""
 
-    output_scale = 2
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 

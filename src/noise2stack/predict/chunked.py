@@ -70,7 +70,6 @@ class Settings:
     tta: bool
     channels: str
     batch: int | None = None
-    devices: tuple = ()  # where the blocks run; like batch, not part of the result
 
 
 def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
@@ -78,6 +77,8 @@ def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
 
     ``None`` or 1: ``()``, the model's own device (the CPU, as loaded).
     """
+    import torch
+
     if devices is None:
         return ()
     if isinstance(devices, int):
@@ -85,8 +86,6 @@ def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
             raise Noise2StackError(f"--devices must be at least 1, got {devices}")
         if devices == 1:
             return ()
-        import torch
-
         found = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if found < devices:
             raise Noise2StackError(
@@ -95,8 +94,6 @@ def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
             )
         return tuple(f"cuda:{i}" for i in range(devices))
     names = tuple(str(d) for d in devices)
-    import torch
-
     for name in names:
         try:
             torch.device(name)
@@ -256,7 +253,7 @@ def predict_block(
 def _record(model_ref: ModelRef, spec: VolumeSpec, settings: Settings) -> dict:
     from noise2stack.model import package_version
 
-    run_settings = {k: v for k, v in asdict(settings).items() if k not in ("batch", "devices")}
+    run_settings = {k: v for k, v in asdict(settings).items() if k != "batch"}
     return {
         "format": RECORD_FORMAT, "noise2stack": package_version(), "model_sha256": list(model_ref.checksums),
         "input": spec.fingerprint(), "settings": run_settings, "complete": False,
@@ -480,7 +477,7 @@ def predict_volume(
     check_memory(per_block * jobs, f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}", "--chunk-planes (or --jobs)")
 
     model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
-    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch, device_names)
+    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch)
     record = _record(model_ref, spec, settings)
     action = check_output_store(out, record, overwrite)
     client = _connect(scheduler, connect_timeout) if scheduler not in LOCAL_SCHEDULERS else None
@@ -500,23 +497,19 @@ def predict_volume(
         pending = [b for b in blocks if not done[b.number]]
         bar = ChunkProgress(len(pending), chunk_planes * height * width, progress)
         keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
-        if device_names:
-            where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names))))
-            last: dict = {}
-            tasks = []
-            for b, key in zip(pending, keys):
-                d = where[b.number]
-                task = dask.delayed(predict_block, pure=False)(
-                    model_ref, spec, str(out), b, settings, device_names[d], last.get(d), dask_key_name=key
-                )
-                tasks.append(task)
+        # with devices, each device's blocks form a chain (each task waits for the one before)
+        where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names)))) if device_names else {}
+        last: dict = {}
+        tasks = []
+        for b, key in zip(pending, keys):
+            d = where.get(b.number)
+            on_device = {} if d is None else {"device": device_names[d], "after": last.get(d)}
+            task = dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key, **on_device)
+            tasks.append(task)
+            if d is not None:
                 last[d] = task
+        if device_names:
             jobs = len(device_names)
-        else:
-            tasks = [
-                dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key)
-                for b, key in zip(pending, keys)
-            ]
         try:
             if tasks:
                 run_blocks(tasks, keys, scheduler, jobs, bar, client)

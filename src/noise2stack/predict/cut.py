@@ -94,10 +94,8 @@ def predict_stack_cut(
             out[z, y0:y1, x0:x1] = pred[y0 - ys[iy] : y1 - ys[iy], x0 - xs[ix] : x1 - xs[ix]]
         if bar is not None:
             bar.update(len(group))
-        elif callable(progress):
-            last = group[-1]
-            done = last[0] + 1 if (last[1], last[2]) == (len(ys) - 1, len(xs) - 1) else last[0]
-            progress(done, n_planes)
+        elif callable(progress):  # planes whose tiles are all done
+            progress((first + len(group)) // (len(ys) * len(xs)), n_planes)
     if bar is not None:
         bar.close()
     return out[:, :height, :width]

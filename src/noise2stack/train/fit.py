@@ -230,16 +230,17 @@ def fit(
         # Fitting the epoch count to --max-time is timed per process; ranks could disagree and hang.
         raise Noise2StackError(f"--devices {config.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)")
     if config.epochs is None:
-        epochs, update = 100, {}
+        epochs = 100
         if config.max_time is not None:
             per_step = _seconds_per_step(module, train_source, config)
             if "steps_per_epoch" not in config.model_fields_set:
-                update["steps_per_epoch"] = budget_steps_per_epoch(config.max_time, per_step, config.steps_per_epoch)
-                module.steps_per_epoch = update["steps_per_epoch"]
-            steps_per_epoch = update.get("steps_per_epoch", config.steps_per_epoch)
+                config = config.model_copy(
+                    update={"steps_per_epoch": budget_steps_per_epoch(config.max_time, per_step, config.steps_per_epoch)}
+                )
+                module.steps_per_epoch = config.steps_per_epoch
             val_cost = len(val_planes) > 0 and config.val_patches / config.batch / 3
-            epochs = max(1, int(0.97 * config.max_time / (per_step * (steps_per_epoch + val_cost))))
-        config = config.model_copy(update={"epochs": epochs, **update})
+            epochs = max(1, int(0.97 * config.max_time / (per_step * (config.steps_per_epoch + val_cost))))
+        config = config.model_copy(update={"epochs": epochs})
         model.config = config
     module.epochs = config.total_epochs()
 
