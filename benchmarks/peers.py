@@ -55,8 +55,9 @@ def timed(self, batch, batch_idx):
     stamps.append(time.perf_counter())
     return original(self, batch, batch_idx)
 DenoiseModule.training_step = timed
-data, folder, steps = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-api.train(data, folder, method="n2v", net="csbdeep-unet", patch=64, batch=16, epochs=1, steps_per_epoch=steps, progress=False)
+data, folder, steps, precision = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+api.train(data, folder, method="n2v", net="csbdeep-unet", patch=64, batch=16, epochs=1, steps_per_epoch=steps, progress=False,
+          precision=precision)
 print(json.dumps({"stamps": stamps}))
 """
 
@@ -72,9 +73,11 @@ def timed(self, *args, **kwargs):
     stamps.append(time.perf_counter())
     return original(self, *args, **kwargs)
 N2VModule.training_step = timed
-data, folder, steps = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+data, folder, steps, precision = np.load(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 config = create_n2v_config(experiment_name="race", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16,
                            num_epochs=1, num_steps=steps)
+if precision == "bf16":
+    config.training_config.trainer_params["precision"] = "bf16-mixed"
 careamist = CAREamist(config, work_dir=folder, enable_progress_bar=False)
 careamist.train(train_data=data)
 careamist.trainer.save_checkpoint(folder + "/race.ckpt")
@@ -105,6 +108,12 @@ careamist = CAREamist(checkpoint_path=sys.argv[2], work_dir=sys.argv[3], enable_
 predictions, _ = careamist.predict(np.load(sys.argv[1]), axes="SYX", tile_size=(256, 256), tile_overlap=(48, 48), batch_size=1)
 tifffile.imwrite(sys.argv[4], np.asarray(predictions[0] if len(predictions) == 1 else np.concatenate(predictions)).astype(np.float32))
 """
+
+
+def TRAIN_VARIANTS(ours: str, theirs: str) -> list[tuple[str, str, str, str]]:
+    """(label, interpreter, script, precision) of every training run of one repeat, alternating."""
+    return [("ours", ours, OURS_TRAIN, "32"), ("theirs", theirs, THEIRS_TRAIN, "32"),
+            ("ours auto", ours, OURS_TRAIN, "auto"), ("theirs bf16", theirs, THEIRS_TRAIN, "bf16")]
 
 
 def cpu_flags() -> str:
@@ -169,7 +178,7 @@ def main():
     train = read_stack(SHARED / "em_isbi2012_sstem/train_volume_zyx.tif").astype(np.float32)
     test = read_stack(SHARED / "em_isbi2012_sstem/test_volume_zyx.tif").astype(np.float32)
     volume = np.concatenate([train, test, train, test])[: args.planes]
-    results: dict = {"train": {"ours": [], "theirs": []}, "predict": {"ours": [], "theirs": []}, "bare": []}
+    results: dict = {"train": {}, "predict": {"theirs": []}, "bare": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         np.save(tmp / "train.npy", train)
@@ -178,33 +187,37 @@ def main():
 
         write_stack(tmp / "volume.tif", volume, "ZYX")
         for r in range(args.repeats):
-            for who, python, script in (("ours", ours, OURS_TRAIN), ("theirs", str(theirs), THEIRS_TRAIN)):
+            for who, python, script, precision in TRAIN_VARIANTS(ours, str(theirs)):
                 folder = tmp / f"{who}_model_{r}"
                 folder.mkdir()
-                out, _ = run(python, script, tmp / "train.npy", folder, args.steps)
-                results["train"][who].append(patches_per_second(out["stamps"]))
+                out, _ = run(python, script, tmp / "train.npy", folder, args.steps, precision)
+                results["train"].setdefault(who, []).append(patches_per_second(out["stamps"]))
                 print(f"train {who} #{r}: {results['train'][who][-1]:.1f} patches/s", flush=True)
+        cli = "import sys; from noise2stack.cli import app; sys.argv = ['noise2stack'] + sys.argv[1:]; app()"
         for r in range(args.repeats):
-            _, seconds = run(ours, "import sys; from noise2stack.cli import app; sys.argv = ['noise2stack'] + sys.argv[1:]; app()",
-                             "predict", tmp / "ours_model_0", tmp / "volume.tif", tmp / f"ours_{r}.tif", "--quiet", "--overwrite")
-            results["predict"]["ours"].append(volume.size / seconds / 1e6)
+            for who, precision in (("ours", "32"), ("ours bf16", "bf16")):
+                _, seconds = run(ours, cli, "predict", tmp / "ours_model_0", tmp / "volume.tif", tmp / f"ours_{r}.tif",
+                                 "--quiet", "--overwrite", "--precision", precision)
+                results["predict"].setdefault(who, []).append(volume.size / seconds / 1e6)
             _, seconds = run(str(theirs), THEIRS_PREDICT, tmp / "volume.npy", tmp / "theirs_model_0" / "race.ckpt", tmp, tmp / f"theirs_{r}.tif")
             results["predict"]["theirs"].append(volume.size / seconds / 1e6)
             out, _ = run(ours, OURS_BARE, tmp / "volume.npy", tmp / "ours_model_0")
             results["bare"].append(volume.size / out["seconds"] / 1e6)
-            print(f"predict #{r}: ours {results['predict']['ours'][-1]:.3f}, theirs {results['predict']['theirs'][-1]:.3f}, "
-                  f"bare forward {results['bare'][-1]:.3f} MVox/s", flush=True)
+            print(f"predict #{r}: ours {results['predict']['ours'][-1]:.3f}, ours bf16 {results['predict']['ours bf16'][-1]:.3f}, "
+                  f"theirs {results['predict']['theirs'][-1]:.3f}, bare forward {results['bare'][-1]:.3f} MVox/s", flush=True)
     med = {k: {w: statistics.median(v) for w, v in d.items()} for k, d in results.items() if isinstance(d, dict)}
     bare = statistics.median(results["bare"])
-    rows = [
-        ["training, patches/s (N2V, 64 x 64, batch 16)", f"{med['train']['ours']:.1f}", f"{med['train']['theirs']:.1f}",
-         f"{med['train']['ours'] / med['train']['theirs']:.2f}x"],
-        [f"prediction, MVox/s ({args.planes} x 512 x 512, whole process)", f"{med['predict']['ours']:.3f}",
-         f"{med['predict']['theirs']:.3f}", f"{med['predict']['ours'] / med['predict']['theirs']:.2f}x"],
-    ]
+    base_train, base_predict = med["train"]["theirs"], med["predict"]["theirs"]
+    rows = [[f"training, patches/s: {who}", f"{v:.1f}", f"{v / base_train:.2f}x"] for who, v in med["train"].items()]
+    rows += [[f"prediction, MVox/s ({args.planes} x 512 x 512, whole process): {who}", f"{v:.3f}", f"{v / base_predict:.2f}x"]
+             for who, v in med["predict"].items()]
     body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}; {os.cpu_count()} cores; median of {args.repeats} alternating "
             f"runs, {args.steps} training steps each ({WARMUP} warm-up steps not counted); CAREamics from {CAREAMICS}.\n\n"
-            + markdown_table(["measure", "noise2stack", "CAREamics", "ratio"], rows)
+            + "Training: N2V, 64 x 64 patches, batch 16; ours = the Table S1 U-Net, theirs = CAREamics' default N2V U-Net. "
+            "`ours` trains in float32 (`--precision 32`), `ours auto` with the default `--precision auto` (bf16 autocast "
+            "on this CPU when it has AVX512-BF16), `theirs bf16` = CAREamics with Lightning's `bf16-mixed`. "
+            "Ratios are to CAREamics' default (float32) of the same run.\n\n"
+            + markdown_table(["measure", "value", "ratio to CAREamics default"], rows)
             + f"\n\nBare forward pass of our net over the same planes: {bare:.3f} MVox/s; our whole-process prediction is "
             f"{100 * med['predict']['ours'] / bare:.0f} % of it.\n\nAll runs: `{json.dumps(results)}`")
     write_result("peers_smoke.md" if args.smoke else "peers.md", "noise2stack against CAREamics, side by side", body)

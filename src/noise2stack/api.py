@@ -110,6 +110,7 @@ def train(
     init: str | os.PathLike | Model | None = None,
     renormalize: bool = False,
     stream: bool = False,
+    channels: str = "separate",
     **options,
 ) -> Model:
     """Train a denoising model on one or more noisy stacks and write its folder.
@@ -145,10 +146,14 @@ def train(
         Sample patches straight from the files (lazily read TIFF, memory-mapped .npy) instead of
         loading them; Zarr / OME-Zarr inputs always stream (see :mod:`noise2stack.data.streaming`).
         Every stack of a volume (each T, C index outside the stack axis) is a training stack.
+    channels : {"separate", "joint"}
+        With a C axis in ``axes``: one model per channel (``out/channel-0``, ``out/channel-1``, ...;
+        a list of models is returned), or one model that sees the neighbour planes of every channel
+        and predicts all channels at once (``config.joint_channels`` is set to the channel count).
 
     Returns
     -------
-    Model
+    Model, or list of Model (``channels="separate"`` with a C axis)
         The trained model (best validation weights). ``model.stopped_by_signal`` is set when
         SIGINT/SIGTERM stopped training early (the folder then holds a resumable checkpoint).
     """
@@ -212,7 +217,22 @@ def train(
             raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
     _check_parent(out)
 
+    if channels not in ("separate", "joint"):
+        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
+    if "C" in config.axes and stream:
+        raise Noise2StackError("streaming training reads the axes from the store; leave C out of --axes")
     stacks = _stream_views(inputs) if stream else [_load(s, config.axes) for s in inputs]
+    if "C" in config.axes:
+        n_channels = sorted({s.shape[1] for s in stacks})
+        if len(n_channels) != 1:
+            raise Noise2StackError(f"the input stacks have different channel counts {n_channels}; give stacks of one count")
+        if channels == "separate":
+            return _train_separate(
+                stacks, n_channels[0], out, config, target_list, val, val_target, progress, init, renormalize
+            )
+        config = config.model_copy(update={"joint_channels": n_channels[0]})
+    elif channels == "joint":
+        raise Noise2StackError(f"--channels joint needs a channel axis: give --axes with C (got {config.axes})")
     method.check(config)
     if method.needs_stack:
         for item, s in zip(inputs, stacks):
@@ -238,6 +258,33 @@ def train(
         config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress,
         info=info, normalizer=normalizer, init_state=init_state,
     )
+
+
+def _train_separate(stacks, n_channels, out, config, targets, val, val_target, progress, init, renormalize) -> list[Model]:
+    """``--channels separate``: one model per channel, in ``out/channel-0``, ``out/channel-1``, ...
+
+    (the layout :func:`predict` reads); ``stacks`` are (Z, C, Y, X) arrays.
+    """
+    axes = config.axes.replace("C", "")
+    single = config.model_copy(update={"axes": axes})
+    Path(out).mkdir(exist_ok=True)
+    loaded = {
+        name: [_load(p, config.axes) for p in paths] if paths else None
+        for name, paths in (("targets", targets), ("val", [val] if val is not None else None),
+                            ("val_target", [val_target] if val_target is not None else None))
+    }
+    models = []
+    for c in range(n_channels):
+        def pick(arrays):
+            return None if arrays is None else [a[:, c] for a in arrays]
+
+        val_c, val_target_c = pick(loaded["val"]), pick(loaded["val_target"])
+        models.append(train(
+            [s[:, c] for s in stacks], Path(out) / f"channel-{c}", config=single, targets=pick(loaded["targets"]),
+            val=val_c[0] if val_c else None, val_target=val_target_c[0] if val_target_c else None,
+            overwrite=True, progress=progress, init=init, renormalize=renormalize,
+        ))
+    return models
 
 
 # what a fine-tuned model takes from its starting model unless given (they fix the network's shape)
@@ -347,8 +394,9 @@ def predict(
     scheduler: str = "threads",
     jobs: int = 1,
     pyramid: bool = False,
-    channels: str = "separate",
+    channels: str | None = None,
     devices: int | Sequence[str] | None = None,
+    precision: str = "32",
 ):
     """Denoise a stack with a trained model.
 
@@ -391,6 +439,10 @@ def predict(
     save_units : path, optional
         NRRN: a folder (created) for ``unit_1.tif`` ... ``unit_U.tif``, the running image after each
         building unit (paper 003 §2.2.4); existing unit files only with ``overwrite``.
+    precision : {"32", "bf16", "16"}
+        Arithmetic of the forward passes: float32 (default: the tiling is exact to float rounding),
+        bf16 autocast (about 2x faster on CPUs with AVX512-BF16, see benchmarks/results/precision.md)
+        or fp16 autocast (GPUs).
 
     Returns
     -------
@@ -399,6 +451,9 @@ def predict(
     from noise2stack.data.sampler import min_planes
     from noise2stack.io.zarr_io import is_zarr_path
     from noise2stack.predict import predict_stack
+    from noise2stack.predict.tiling import check_precision
+
+    check_precision(precision)
 
     if not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out))):
         if out is None:
@@ -418,7 +473,7 @@ def predict(
         return predict_chunked(
             model, noisy, out, axes=axes, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
             batch=batch, tta=tta, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
-            overwrite=overwrite, progress=progress, devices=devices,
+            overwrite=overwrite, progress=progress, devices=devices, precision=precision,
         )
     if devices not in (None, 1):
         raise Noise2StackError("--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it")
@@ -428,7 +483,17 @@ def predict(
         uncertainty = _check_output(uncertainty, [noisy], overwrite)
         if out is not None and _same_path(out, uncertainty):
             raise Noise2StackError("--uncertainty must differ from the output path")
+    folders = channel_models(model) if not isinstance(model, Model) else [model]
+    separate = dict(tile=tile, overlap=overlap, batch=batch, tta=tta, stitch=stitch, precision=precision)
+    others = {"--kspace": kspace, "--uncertainty": uncertainty, "--save-units": save_units, "--images": images,
+              "--output-scale": output_scale != 1}
+    if len(folders) > 1:
+        return _predict_separate(folders, noisy, out, axes, progress, others, **separate)
     m = load_model(model)
+    if "C" in (axes or m.config.axes).upper() and m.config.joint_channels == 1:
+        return _predict_separate([m], noisy, out, axes, progress, others, **separate)
+    if m.config.joint_channels > 1 and stitch != "blend":
+        raise Noise2StackError("a model of joint channels predicts with --stitch blend")
     if uncertainty is not None and not m.method.needs_noise_model:
         raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
     axes = axes or m.config.axes
@@ -491,11 +556,11 @@ def predict(
 
             return predict_stack_cut(
                 net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-                channels_last=m.config.channels_last, progress=progress,
+                channels_last=m.config.channels_last, progress=progress, precision=precision,
             )
         return predict_stack(
             net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-            channels_last=m.config.channels_last, progress=progress, tta=tta,
+            channels_last=m.config.channels_last, progress=progress, tta=tta, precision=precision,
             head=head, out_channels=1 if head is None else 2, output_scale=scale,
         )
 
@@ -509,6 +574,8 @@ def predict(
                 result[:, dy::2, dx::2] = run(m.method.prediction_net(m.net, m.config, phase=(dy, dx), **view_options))
     else:
         result = run(m.method.prediction_net(m.net, m.config, **view_options))
+    if m.config.joint_channels > 1:  # (C, Z, Y, X) from the tiler; the normaliser and writer take ZCYX
+        result = np.ascontiguousarray(np.moveaxis(result, 0, 1))
     std = None
     if head is not None:  # (MMSE estimate, posterior std) in network units
         result, std = result[0], result[1] / np.float32(m.normalizer.scale)
@@ -543,6 +610,31 @@ def predict(
     return result
 
 
+def _predict_separate(models: list, noisy: StackLike, out, axes: str | None, progress, others: dict, **options) -> np.ndarray:
+    """``--channels separate`` in memory: each channel of a C-axis stack denoised by its own model
+    (``models``: one per channel, or one for all), written in the input's axes."""
+    given = [name for name, value in others.items() if value]
+    if given:
+        raise Noise2StackError(f"{given[0]} works on single-channel stacks; predict each channel on its own")
+    loaded = [load_model(m) for m in models]
+    axes = (axes or loaded[0].config.axes).upper()
+    if "C" not in axes:
+        raise Noise2StackError(f"a model per channel needs a channel axis: give --axes with C (got {axes})")
+    stack = _load(noisy, axes)  # (Z, C, Y, X)
+    if len(loaded) > 1 and len(loaded) != stack.shape[1]:
+        raise Noise2StackError(f"{len(loaded)} channel models for {stack.shape[1]} channel(s); give one model, or one per channel")
+    result = np.stack(
+        [predict(loaded[c if len(loaded) > 1 else 0], stack[:, c], None, axes="ZYX", progress=progress, **options)
+         for c in range(stack.shape[1])],
+        axis=1,
+    )
+    if out is not None:
+        provenance = {"noise2stack": package_version(), "channels": "separate",
+                      "model_sha256": [m.checksum() for m in loaded], **options}
+        write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
+    return result
+
+
 def channel_models(model: str | os.PathLike) -> list[Path]:
     """``[model]``, or its ``channel-0``, ``channel-1``, ... sub-folders (one model per channel)."""
     folder = Path(model)
@@ -570,10 +662,11 @@ def predict_chunked(
     scheduler: str = "threads",
     jobs: int = 1,
     pyramid: bool = False,
-    channels: str = "separate",
+    channels: str | None = None,
     overwrite: bool = False,
     progress=True,
     devices: int | Sequence[str] | None = None,
+    precision: str = "32",
 ):
     """Denoise a volume of any size and axes chunk by chunk into an OME-Zarr store (resumable).
 
@@ -588,9 +681,12 @@ def predict_chunked(
         ``*.zarr`` output (OME-Zarr 0.5, float32, the input's axes, voxel sizes and units).
     stack_axis : {"Z", "T"}, optional
         The neighbour axis (default Z when present); other axes (T, C) are looped over.
-    chunk_planes, scheduler, jobs, pyramid, devices
+    chunk_planes, scheduler, jobs, pyramid, devices, precision
         See :func:`noise2stack.predict.chunked.predict_volume` (``devices``: a number of GPUs, each
         predicting its own ranges along the stack axis).
+    channels : {"separate", "joint"}, optional
+        Default: as the model was trained (``joint`` for a model of joint channels, which then
+        reads all channels of each block at once); a value that contradicts the model is refused.
 
     Returns
     -------
@@ -607,7 +703,7 @@ def predict_chunked(
     store = predict_volume(
         channel_models(model), spec, out, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
         batch=batch, tta=tta, channels=channels, scheduler=scheduler, jobs=jobs, pyramid=pyramid, overwrite=overwrite,
-        progress=progress, devices=devices,
+        progress=progress, devices=devices, precision=precision,
     )
     return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
 

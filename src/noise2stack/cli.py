@@ -106,6 +106,8 @@ def train(
     workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
     stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
     devices: Optional[int] = typer.Option(None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto | 32 | bf16 | 16: mixed-precision arithmetic [default: auto, bf16 where the hardware has it]"),
+    channels: str = typer.Option("separate", "--channels", help="with a C in --axes: separate (one model per channel, in OUT/channel-N) or joint (one model sees all channels' neighbours and predicts all)"),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
 
@@ -129,11 +131,19 @@ def train(
         residual=residual, background=background,
         noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
         init=init, renormalize=renormalize, units=units,
-        num_workers=workers, stream=stream, devices=devices,
+        num_workers=workers, stream=stream, devices=devices, precision=precision, channels=channels,
         **extra,
     )
     log.close()
     folder = resume or out
+    if isinstance(model, list):  # --channels separate: one model per channel
+        stopped = [m for m in model if m.stopped_by_signal is not None]
+        if stopped:
+            typer.echo(f"noise2stack: training stopped by a signal in {stopped[0].folder}; run the command again", err=True)
+            raise typer.Exit(128 + stopped[0].stopped_by_signal)
+        if not quiet:
+            typer.echo(f"{len(model)} channel models written to {folder}/channel-0 ... channel-{len(model) - 1}")
+        return
     if model.stopped_by_signal is not None:
         name = signal.Signals(model.stopped_by_signal).name
         typer.echo(
@@ -174,8 +184,9 @@ def predict(
     scheduler: str = typer.Option("threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"),
     jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
     pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
-    channels: str = typer.Option("separate", "--channels", help="separate: each channel on its own (MODEL/channel-N per channel, or one model for all)"),
+    channels: Optional[str] = typer.Option(None, "--channels", help="separate | joint: each channel on its own (MODEL/channel-N per channel, or one model for all), or all at once by a model trained with --channels joint [default: as the model was trained]"),
     devices: Optional[int] = typer.Option(None, "--devices", help="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis"),
+    precision: str = typer.Option("32", "--precision", help="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)"),
 ) -> None:
     """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr).
 
@@ -188,7 +199,7 @@ def predict(
          progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty,
          output_scale=output_scale, stitch=stitch, images=images, save_units=save_units,
          stack_axis=stack_axis, chunk_planes=chunk_planes, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
-         devices=devices)
+         devices=devices, precision=precision)
     log.close()
     if not quiet:
         typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))

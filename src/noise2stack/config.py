@@ -57,6 +57,17 @@ class TrainConfig(BaseModel):
     val_patches: int = Field(32, ge=1, le=100_000, description="fixed validation patches")
     channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
     num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
+    precision: Literal["auto", "32", "bf16", "16"] = Field(
+        "auto",
+        description="training arithmetic: bf16 or fp16 (GPU only) mixed precision (autocast; weights, optimiser "
+        "and loss stay float32) or float32; auto: bf16 where the hardware computes it natively (CPUs with "
+        "AVX512-BF16 or AMX, GPUs with bf16), fp16 on older GPUs, else float32. The model folder records the one used",
+    )
+    joint_channels: int = Field(
+        1, ge=1, le=64,
+        description="image channels trained jointly (--channels joint): the network sees every channel's "
+        "neighbour planes and predicts every channel at once; 1: a single-channel model",
+    )
     devices: int = Field(
         1, ge=1, le=64,
         description="train on this many devices with Lightning DDP (GPUs, or CPU processes with the gloo backend); needs --epochs",
@@ -90,8 +101,8 @@ class TrainConfig(BaseModel):
     @classmethod
     def _axes_letters(cls, value: str) -> str:
         value = value.upper()
-        if not value or set(value) - set("ZTYX") or len(set(value)) != len(value):
-            raise ValueError("use the letters Z (or T), Y, X once each")
+        if not value or set(value) - set("ZTCYX") or len(set(value)) != len(value):
+            raise ValueError("use the letters Z (or T), C, Y, X once each")
         return value
 
     @field_validator("percentiles")

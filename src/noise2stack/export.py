@@ -42,6 +42,8 @@ def check_exportable(model) -> None:
             f"method {model.config.method} does not predict in one network pass; "
             f"bioimage.io export supports {', '.join(EXPORTABLE)}"
         )
+    if model.config.joint_channels > 1:
+        raise Noise2StackError("bioimage.io export takes single-channel models; train with --channels separate to export")
     if model.normalizer.background is not None:
         raise Noise2StackError("the model subtracts a median background image, which bioimage.io pre-processing cannot hold; "
                                "train without background subtraction to export")

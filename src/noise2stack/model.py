@@ -109,9 +109,10 @@ class Model:
         self.normalizer = normalizer
         self.noise_model = noise_model
         self.method: Method = get_method(config.method).bind(config, normalizer, noise_model)
+        joint = config.joint_channels  # every input and output plane comes once per joint channel
         self.net = net if net is not None else build_net(
-            config.net, self.method.in_channels(config), self.method.residual_channels(config),
-            out_channels=self.method.out_channels(config),
+            config.net, self.method.in_channels(config) * joint, self.method.residual_channels(config),
+            out_channels=self.method.out_channels(config) * joint, joint_channels=joint,
             **self.method.net_options(config),
         )
         self.folder: Path | None = None

@@ -44,3 +44,29 @@ def network_bytes(net, batch: int, height: int, width: int, training: bool) -> f
     """Rough activation memory of ``net`` for a batch of planes (float32)."""
     per_pixel = net.floats_per_pixel_train if training else net.floats_per_pixel_infer
     return 4.0 * batch * height * width * (per_pixel + net.in_channels)
+
+
+def native_bf16() -> bool:
+    """Whether this machine computes bf16 natively: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or AMX.
+
+    Elsewhere bf16 is emulated and slower than float32 (so ``precision="auto"`` stays float32 there).
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:  # private helpers of torch.cpu (present since torch 2.1); a CPU without them stays float32
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:
+        return False
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` to ``"bf16"``, ``"16"`` (a GPU without bf16) or ``"32"`` on this machine; others unchanged."""
+    import torch
+
+    if precision != "auto":
+        return precision
+    if native_bf16():
+        return "bf16"
+    return "16" if torch.cuda.is_available() else "32"

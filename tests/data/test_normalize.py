@@ -37,3 +37,21 @@ def test_background_is_median_over_planes_and_added_back():
 def test_constant_data_is_refused():
     with pytest.raises(Noise2StackError, match="constant"):
         fit_normalizer([np.ones((3, 5, 5), np.float32)])
+
+
+def test_per_channel_statistics_map_each_channel_alone_and_round_trip():
+    from noise2stack.data.normalize import fit_channel_normalizer
+
+    rng = np.random.default_rng(1)
+    zcyx = np.stack([rng.uniform(0, 10, (5, 12, 12)), rng.uniform(1000, 5000, (5, 12, 12))], axis=1).astype(np.float32)
+    norm = fit_channel_normalizer([zcyx], "percentile", (3.0, 99.8))
+    for c in range(2):
+        low, high = np.percentile(zcyx[:, c], (3.0, 99.8))
+        assert norm.low_value[c] == pytest.approx(low) and norm.high_value[c] == pytest.approx(high)
+        np.testing.assert_allclose(norm.normalize(zcyx)[:, c], (zcyx[:, c] - low) / (high - low), rtol=1e-5, atol=1e-6)
+        assert norm.channel(c).scale == pytest.approx(1 / (high - low))
+    np.testing.assert_allclose(norm.denormalize(norm.normalize(zcyx)), zcyx, rtol=1e-5)
+    again = Normalizer.from_dict(norm.to_dict())
+    assert again == norm
+    with pytest.raises(Noise2StackError, match="2 channels"):
+        norm.normalize(zcyx[:, :1])

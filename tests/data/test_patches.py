@@ -36,3 +36,20 @@ def test_patch_larger_than_plane_is_refused():
     stack = np.zeros((3, 16, 20), np.float32)
     with pytest.raises(Noise2StackError, match="--patch 32"):
         PatchSource([stack], [stack], [(0, 1)], 2, False, patch=32)
+
+
+def test_joint_channel_patches_are_neighbour_major_and_target_every_channel():
+    """(Z, C, Y, X) stacks: input channel n*C + c is neighbour n of image channel c; target (C, P, P)."""
+    z, c, y, x = np.meshgrid(np.arange(6), np.arange(3), np.arange(20), np.arange(20), indexing="ij")
+    stack = (z * 100000 + c * 10000 + y * 100 + x).astype(np.float32)
+    source = PatchSource([stack], [stack], [(0, 0), (0, 4)], neighbors=2, include_center=True, patch=8, augmentation="dihedral")
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        inp, tgt = source.sample(rng)
+        assert inp.shape == (9, 8, 8) and tgt.shape == (3, 8, 8)
+        i = int(tgt[0, 0, 0] // 100000)
+        planes = {0: [1, 0, 1], 4: [3, 4, 5]}[i]
+        assert (inp[:, 0, 0] // 100000).astype(int).tolist() == [p for p in planes for _ in range(3)]
+        assert (inp[:, 0, 0] % 100000 // 10000).astype(int).tolist() == [0, 1, 2] * 3
+        assert (tgt[:, 0, 0] % 100000 // 10000).astype(int).tolist() == [0, 1, 2]
+        np.testing.assert_array_equal(inp % 10000, np.broadcast_to(tgt[:1] % 10000, inp.shape))  # one window

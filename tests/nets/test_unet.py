@@ -90,3 +90,24 @@ def test_out_channels_and_residual_added_to_every_channel():
     assert out.shape == (2, 5, 16, 16)
     # the residual (input channel 1) is added to each of the 5 output channels
     torch.testing.assert_close(out - plain(x), x[:, 1:2].expand(-1, 5, -1, -1))
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet", "n2v2-unet"])
+def test_joint_channels_residual_is_each_channels_own_mean(name):
+    """Joint channels: input channel n*C + c is slot n of image channel c; output c gets the mean of
+    its own channel's residual slots (2 channels, 4 slots, residual slots 1 and 2)."""
+    net = build_net(name, 8, residual_channels=[1, 2], out_channels=2, joint_channels=2)
+    for p in net.parameters():
+        torch.nn.init.zeros_(p)
+    x = torch.randn(3, 8, 21, 19)
+    out = net(x)
+    assert out.shape == (3, 2, 21, 19)
+    torch.testing.assert_close(out[:, 0], (x[:, 2] + x[:, 4]) / 2)  # slots 1, 2 of channel 0
+    torch.testing.assert_close(out[:, 1], (x[:, 3] + x[:, 5]) / 2)  # slots 1, 2 of channel 1
+
+
+def test_joint_channels_refused_for_other_nets_and_shapes():
+    with pytest.raises(Noise2StackError, match="joint"):
+        build_net("nrrn", 3, joint_channels=3, out_channels=3)
+    with pytest.raises(Noise2StackError, match="multiple"):
+        build_net("csbdeep-unet", 5, out_channels=2, joint_channels=2)

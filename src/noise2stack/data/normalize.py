@@ -24,23 +24,52 @@ class Normalizer:
     Attributes
     ----------
     kind : {"percentile", "minmax"}
-    low_value, high_value : float
-        Input intensities (after background removal) mapped to ``out_low`` and ``out_high``.
+    low_value, high_value : float, or tuple of float (one per image channel)
+        Input intensities (after background removal) mapped to ``out_low`` and ``out_high``. Tuples
+        (channels trained jointly) apply along axis -3 of a (…, C, Y, X) array.
     out_low, out_high : float
     background : ndarray of shape (Y, X) or None
         Median background image subtracted before scaling.
     """
 
     kind: str
-    low_value: float
-    high_value: float
+    low_value: float | tuple
+    high_value: float | tuple
     out_low: float = 0.0
     out_high: float = 1.0
     background: np.ndarray | None = field(default=None, repr=False)
 
     @property
+    def channels(self) -> int:
+        """Image channels with statistics of their own (1: one pair for all)."""
+        return len(self.low_value) if isinstance(self.low_value, tuple) else 1
+
+    def _values(self, value) -> np.floating | np.ndarray:
+        if isinstance(value, tuple):
+            return np.asarray(value, dtype=np.float32)[:, None, None]
+        return np.float32(value)
+
+    @property
     def scale(self) -> float:
+        if self.channels > 1:
+            raise TypeError("a per-channel normalizer has one scale per channel: use channel(c).scale")
         return (self.out_high - self.out_low) / (self.high_value - self.low_value)
+
+    def channel(self, c: int) -> "Normalizer":
+        """The statistics of image channel ``c`` alone."""
+        if self.channels == 1:
+            return self
+        return Normalizer(self.kind, self.low_value[c], self.high_value[c], self.out_low, self.out_high, self.background)
+
+    def _check_channels(self, stack: np.ndarray) -> None:
+        if self.channels > 1 and (stack.ndim < 3 or stack.shape[-3] != self.channels):
+            raise Noise2StackError(
+                f"the model normalises {self.channels} channels jointly, but the data has shape {stack.shape} "
+                f"(channels along the third axis from the end expected)"
+            )
+
+    def _scales(self):
+        return (self.out_high - self.out_low) / (self._values(self.high_value) - self._values(self.low_value))
 
     def _check_background(self, stack: np.ndarray) -> None:
         if self.background is not None and stack.shape[-2:] != self.background.shape:
@@ -50,23 +79,25 @@ class Normalizer:
             )
 
     def normalize(self, stack: np.ndarray) -> np.ndarray:
-        """Map a ``ZYX`` (or ``YX``) stack to network units, float32."""
+        """Map a ``ZYX`` (or ``YX``; ``ZCYX`` with per-channel statistics) stack to network units, float32."""
         self._check_background(stack)
+        self._check_channels(stack)
         out = stack.astype(np.float32, copy=True)
         if self.background is not None:
             out -= self.background
-        out -= np.float32(self.low_value)
-        out *= np.float32(self.scale)
+        out -= self._values(self.low_value)
+        out *= np.float32(self._scales())
         out += np.float32(self.out_low)
         return out
 
     def denormalize(self, stack: np.ndarray) -> np.ndarray:
         """Map network output back to input units, float32."""
         self._check_background(stack)
+        self._check_channels(stack)
         out = stack.astype(np.float32, copy=True)
         out -= np.float32(self.out_low)
-        out /= np.float32(self.scale)
-        out += np.float32(self.low_value)
+        out /= np.float32(self._scales())
+        out += self._values(self.low_value)
         if self.background is not None:
             out += self.background
         return out
@@ -75,8 +106,8 @@ class Normalizer:
         """JSON-able statistics (the background image is stored separately, as a tensor)."""
         return {
             "kind": self.kind,
-            "low_value": self.low_value,
-            "high_value": self.high_value,
+            "low_value": list(self.low_value) if self.channels > 1 else self.low_value,
+            "high_value": list(self.high_value) if self.channels > 1 else self.high_value,
             "out_low": self.out_low,
             "out_high": self.out_high,
             "has_background": self.background is not None,
@@ -84,10 +115,16 @@ class Normalizer:
 
     @classmethod
     def from_dict(cls, data: dict, background: np.ndarray | None = None) -> "Normalizer":
+        def value(v):
+            return tuple(float(x) for x in v) if isinstance(v, list) else float(v)
+
+        low, high = value(data["low_value"]), value(data["high_value"])
+        if isinstance(low, tuple) != isinstance(high, tuple) or (isinstance(low, tuple) and len(low) != len(high)):
+            raise ValueError("low_value and high_value must both be numbers or lists of one length")
         return cls(
             kind=str(data["kind"]),
-            low_value=float(data["low_value"]),
-            high_value=float(data["high_value"]),
+            low_value=low,
+            high_value=high,
             out_low=float(data["out_low"]),
             out_high=float(data["out_high"]),
             background=background,
@@ -134,3 +171,17 @@ def fit_normalizer(
             f"the training data is constant between the normalisation points ({low:g}); nothing to learn"
         )
     return Normalizer(kind, float(low), float(high), float(out_low), float(out_high), bg)
+
+
+def fit_channel_normalizer(
+    stacks: Sequence[np.ndarray], kind: Literal["percentile", "minmax"] = "percentile",
+    percentiles: tuple[float, float] = (3.0, 99.8),
+) -> Normalizer:
+    """Statistics per image channel of (Z, C, Y, X) stacks (channels trained jointly): one
+    :func:`fit_normalizer` per channel, so that a dim channel is not crushed by a bright one."""
+    channels = {s.shape[1] for s in stacks}
+    if len(channels) != 1:
+        raise Noise2StackError(f"the stacks have different channel counts {sorted(channels)}; joint training needs one")
+    fits = [fit_normalizer([s[:, c] for s in stacks], kind, percentiles) for c in range(channels.pop())]
+    first = fits[0]
+    return Normalizer(kind, tuple(f.low_value for f in fits), tuple(f.high_value for f in fits), first.out_low, first.out_high)

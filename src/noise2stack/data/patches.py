@@ -43,7 +43,7 @@ class PatchSource:
 
     Parameters
     ----------
-    inputs : sequence of ndarray, each (Z, Y, X) float32
+    inputs : sequence of ndarray, each (Z, Y, X) float32, or (Z, C, Y, X) for C image channels trained jointly
         Normalised noisy stacks the input channels come from.
     targets : sequence of ndarray, each (Z, Y, X) float32
         Normalised stacks the target plane comes from: the same arrays as ``inputs`` (self mode), an
@@ -72,9 +72,9 @@ class PatchSource:
         if not planes:
             raise Noise2StackError("no planes to draw training patches from")
         for s in inputs:
-            if patch > min(s.shape[1:]):
+            if patch > min(s.shape[-2:]):
                 raise Noise2StackError(
-                    f"--patch {patch} is larger than the planes ({s.shape[1]}x{s.shape[2]}); choose --patch <= {min(s.shape[1:])}"
+                    f"--patch {patch} is larger than the planes ({s.shape[-2]}x{s.shape[-1]}); choose --patch <= {min(s.shape[-2:])}"
                 )
         self.inputs = list(inputs)
         self.targets = list(targets)
@@ -85,16 +85,21 @@ class PatchSource:
         self.augmentation = augmentation
 
     def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """One example: input (C, P, P) and target (1, P, P), float32, C-contiguous."""
+        """One example: input (C, P, P) and target (1, P, P), float32, C-contiguous.
+
+        From (Z, K, Y, X) stacks of K joint image channels: input (C * K, P, P) (neighbour-major,
+        as :func:`~noise2stack.data.sampler.plane_inputs`) and target (K, P, P).
+        """
         s, i = self.planes[int(rng.integers(len(self.planes)))]
         stack = self.inputs[s]
-        _, height, width = stack.shape
+        height, width = stack.shape[-2:]
         y0 = int(rng.integers(height - self.patch + 1))
         x0 = int(rng.integers(width - self.patch + 1))
-        window = (slice(y0, y0 + self.patch), slice(x0, x0 + self.patch))
+        # one (planes, [channels,] rows, cols) key: streamed stacks (data.streaming) take no other
+        window = (slice(None),) * (len(stack.shape) - 3) + (slice(y0, y0 + self.patch), slice(x0, x0 + self.patch))
         channels = plane_indices(i, stack.shape[0], self.neighbors, self.include_center)
-        inp = stack[(channels, *window)]
-        tgt = self.targets[s][(slice(i, i + 1), *window)]
+        inp = stack[(channels, *window)].reshape(-1, self.patch, self.patch)
+        tgt = self.targets[s][(slice(i, i + 1), *window)].reshape(-1, self.patch, self.patch)
         if self.augmentation == "dihedral":
             inp, tgt = augment_dihedral([inp, tgt], rng)
         elif self.augmentation == "translate":

@@ -73,5 +73,10 @@ def plane_indices(i: int, n_planes: int, neighbors: int, include_center: bool) -
 
 
 def plane_inputs(stack: np.ndarray, i: int, neighbors: int, include_center: bool) -> np.ndarray:
-    """The network input for plane ``i``: array of shape (C, Y, X) from a ``ZYX`` stack."""
-    return stack[plane_indices(i, stack.shape[0], neighbors, include_center)]
+    """The network input for plane ``i``: array of shape (C, Y, X) from a ``ZYX`` stack.
+
+    A ``ZCYX`` stack (image channels trained jointly) gives (N' * C, Y, X), neighbour-major:
+    input channel ``n * C + c`` is neighbour slot ``n`` of image channel ``c``.
+    """
+    planes = stack[plane_indices(i, stack.shape[0], neighbors, include_center)]
+    return planes.reshape(-1, *stack.shape[-2:])

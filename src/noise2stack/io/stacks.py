@@ -26,7 +26,7 @@ from noise2stack.io.atomic import atomic_path
 
 SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_AXIS_LETTERS = set("ZTYX")
+_AXIS_LETTERS = set("ZTCYX")
 
 
 def _suffix(path: Path) -> str:
@@ -112,22 +112,24 @@ def _read_raw(p: Path) -> np.ndarray:
 
 
 def to_zyx(array: np.ndarray, axes: str) -> np.ndarray:
-    """Reorder ``array`` from ``axes`` to ``ZYX`` (a ``YX`` image becomes one plane).
+    """Reorder ``array`` from ``axes`` to ``ZYX`` (a ``YX`` image becomes one plane), or to ``ZCYX``
+    when ``axes`` holds a channel axis C.
 
     Parameters
     ----------
     array : ndarray
         The image as stored.
     axes : str
-        One letter per array axis, from ``Z`` (or ``T``), ``Y``, ``X``; e.g. ``"ZYX"``, ``"YXZ"``, ``"YX"``.
+        One letter per array axis, from ``Z`` (or ``T``), ``C``, ``Y``, ``X``; e.g. ``"ZYX"``, ``"YXZ"``,
+        ``"YX"``, ``"CZYX"``.
 
     Returns
     -------
-    ndarray, shape (Z, Y, X)
+    ndarray, shape (Z, Y, X), or (Z, C, Y, X) with a C axis
     """
     axes = axes.upper()
     if not axes or set(axes) - _AXIS_LETTERS or len(set(axes)) != len(axes):
-        raise Noise2StackError(f"--axes {axes!r} is not valid: use the letters Z (or T), Y, X once each")
+        raise Noise2StackError(f"--axes {axes!r} is not valid: use the letters Z (or T), C, Y, X once each")
     if "Z" in axes and "T" in axes:
         raise Noise2StackError("--axes may hold Z or T, not both: both name the stack axis")
     axes = axes.replace("T", "Z")
@@ -139,16 +141,17 @@ def to_zyx(array: np.ndarray, axes: str) -> np.ndarray:
         raise Noise2StackError(f"--axes {axes!r} must contain Y and X")
     if "Z" not in axes:
         array, axes = array[np.newaxis], "Z" + axes
-    return np.transpose(array, [axes.index(a) for a in "ZYX"])
+    target = "ZCYX" if "C" in axes else "ZYX"
+    return np.transpose(array, [axes.index(a) for a in target])
 
 
 def from_zyx(array: np.ndarray, axes: str) -> np.ndarray:
-    """Inverse of :func:`to_zyx`: reorder a ``ZYX`` array back to ``axes``."""
+    """Inverse of :func:`to_zyx`: reorder a ``ZYX`` (``ZCYX`` when ``axes`` holds C) array back to ``axes``."""
     axes = axes.upper().replace("T", "Z")
+    source = "ZCYX" if "C" in axes else "ZYX"
     if "Z" not in axes:
-        return array[0]
-    order = ["ZYX".index(a) for a in axes]
-    return np.transpose(array, order)
+        array, source = array[0], source[1:]
+    return np.transpose(array, [source.index(a) for a in axes])
 
 
 def read_array(path: str | os.PathLike) -> np.ndarray:
@@ -254,7 +257,7 @@ def write_stack(
         else:
             import tifffile
 
-            meta = {"axes": axes.upper().replace("T", "Z") if array.ndim == 3 else "YX"}
+            meta = {"axes": axes.upper().replace("T", "Z") if array.ndim >= 3 else "YX"}
             meta.update(metadata or {})
             options = {}
             if reference is not None and _suffix(Path(reference)) in (".tif", ".tiff"):

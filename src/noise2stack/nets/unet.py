@@ -8,6 +8,10 @@ plane size works. ``residual_channels`` lists input channels whose mean is added
 output channels the residual is added to every one of them (each is an estimate of the same signal;
 the probabilistic methods train without it, as the PN2V net predicts samples directly).
 
+``joint_channels`` C > 1 (``--channels joint``): every input plane comes as C channel planes
+(input channel ``n * C + c`` is neighbour slot n of image channel c), the output is one plane per
+image channel, and the residual of output c is the mean of its own channel's residual slots.
+
 ``context`` is the number of pixels on each side beyond which the input cannot change an output
 pixel (measured with impulses, see ``tests/nets``); the tiler uses it to choose overlaps.
 """
@@ -33,6 +37,7 @@ class _UNetBase(nn.Module):
     floats_per_pixel_train: int
     floats_per_pixel_infer: int
     output_scale: int = 1  # output pixels per input pixel along Y and X (a super-resolving head)
+    joint_channels: int = 1  # image channels trained jointly (set by build_net)
 
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
         super().__init__()
@@ -61,7 +66,12 @@ class _UNetBase(nn.Module):
             xp = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
         scale = self.output_scale
         out = self._body(xp)[..., : height * scale, : width * scale]
-        if self.residual_channels:
+        if self.residual_channels and self.joint_channels > 1:
+            c = self.joint_channels
+            slots = [r * c + k for k in range(c) for r in self.residual_channels]
+            base = x[:, slots].unflatten(1, (c, len(self.residual_channels))).mean(dim=2)
+            out = out + base
+        elif self.residual_channels:
             base = x[:, self.residual_channels].mean(dim=1, keepdim=True)
             if scale > 1:  # each sub-pixel gets its input pixel's value
                 base = F.interpolate(base, scale_factor=float(scale), mode="nearest")
@@ -181,15 +191,28 @@ class N2NUNet(_UNetBase):
 
 
 NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
+JOINT_NETS = ("csbdeep-unet", "n2n-unet", "n2v2-unet")
 
 
 def build_net(
-    name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, **options
+    name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, joint_channels: int = 1,
+    **options,
 ) -> _UNetBase:
     """Build the network registered as ``name`` (``out_channels`` output planes; ``options``:
-    net-specific, e.g. NRRN's ``units``)."""
+    net-specific, e.g. NRRN's ``units``).
+
+    ``joint_channels`` C > 1: ``in_channels`` and ``out_channels`` count all C image channels
+    (multiples of C), and ``residual_channels`` are neighbour slots (see the module docstring).
+    """
     if name not in NETS:
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
     if out_channels != 1:
         options["out_channels"] = out_channels
-    return NETS[name](in_channels, residual_channels, **options)
+    if joint_channels > 1:
+        if name not in JOINT_NETS:
+            raise Noise2StackError(f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}")
+        if in_channels % joint_channels or out_channels != joint_channels:
+            raise Noise2StackError(f"a joint net of {joint_channels} channels needs a multiple of them in and one plane each out")
+    net = NETS[name](in_channels, residual_channels, **options)
+    net.joint_channels = joint_channels
+    return net

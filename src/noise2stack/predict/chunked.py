@@ -70,6 +70,7 @@ class Settings:
     tta: bool
     channels: str
     batch: int | None = None
+    precision: str = "32"
 
 
 def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
@@ -180,14 +181,15 @@ def resolve_stack_axis(spec: VolumeSpec, stack_axis: str | None) -> str:
     return letter
 
 
-def loop_axes(spec: VolumeSpec, stack_axis: str) -> str:
-    """Axes looped over: all but the stack axis, Y and X, in file order."""
-    return "".join(a for a in spec.axes if a not in (stack_axis, "Y", "X"))
+def loop_axes(spec: VolumeSpec, stack_axis: str, joint: bool = False) -> str:
+    """Axes looped over: all but the stack axis, Y and X (and C for joint channels), in file order."""
+    skip = (stack_axis, "Y", "X", "C") if joint else (stack_axis, "Y", "X")
+    return "".join(a for a in spec.axes if a not in skip)
 
 
-def plan_blocks(spec: VolumeSpec, stack_axis: str, chunk_planes: int) -> list[Block]:
+def plan_blocks(spec: VolumeSpec, stack_axis: str, chunk_planes: int, joint: bool = False) -> list[Block]:
     """All blocks of the volume, in file order of the loop axes, then along the stack axis."""
-    loops = loop_axes(spec, stack_axis)
+    loops = loop_axes(spec, stack_axis, joint)
     n = spec.size(stack_axis)
     blocks: list[Block] = []
     for loop in np.ndindex(*[spec.size(a) for a in loops]):
@@ -203,7 +205,8 @@ def slab_range(start: int, stop: int, n_planes: int, neighbors: int) -> tuple[in
 
 
 def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi: int) -> tuple[tuple, list[int]]:
-    """Index of the slab in ``axes`` order, and the transpose that makes it (S, Y, X)."""
+    """Index of the slab in ``axes`` order, and the transpose that makes it (S, Y, X), or (S, C, Y, X)
+    when C is not looped over (joint channels)."""
     index, kept = [], []
     for a in axes:
         if a in loops:
@@ -214,7 +217,8 @@ def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi
         else:
             index.append(slice(None))
             kept.append(a)
-    return tuple(index), [kept.index(a) for a in (stack_axis, "Y", "X")]
+    order = (stack_axis, "C", "Y", "X") if "C" in kept else (stack_axis, "Y", "X")
+    return tuple(index), [kept.index(a) for a in order]
 
 
 def predict_block(
@@ -226,11 +230,12 @@ def predict_block(
 
     from noise2stack.predict.tiling import predict_stack
 
-    channel = block.loop[loop_axes(spec, settings.stack_axis).index("C")] if "C" in loop_axes(spec, settings.stack_axis) else 0
+    joint = settings.channels == "joint"
+    loops = loop_axes(spec, settings.stack_axis, joint)
+    channel = block.loop[loops.index("C")] if "C" in loops else 0
     model = cached_model(*model_ref.for_channel(channel), device)
     n = spec.size(settings.stack_axis)
     lo, hi = slab_range(block.start, block.stop, n, model.neighbors)
-    loops = loop_axes(spec, settings.stack_axis)
     index, order = _selection(spec.axes, loops, settings.stack_axis, block, lo, hi)
     slab = np.transpose(np.asarray(open_array(spec)[index]), order)
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
@@ -238,9 +243,11 @@ def predict_block(
     normalized = model.normalizer.normalize(slab)
     result = predict_stack(
         model.net, normalized, model.neighbors, model.include_center, tile=settings.tile, overlap=settings.overlap,
-        batch=settings.batch, channels_last=model.config.channels_last, tta=settings.tta,
+        batch=settings.batch, channels_last=model.config.channels_last, tta=settings.tta, precision=settings.precision,
         planes=range(block.start - lo, block.stop - lo),
     )
+    if joint:  # (C, S, Y, X) from the tiler: the normaliser and the selection take (S, C, Y, X)
+        result = np.moveaxis(result, 0, 1)
     result = model.normalizer.denormalize(result)
     out_index, out_order = _selection(ngff_order(spec.axes), loops, settings.stack_axis, block, block.start, block.stop)
     target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
@@ -391,7 +398,7 @@ def predict_volume(
     overlap: int | None = None,
     batch: int | None = None,
     tta: bool = False,
-    channels: str = "separate",
+    channels: str | None = None,
     scheduler: str = "threads",
     jobs: int = 1,
     pyramid: bool = False,
@@ -399,6 +406,7 @@ def predict_volume(
     progress: bool | Progress = True,
     connect_timeout: float = 5.0,
     devices: int | Sequence[str] | None = None,
+    precision: str = "32",
 ) -> Path:
     """Denoise a volume chunk by chunk into an OME-Zarr store; see the module docstring.
 
@@ -443,8 +451,8 @@ def predict_volume(
         raise Noise2StackError(f"chunked prediction writes OME-Zarr: name the output *.zarr, not {out.name}")
     if Path(spec.path).resolve() == out.resolve():
         raise Noise2StackError(f"the output {out} is also the input; choose another output path")
-    if channels not in ("separate",):
-        raise Noise2StackError(f"--channels {channels!r}: chunked prediction supports 'separate' (one model per channel, or one for all)")
+    if channels not in (None, "separate", "joint"):
+        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
     if chunk_planes < 1 or jobs < 1 or tile < 1 or (batch is not None and batch < 1):
         raise Noise2StackError("--chunk-planes, --jobs, --tile and --batch must be positive")
     check_scheduler(scheduler)
@@ -456,6 +464,15 @@ def predict_volume(
         )
     stack_axis = resolve_stack_axis(spec, stack_axis)
     loaded = [Model.load(m) for m in models]
+    joint = loaded[0].config.joint_channels
+    if channels is None:
+        channels = "joint" if joint > 1 else "separate"
+    if (channels == "joint") != (joint > 1):
+        trained = f"{joint} channels jointly" if joint > 1 else "one channel at a time"
+        raise Noise2StackError(f"--channels {channels}: this model was trained on {trained}; leave out --channels")
+    if joint > 1 and ("C" not in spec.axes or spec.size("C") != joint):
+        have = spec.size("C") if "C" in spec.axes else "no"
+        raise Noise2StackError(f"this model denoises {joint} channels jointly; {spec.path} has {have} C axis channels")
     n_channels = spec.size("C") if "C" in loop_axes(spec, stack_axis) else 1
     if len(loaded) > 1 and len(loaded) != n_channels:
         raise Noise2StackError(f"{len(loaded)} models for {n_channels} channel(s); give one model, or one per channel")
@@ -474,15 +491,16 @@ def predict_volume(
     slab_planes = min(n, chunk_planes + first.neighbors)
     # input + normalised slab, the network's input planes and output, the written block
     per_block = slab_planes * height * width * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * height * width * 12
+    per_block *= joint  # a joint block holds every channel
     check_memory(per_block * jobs, f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}", "--chunk-planes (or --jobs)")
 
     model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
-    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch)
+    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch, precision)
     record = _record(model_ref, spec, settings)
     action = check_output_store(out, record, overwrite)
     client = _connect(scheduler, connect_timeout) if scheduler not in LOCAL_SCHEDULERS else None
     try:
-        blocks = plan_blocks(spec, stack_axis, chunk_planes)
+        blocks = plan_blocks(spec, stack_axis, chunk_planes, joint=channels == "joint")
         if action == "replace":
             shutil.rmtree(out)
         if action in ("create", "replace"):
@@ -495,7 +513,7 @@ def predict_volume(
             zarr.open_group(str(out), mode="r+").create_array(DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0)
         done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
         pending = [b for b in blocks if not done[b.number]]
-        bar = ChunkProgress(len(pending), chunk_planes * height * width, progress)
+        bar = ChunkProgress(len(pending), chunk_planes * height * width * joint, progress)
         keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
         # with devices, each device's blocks form a chain (each task waits for the one before)
         where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names)))) if device_names else {}

@@ -22,7 +22,7 @@ import torch
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
-from noise2stack.predict.tiling import _pad_plane, _round_up, tile_starts
+from noise2stack.predict.tiling import _pad_plane, _round_up, autocast, tile_starts
 from noise2stack.resources import check_memory, network_bytes
 
 
@@ -42,6 +42,7 @@ def predict_stack_cut(
     batch: int | None = None,
     channels_last: bool = True,
     progress: bool | Callable[[int, int], None] = False,
+    precision: str = "32",
 ) -> np.ndarray:
     """Denoise every plane of a normalised ``ZYX`` stack, tiles joined by cutting (module docstring).
 
@@ -87,7 +88,7 @@ def predict_stack_cut(
         x_batch = torch.from_numpy(np.ascontiguousarray(np.stack(tiles))).to(device)
         if channels_last:
             x_batch = x_batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, precision):
             predictions = net(x_batch).float().cpu().numpy()[:, 0]
         for (z, iy, ix), pred in zip(group, predictions):
             (y0, y1), (x0, x1) = keep_y[iy], keep_x[ix]

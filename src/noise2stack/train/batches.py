@@ -21,7 +21,8 @@ Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
 def draw_batch(
     source: PatchSource, transform: Transform, batch: int, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Draw ``batch`` examples: inputs (B, C, P, P), targets (B, 1, P, P), loss mask (B, 1, P, P).
+    """Draw ``batch`` examples: inputs (B, C, P, P), targets (B, K, P, P), loss mask (B, K, P, P);
+    K = 1, or the image channels trained jointly.
 
     ``transform`` is the method's (e.g. blind-spot masking). The mask is all ones for methods that
     compute the loss on every pixel.
@@ -32,7 +33,8 @@ def draw_batch(
         inp, tgt, mask = transform(inp, tgt, rng)
         inputs.append(inp)
         targets.append(tgt)
-        masks.append(np.ones_like(tgt) if mask is None else mask.astype(np.float32))
+        # a (1, P, P) blind-spot mask covers every joint channel of the target (K, P, P)
+        masks.append(np.ones_like(tgt) if mask is None else np.broadcast_to(mask, tgt.shape).astype(np.float32))
     return (torch.from_numpy(np.stack(inputs)), torch.from_numpy(np.stack(targets)), torch.from_numpy(np.stack(masks)))
 
 

@@ -18,12 +18,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from noise2stack.config import TrainConfig, config_to_yaml
-from noise2stack.data.normalize import Normalizer, fit_normalizer
+from noise2stack.data.normalize import Normalizer, fit_channel_normalizer, fit_normalizer
 from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_text
-from noise2stack.resources import check_memory, network_bytes
+from noise2stack.resources import check_memory, network_bytes, resolve_precision
 from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.progress import ProgressLog, as_progress_log
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
@@ -48,10 +48,7 @@ def split_planes(n_planes: Sequence[int], val_fraction: float) -> tuple[list[tup
     return train, val
 
 
-def _trainer_precision() -> str:
-    if torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
+_LIGHTNING_PRECISION = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed"}
 
 
 def _quiet_lightning() -> None:
@@ -83,14 +80,39 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
     optimizer = torch.optim.Adam(probe.parameters(), lr=config.lr)
     batch = draw_batch(source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0))
     times = []
+    device_type = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(config.precision)
     for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
         t0 = time.perf_counter()
-        loss = probe._loss(batch)
+        with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = probe._loss(batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - t0)
     return float(np.min(times[2:])) + 2e-3  # + data drawing and Lightning's bookkeeping
+
+
+def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> None:
+    """Refuse, in one line, joint channels (``config.joint_channels > 1``) that cannot be trained.
+
+    Joint stacks are (Z, C, Y, X) arrays with C = ``joint_channels``; other stacks are (Z, Y, X).
+    """
+    joint = config.joint_channels
+    if joint == 1:
+        bad = [s.shape for s in inputs if len(s.shape) != 3]
+        if bad:
+            raise Noise2StackError(f"a stack of shape {bad[0]} has channels; train them with --channels joint or separate")
+        return
+    if method.out_channels(config) != 1 or method.output_scale(config) != 1 or method.interior_planes_only:
+        raise Noise2StackError(f"--channels joint works with one-plane-out methods (n2stack, n2n, n2c, n2v), not --method {config.method}")
+    if config.background:
+        raise Noise2StackError("--channels joint does not take --background; subtract it per channel first or use --channels separate")
+    for s in inputs:
+        if len(s.shape) != 4 or s.shape[1] != joint:
+            raise Noise2StackError(f"--channels joint with {joint} channels needs (Z, {joint}, Y, X) stacks, got shape {tuple(s.shape)}")
+        if not isinstance(s, np.ndarray):
+            raise Noise2StackError("--channels joint trains from stacks in memory; streaming reads one channel at a time")
 
 
 def fit(
@@ -145,6 +167,7 @@ def fit(
     _quiet_lightning()
     method = get_method(config.method)
     method.check(config)
+    check_joint(method, config, inputs)
     include_center = method.include_center(config)
     target_kind = method.target_kind(config)
     need = min_planes(config.neighbors, include_center) if method.needs_stack else 1
@@ -182,7 +205,9 @@ def fit(
             normalizer = fit_streaming_normalizer(inputs, config.normalization, config.percentiles)
         norm_in = [NormalizedStack(s, normalizer) for s in inputs]
     else:
-        if normalizer is None:
+        if normalizer is None and config.joint_channels > 1:
+            normalizer = fit_channel_normalizer(inputs, config.normalization, config.percentiles)
+        elif normalizer is None:
             normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
         norm_in = [normalizer.normalize(s) for s in inputs]
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
@@ -209,6 +234,11 @@ def fit(
     args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
 
+    precision = resolve_precision(config.precision)
+    if precision == "16" and not torch.cuda.is_available():
+        raise Noise2StackError("--precision 16 (fp16 mixed) needs a GPU; use bf16 or 32 on a CPU")
+    if precision != config.precision:  # the folder records the arithmetic actually used
+        config = config.model_copy(update={"precision": precision})
     model = Model(config, normalizer, noise_model=noise_model)
     if init_state is not None:  # fine-tuning (train --init): start from another model's weights
         model.net.load_state_dict(init_state, strict=True)
@@ -297,7 +327,7 @@ def fit(
         accelerator="auto",
         devices=config.devices,
         strategy=strategy,
-        precision=_trainer_precision(),
+        precision=_LIGHTNING_PRECISION[config.precision],
         max_epochs=config.total_epochs(),
         max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
         logger=False,
