@@ -23,7 +23,6 @@ import numpy as np
 from noise2stack.config import TrainConfig, load_config, make_config
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.stacks import check_readable, read_array, to_zyx, write_stack
-from noise2stack.metrics import evaluate_stack
 from noise2stack.model import CONFIG_FILE, Model, package_version
 from noise2stack.noise import add_noise
 from noise2stack.progress import ProgressLog, as_progress_log
@@ -497,6 +496,7 @@ def predict(
     if uncertainty is not None and not m.method.needs_noise_model:
         raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
     axes = axes or m.config.axes
+    _check_in_memory(noisy, tta)
     stack = _load(noisy, axes)
     if m.method.needs_noise_model:
         from noise2stack.methods.pn2v import prepare_stacks
@@ -610,6 +610,25 @@ def predict(
     return result
 
 
+def _check_in_memory(noisy: StackLike, tta: bool) -> None:
+    """Refuse, before reading it, a stack too large to predict in memory, pointing to chunked prediction."""
+    from noise2stack.io.stacks import stored_shape
+    from noise2stack.resources import available_memory
+
+    found = (noisy.shape, noisy.dtype) if isinstance(noisy, np.ndarray) else stored_shape(noisy)
+    available = available_memory()
+    if found is None or available is None:
+        return
+    shape, dtype = found
+    # the stack as stored, normalised, the result and its denormalised copy (and the TTA sum), float32
+    needed = int(np.prod(shape)) * (0 if isinstance(noisy, np.ndarray) else dtype.itemsize) + int(np.prod(shape)) * (16 if tta else 12)
+    if needed > 0.8 * available:
+        raise Noise2StackError(
+            f"predicting a stack of shape {tuple(shape)} in memory needs about {needed / 2**30:.1f} GiB but "
+            f"{available / 2**30:.1f} GiB is available; write a .zarr output (predict MODEL IN OUT.zarr) to predict it chunk by chunk"
+        )
+
+
 def _predict_separate(models: list, noisy: StackLike, out, axes: str | None, progress, others: dict, **options) -> np.ndarray:
     """``--channels separate`` in memory: each channel of a C-axis stack denoised by its own model
     (``models``: one per channel, or one for all), written in the input's axes."""
@@ -716,6 +735,8 @@ def evaluate(
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
     pred = _load(prediction, axes)
     ref = _load(reference, axes)
+    from noise2stack.metrics import evaluate_stack  # scipy.stats: 0.7 s of import, needed here only
+
     result = evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
     result["noise2stack"] = package_version()
     return result
@@ -1029,6 +1050,7 @@ def report(
         raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
     m = load_model(model)
     axes = axes or m.config.axes
+    _check_in_memory(noisy, tta)
     stack = _load(noisy, axes)
     clean = None
     if reference is not None:

@@ -73,6 +73,10 @@ class TrainConfig(BaseModel):
         description="train on this many devices with Lightning DDP (GPUs, or CPU processes with the gloo backend); needs --epochs",
     )
     n2v_fraction: float = Field(0.002, gt=0, le=0.5, description="Noise2Void: share of pixels masked per patch")
+    n2v_window: int = Field(
+        5, ge=3, le=31,
+        description="Noise2Void: side of the square a masked pixel's replacement comes from (odd; CAREamics uses 11)",
+    )
     n2v_replacement: Literal["uniform", "median"] = Field(
         "uniform", description="Noise2Void: a random 5x5 neighbour (N2V) or the 5x5 median (N2V2)"
     )
@@ -121,6 +125,8 @@ class TrainConfig(BaseModel):
             raise ValueError(f"unknown net {self.net!r}; choose one of {', '.join(NETS)}")
         if self.neighbors % 2:
             raise ValueError(f"neighbors must be even (N/2 planes on each side), got {self.neighbors}")
+        if self.n2v_window % 2 == 0:
+            raise ValueError(f"n2v_window must be odd (a square around the masked pixel), got {self.n2v_window}")
         from noise2stack.nets import METHOD_OF_NET
 
         if self.net in METHOD_OF_NET and self.method != METHOD_OF_NET[self.net]:

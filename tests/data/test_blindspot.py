@@ -63,3 +63,21 @@ def test_the_loss_sees_only_masked_pixels():
     assert method.loss(prediction, target, mask).item() == 9.0  # only (1, 2) counts: 3^2
     prediction[0, 0, 1, 2] = 0.0
     assert method.loss(prediction, target, mask).item() == 0.0
+
+
+@pytest.mark.parametrize("window", [5, 11])
+def test_replacements_come_from_the_window_and_fill_it(window):
+    """Each replaced pixel takes the value of another pixel at most window // 2 away in Y and X, and
+    over many patches every offset of the window but the centre occurs."""
+    y, x = np.meshgrid(np.arange(64), np.arange(64), indexing="ij")
+    patch = (y * 1000 + x).astype(np.float32)[None]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        masked, mask = mask_patch(patch, 0.01, rng, window=window)
+        ys, xs = np.nonzero(mask[0])
+        source = masked[0, ys, xs].astype(int)
+        dy, dx = source // 1000 - ys, source % 1000 - xs
+        assert np.all((np.abs(dy) <= window // 2) & (np.abs(dx) <= window // 2)) and not np.any((dy == 0) & (dx == 0))
+        seen.update(zip(dy.tolist(), dx.tolist()))
+    assert len(seen) == window * window - 1

@@ -63,3 +63,33 @@ def test_failed_write_leaves_nothing(tmp_path):
             raise RuntimeError("killed")
     assert (tmp_path / "keep.tif").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.tif"]
+
+
+def test_stored_shape_reads_the_header_only_and_matches_read_array(tmp_path):
+    import tifffile
+
+    from noise2stack.io.stacks import read_array, stored_shape, write_stack
+
+    data = np.arange(3 * 5 * 7, dtype=np.uint16).reshape(3, 5, 7)
+    np.save(tmp_path / "a.npy", data)
+    tifffile.imwrite(tmp_path / "a.tif", data)
+    write_stack(tmp_path / "a.nii.gz", data.astype(np.float32))
+    for name in ("a.npy", "a.tif", "a.nii.gz"):
+        shape, dtype = stored_shape(tmp_path / name)
+        assert shape == read_array(tmp_path / name).shape == (3, 5, 7), name
+        assert dtype == read_array(tmp_path / name).dtype, name
+    (tmp_path / "bad.tif").write_bytes(b"not a tiff")
+    assert stored_shape(tmp_path / "bad.tif") is None
+
+
+@pytest.mark.parametrize("axes", ["CZYX", "ZCYX", "YXCZ", "CYX", "TCYX"])
+def test_channel_axes_go_to_zcyx_and_back(axes):
+    sizes = {"Z": 3, "T": 3, "C": 2, "Y": 5, "X": 7}
+    grids = np.meshgrid(*[np.arange(sizes[a]) for a in axes], indexing="ij")
+    weight = {"Z": 1000, "T": 1000, "C": 100, "Y": 10, "X": 1}
+    array = sum(g * weight[a] for g, a in zip(grids, axes))  # each value spells its (z, c, y, x)
+    zcyx = to_zyx(array, axes)
+    z, c, y, x = np.meshgrid(*[np.arange(n) for n in zcyx.shape], indexing="ij")
+    assert zcyx.shape[1:] == (2, 5, 7)
+    np.testing.assert_array_equal(zcyx, z * 1000 + c * 100 + y * 10 + x)
+    np.testing.assert_array_equal(from_zyx(zcyx, axes), array)

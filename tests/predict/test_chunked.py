@@ -264,3 +264,18 @@ def test_devices_refused_without_gpus_or_for_in_memory_output(tmp_path, model_di
     with pytest.raises(Noise2StackError, match="one worker per GPU"):
         predict_volume([model_dir], inspect_volume(tmp_path / "in.npy"), tmp_path / "p.zarr", devices=["cpu", "cpu"],
                        scheduler="processes", progress=False)
+
+
+def test_in_memory_prediction_of_a_stack_too_big_is_refused_before_reading(tmp_path, model_dir, monkeypatch):
+    """The header says the size: a stack that does not fit is refused with the chunked way out,
+    before its data are read, and no output is written."""
+    from noise2stack import resources
+
+    big = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.float32, shape=(64, 256, 256))
+    del big
+    monkeypatch.setattr(resources, "available_memory", lambda: 40 * 2**20)  # 40 MiB
+    read = []
+    monkeypatch.setattr(api, "_load", lambda *a, **k: read.append(a) or np.zeros((1, 1, 1)))
+    with pytest.raises(Noise2StackError, match=r"\(64, 256, 256\) in memory needs about 0\.1 GiB.*OUT\.zarr"):
+        api.predict(model_dir, tmp_path / "big.npy", tmp_path / "out.tif", progress=False)
+    assert not read and not (tmp_path / "out.tif").exists()

@@ -1,9 +1,10 @@
 """Noise2Void blind-spot masking (Krull et al. 2019; N2V2: Höck et al. 2022).
 
 In every patch a small, stratified random set of pixels is chosen (one per cell of a regular grid,
-so they spread over the patch); each is replaced by another pixel of its 5×5 neighbourhood
-(``uniform``, as in N2V) or by the median of that neighbourhood without the pixel itself
-(``median``, as in N2V2). The loss is computed on those pixels only, so the network cannot learn
+so they spread over the patch); each is replaced by another pixel of its ``window`` × ``window``
+neighbourhood (default 5; ``uniform``, as in N2V) or by the median of that neighbourhood without the
+pixel itself (``median``, as in N2V2). CAREamics and the n2v package draw from 11 × 11
+(``roi_size=11``, ``n2v_neighborhood_radius=5``). The loss is computed on those pixels only, so the network cannot learn
 the identity.
 """
 
@@ -13,7 +14,15 @@ import math
 
 import numpy as np
 
-_OFFSETS = np.array([(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if (dy, dx) != (0, 0)])
+def window_offsets(window: int = 5) -> np.ndarray:
+    """(dy, dx) of every pixel of an odd ``window`` x ``window`` square but its centre: (window² - 1, 2)."""
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"the replacement window must be odd and at least 3, got {window}")
+    r = window // 2
+    return np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) != (0, 0)])
+
+
+_OFFSETS = window_offsets(5)
 
 
 def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
@@ -46,12 +55,12 @@ def _inside(ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, height: int, wi
 
 
 def mask_patch(
-    patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform"
+    patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform", window: int = 5
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blind-spot a (C, Y, X) patch (C = 1 for N2V).
 
-    Near the border the 5×5 window is cut to the patch, so a replacement always comes from
-    another pixel of the patch.
+    Near the border the ``window`` × ``window`` square is cut to the patch, so a replacement always
+    comes from another pixel of the patch.
 
     Returns
     -------
@@ -61,17 +70,18 @@ def mask_patch(
     if min(height, width) < 3:
         raise ValueError("blind-spot masking needs patches of at least 3x3 pixels")
     ys, xs = stratified_pixels(height, width, fraction, rng)
+    offsets = _OFFSETS if window == 5 else window_offsets(window)
     masked = patch.copy()
     if replacement == "uniform":
         # draw one offset per pixel among those that stay inside the patch
-        valid = _inside(ys, xs, _OFFSETS[None], height, width)  # (n, 24)
+        valid = _inside(ys, xs, offsets[None], height, width)  # (n, window² - 1)
         scores = np.where(valid, rng.random(valid.shape), -1.0)
-        pick = _OFFSETS[np.argmax(scores, axis=1)]
+        pick = offsets[np.argmax(scores, axis=1)]
         masked[:, ys, xs] = patch[:, ys + pick[:, 0], xs + pick[:, 1]]
     elif replacement == "median":
-        valid = _inside(ys, xs, _OFFSETS[None], height, width)
-        yy = np.clip(ys[:, None] + _OFFSETS[None, :, 0], 0, height - 1)
-        xx = np.clip(xs[:, None] + _OFFSETS[None, :, 1], 0, width - 1)
+        valid = _inside(ys, xs, offsets[None], height, width)
+        yy = np.clip(ys[:, None] + offsets[None, :, 0], 0, height - 1)
+        xx = np.clip(xs[:, None] + offsets[None, :, 1], 0, width - 1)
         values = np.where(valid[None], patch[:, yy, xx], np.nan)
         masked[:, ys, xs] = np.nanmedian(values, axis=-1)
     else:

@@ -93,6 +93,28 @@ def _read_nifti(p: Path) -> np.ndarray:
     return np.ascontiguousarray(data.T)  # (i, j, k) -> (k, j, i): see the module docstring
 
 
+def stored_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype] | None:
+    """Shape and dtype of the image in ``path`` (axes as :func:`read_array` returns them), read from
+    the file's header without its data; None when the header cannot say (the full read then reports why)."""
+    p = Path(path)
+    try:
+        if _suffix(p) == ".npy":
+            array = np.load(p, mmap_mode="r", allow_pickle=False)
+            return tuple(array.shape), array.dtype
+        if _suffix(p) in NIFTI_SUFFIXES:
+            import nibabel as nib
+
+            image = nib.load(str(p))
+            return tuple(reversed(image.shape)), np.dtype(image.get_data_dtype())
+        import tifffile
+
+        with tifffile.TiffFile(p) as tif:
+            series = tif.series[0]
+            return tuple(series.shape), np.dtype(series.dtype)
+    except Exception:  # noqa: BLE001 - any failure: let the full read give its message
+        return None
+
+
 def _read_raw(p: Path) -> np.ndarray:
     try:
         if _suffix(p) in NIFTI_SUFFIXES:

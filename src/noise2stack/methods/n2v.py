@@ -33,5 +33,5 @@ class Noise2Void(Method):
             raise Noise2StackError("--method n2v sees one plane; --neighbors must be 0")
 
     def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
-        masked, mask = mask_patch(inputs, config.n2v_fraction, rng, config.n2v_replacement)
+        masked, mask = mask_patch(inputs, config.n2v_fraction, rng, config.n2v_replacement, config.n2v_window)
         return masked, target, mask
