@@ -10,7 +10,7 @@ times, median of the rounds):
 * the optimisation step alone (forward, masked loss, backward, Adam) in float32, default layout and
   channels_last; with bf16 autocast on CPU; and with ``torch.compile``, whose warm-up is reported;
 * the whole package step (``api.train``, Lightning and everything), timed between ``training_step``
-  calls.
+  calls, in float32 and at the default ``--precision auto``.
 
 Writes benchmarks/results/profile_step.md. ``--smoke``: 6 steps, 1 round.
 """
@@ -94,7 +94,7 @@ def time_steps(step, batches, warmup: int = 3) -> tuple[float, float]:
     return warm, statistics.median(times)
 
 
-def time_package(volume: np.ndarray, steps: int, folder: Path) -> float:
+def time_package(volume: np.ndarray, steps: int, folder: Path, precision: str) -> float:
     stamps = []
     original = DenoiseModule.training_step
 
@@ -105,7 +105,7 @@ def time_package(volume: np.ndarray, steps: int, folder: Path) -> float:
     DenoiseModule.training_step = timed
     try:
         api.train(volume, folder, method="n2v", net="csbdeep-unet", patch=PATCH, batch=BATCH, epochs=1,
-                  steps_per_epoch=steps + 5, progress=False, overwrite=True)
+                  steps_per_epoch=steps + 5, progress=False, overwrite=True, precision=precision)
     finally:
         DenoiseModule.training_step = original
     steady = np.diff(stamps[5:])
@@ -131,7 +131,8 @@ def main():
         "optimisation step, bf16 autocast, default layout": dict(channels_last=False, autocast=True, compiled=False),
         "optimisation step, torch.compile, channels_last": dict(channels_last=True, autocast=False, compiled=True),
     }
-    per: dict[str, list[float]] = {"drawing a batch (data, augmentation, mask)": [], "whole package step (api.train)": []}
+    package = {"whole package step (api.train), --precision 32": "32", "whole package step (api.train), --precision auto": "auto"}
+    per: dict[str, list[float]] = {"drawing a batch (data, augmentation, mask)": [], **{k: [] for k in package}}
     warmups: dict[str, list[float]] = {}
     import tempfile
 
@@ -146,7 +147,8 @@ def main():
                     continue
                 per.setdefault(name, []).append(sec)
                 warmups.setdefault(name, []).append(warm)
-            per["whole package step (api.train)"].append(time_package(volume, args.steps, Path(tmp) / f"m{r}"))
+            for name, precision in package.items():
+                per[name].append(time_package(volume, args.steps, Path(tmp) / f"m{r}{precision}", precision))
             print(f"round {r}: " + ", ".join(f"{k}: {v[-1] * 1000:.0f} ms" for k, v in per.items() if v), flush=True)
     base = statistics.median(per["optimisation step, float32, channels_last"])
     rows = []

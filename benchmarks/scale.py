@@ -4,7 +4,7 @@ a two-worker LocalCluster vs the threads scheduler.
     python benchmarks/scale.py --smoke        # seconds, tiny volumes: checks the machinery
     python benchmarks/scale.py                # base 128 x 1024 x 1024 float32 (512 MiB); 16x = 8 GiB on disk
 
-Each prediction runs in a fresh subprocess so that its peak RSS (``ru_maxrss``) is its own. The
+Each prediction runs in a fresh subprocess so that its peak RSS (VmHWM) is its own. The
 model (Table S1 U-Net, n2stack self, 4 neighbours) has random weights: speed does not depend on
 training. ``--precision`` (default bf16: twice the throughput on CPUs with AVX512-BF16, so the
 26 volume-units of prediction fit in about 40 minutes) applies to every row alike. In memory, the
@@ -48,7 +48,7 @@ def make_volume(path: Path, shape: tuple, chunk_planes: int, npy_data: bool = Tr
     import zarr
 
     array = zarr.create_array(str(path.with_suffix(".zarr")), shape=shape, chunks=(chunk_planes, min(shape[1], 1024), min(shape[2], 1024)),
-                              dtype="float32", dimension_names=["z", "y", "x"])
+                              dtype="float32", dimension_names=["z", "y", "x"], compressors=None)
     npy = np.lib.format.open_memmap(path.with_suffix(".npy"), mode="w+", dtype=np.float32, shape=shape)
     rng = np.random.default_rng(0)
     for z in range(0, shape[0], chunk_planes):
@@ -65,6 +65,15 @@ def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in files)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM), MiB. Not ``ru_maxrss``: after fork and exec that
+    starts from the parent's resident size, so a child of a large parent reports the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
 def one(case: dict) -> dict:
     """Run one prediction in this process; report seconds and peak RSS."""
     from noise2stack import api
@@ -79,10 +88,9 @@ def one(case: dict) -> dict:
             api.predict(case["model"], case["input"] + ".zarr", case["out"] + ".zarr", chunk_planes=case["chunk"],
                         scheduler=case.get("scheduler", "threads"), progress=False, precision=case["precision"])
     except Noise2StackError as exc:
-        return {"refused": str(exc), "seconds": time.perf_counter() - t0,
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return {"refused": str(exc), "seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
 
 def in_subprocess(case: dict) -> dict:
@@ -134,7 +142,7 @@ def main() -> None:
     lines = [f"# Scale benchmark{' (smoke)' if args.smoke else ''}", "",
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; flags: {cpu_flags()}; "
              f"{os.cpu_count()} cores; {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM.", "",
-             f"Base volume {base} float32 (random values), Zarr v3 (zstd) with chunks of {chunk} planes; chunked prediction "
+             f"Base volume {base} float32 (random values), Zarr v3 (uncompressed) with chunks of {chunk} planes; chunked prediction "
              f"with --chunk-planes {chunk} (threads, 1 job); in memory from .npy to .npy. Random-weight n2stack model "
              f"(Table S1 U-Net, self mode, 4 neighbours), --precision {args.precision}, default --tile 512. "
              "Each row is a fresh process; peak RSS is that process's.", "",

@@ -110,3 +110,16 @@ def test_bad_channel_requests_are_one_line_errors(tmp_path):
     with pytest.raises(Noise2StackError, match="trained on 2 channels jointly"):
         api.predict(folder, src, tmp_path / "o.zarr", channels="separate", progress=False)
     assert not (tmp_path / "o.zarr").exists()
+
+
+def test_predict_channels_flag_must_match_the_model(tmp_path):
+    folder = joint_model(tmp_path / "joint")
+    torch.manual_seed(0)
+    Model(make_config(neighbors=2), Normalizer("percentile", 10.0, 110.0)).save(tmp_path / "single")
+    czyx = two_channels()
+    with pytest.raises(Noise2StackError, match="trained on one channel at a time"):
+        api.predict(tmp_path / "single", czyx, axes="CZYX", channels="joint", progress=False)
+    with pytest.raises(Noise2StackError, match="trained on 2 channels jointly"):
+        api.predict(folder, czyx, axes="CZYX", channels="separate", progress=False)
+    with pytest.raises(Noise2StackError, match="unknown --channels"):
+        api.predict(folder, czyx, axes="CZYX", channels="all", progress=False)

@@ -450,9 +450,11 @@ def predict(
     from noise2stack.data.sampler import min_planes
     from noise2stack.io.zarr_io import is_zarr_path
     from noise2stack.predict import predict_stack
-    from noise2stack.predict.tiling import check_precision
+    from noise2stack.resources import check_precision
 
     check_precision(precision)
+    if channels not in (None, "separate", "joint"):
+        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
 
     if not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out))):
         if out is None:
@@ -486,9 +488,14 @@ def predict(
     separate = dict(tile=tile, overlap=overlap, batch=batch, tta=tta, stitch=stitch, precision=precision)
     others = {"--kspace": kspace, "--uncertainty": uncertainty, "--save-units": save_units, "--images": images,
               "--output-scale": output_scale != 1}
+    if len(folders) > 1 and channels == "joint":
+        raise Noise2StackError(f"--channels joint: {model} holds one model per channel; leave out --channels")
     if len(folders) > 1:
         return _predict_separate(folders, noisy, out, axes, progress, others, **separate)
     m = load_model(model)
+    if channels is not None and (channels == "joint") != (m.config.joint_channels > 1):
+        trained = f"{m.config.joint_channels} channels jointly" if m.config.joint_channels > 1 else "one channel at a time"
+        raise Noise2StackError(f"--channels {channels}: this model was trained on {trained}; leave out --channels")
     if "C" in (axes or m.config.axes).upper() and m.config.joint_channels == 1:
         return _predict_separate([m], noisy, out, axes, progress, others, **separate)
     if m.config.joint_channels > 1 and stitch != "blend":
@@ -635,6 +642,7 @@ def _predict_separate(models: list, noisy: StackLike, out, axes: str | None, pro
     given = [name for name, value in others.items() if value]
     if given:
         raise Noise2StackError(f"{given[0]} works on single-channel stacks; predict each channel on its own")
+    _check_in_memory(noisy, options.get("tta", False))
     loaded = [load_model(m) for m in models]
     axes = (axes or loaded[0].config.axes).upper()
     if "C" not in axes:
@@ -1050,7 +1058,7 @@ def report(
         raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
     m = load_model(model)
     axes = axes or m.config.axes
-    _check_in_memory(noisy, tta)
+    _check_in_memory(noisy, False)
     stack = _load(noisy, axes)
     clean = None
     if reference is not None:

@@ -70,3 +70,25 @@ def resolve_precision(precision: str) -> str:
     if native_bf16():
         return "bf16"
     return "16" if torch.cuda.is_available() else "32"
+
+
+#: Autocast dtype of each resolved precision (None: float32, no autocast).
+AUTOCAST_DTYPES = {"32": None, "bf16": "bfloat16", "16": "float16"}
+
+
+def check_precision(precision: str) -> None:
+    """Refuse, in one line, a resolved ``precision`` this machine cannot run."""
+    import torch
+
+    if precision not in AUTOCAST_DTYPES:
+        raise Noise2StackError(f"unknown --precision {precision!r}; use 32, bf16 or 16")
+    if precision == "16" and not torch.cuda.is_available():
+        raise Noise2StackError("--precision 16 (fp16) needs a GPU; use bf16 or 32 on a CPU")
+
+
+def autocast(device_type: str, precision: str):
+    """The autocast context of a resolved ``precision`` on ``device_type`` (a no-op for float32)."""
+    import torch
+
+    name = AUTOCAST_DTYPES[precision]
+    return torch.autocast(device_type, dtype=getattr(torch, name or "float32"), enabled=name is not None)

@@ -43,3 +43,23 @@ def test_training_streams_from_zarr_with_two_workers(tmp_path, make_stack):
     for key, value in without.net.state_dict().items():
         assert np.array_equal(value.numpy(), with_workers.net.state_dict()[key].numpy())
     assert with_workers.normalizer.high_value > with_workers.normalizer.low_value
+
+
+def test_a_cache_miss_reads_the_whole_stored_chunk_once(tmp_path):
+    """A store chunked 4 planes deep: asking for plane 5 reads planes 4-7 in one go; 4, 6 and 7 then
+    come from the cache, with the same values as the loaded stack."""
+    zyx = (np.random.default_rng(1).random((10, 12, 9)) * 100).astype(np.float32)
+    zarr.create_array(str(tmp_path / "v.zarr"), shape=zyx.shape, chunks=(4, 12, 9), dtype="float32",
+                      dimension_names=["z", "y", "x"])[:] = zyx
+    spec = inspect_volume(tmp_path / "v.zarr")
+    view = StackView(functools.partial(open_array, spec), "ZYX", "Z", {}, spec.shape)
+    reads = []
+    original = view.read_planes
+    view.read_planes = lambda start, stop: reads.append((start, stop)) or original(start, stop)
+    norm = Normalizer("percentile", 0.0, 100.0)
+    stack = NormalizedStack(view, norm, cache_bytes=64 * 12 * 9 * 4)
+    for p in (5, 4, 6, 7):
+        np.testing.assert_array_equal(stack[([p], slice(2, 9), slice(None))][0], norm.normalize(zyx)[p, 2:9])
+    assert reads == [(4, 8)]
+    stack[([9], slice(None), slice(None))]
+    assert reads == [(4, 8), (8, 10)]  # the last chunk is short

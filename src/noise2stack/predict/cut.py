@@ -22,8 +22,8 @@ import torch
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
-from noise2stack.predict.tiling import _pad_plane, _round_up, autocast, tile_starts
-from noise2stack.resources import check_memory, network_bytes
+from noise2stack.predict.tiling import _pad_plane, _round_up, tile_starts
+from noise2stack.resources import autocast, check_memory, network_bytes
 
 
 def cut_bounds(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
@@ -88,7 +88,7 @@ def predict_stack_cut(
         x_batch = torch.from_numpy(np.ascontiguousarray(np.stack(tiles))).to(device)
         if channels_last:
             x_batch = x_batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast(device, precision):
+        with torch.inference_mode(), autocast(device.type, precision):
             predictions = net(x_batch).float().cpu().numpy()[:, 0]
         for (z, iy, ix), pred in zip(group, predictions):
             (y0, y1), (x0, x1) = keep_y[iy], keep_x[ix]

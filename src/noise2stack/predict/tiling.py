@@ -25,30 +25,12 @@ import torch
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
-from noise2stack.resources import check_memory, network_bytes
+from noise2stack.resources import autocast, check_memory, check_precision, network_bytes
 
 #: ``head(net_output, observed) -> output``: what a method makes of the network's output for a batch
 #: of windows, e.g. an MMSE estimate from samples. ``net_output`` is (B, K, h, w); ``observed`` is
 #: (B, 1, h, w), plane ``i`` itself (normalised) over the same window; the result is (B, C, h', w').
 Head = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-#: Autocast dtype of each ``precision`` (None: float32, no autocast).
-AUTOCAST = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
-
-
-def check_precision(precision: str) -> None:
-    """Refuse a ``precision`` this machine cannot run, in one line."""
-    if precision not in AUTOCAST:
-        raise Noise2StackError(f"unknown --precision {precision!r}; use 32, bf16 or 16")
-    if precision == "16" and not torch.cuda.is_available():
-        raise Noise2StackError("--precision 16 (fp16) needs a GPU; use bf16 or 32 on a CPU")
-
-
-def autocast(device: torch.device, precision: str):
-    """The autocast context of ``precision`` on ``device`` (a no-op for float32)."""
-    dtype = AUTOCAST[precision]
-    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -252,7 +234,7 @@ def predict_stack(
         x_batch = torch.from_numpy(np.stack([p[3] for p in pending])).to(device)
         if channels_last:
             x_batch = x_batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast(device, precision):
+        with torch.inference_mode(), autocast(device.type, precision):
             y_batch = net(x_batch)
             if head is not None:
                 y_batch = head(y_batch, torch.from_numpy(np.stack([p[4] for p in pending])).to(device))

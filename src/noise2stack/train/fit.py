@@ -23,7 +23,7 @@ from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_text
-from noise2stack.resources import check_memory, network_bytes, resolve_precision
+from noise2stack.resources import autocast, check_memory, check_precision, network_bytes, resolve_precision
 from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.progress import ProgressLog, as_progress_log
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
@@ -81,10 +81,9 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
     batch = draw_batch(source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0))
     times = []
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = {"bf16": torch.bfloat16, "16": torch.float16}.get(config.precision)
     for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
         t0 = time.perf_counter()
-        with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with autocast(device_type, config.precision):  # timed as Lightning will run it
             loss = probe._loss(batch)
         optimizer.zero_grad()
         loss.backward()
@@ -235,8 +234,7 @@ def fit(
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
 
     precision = resolve_precision(config.precision)
-    if precision == "16" and not torch.cuda.is_available():
-        raise Noise2StackError("--precision 16 (fp16 mixed) needs a GPU; use bf16 or 32 on a CPU")
+    check_precision(precision)
     if precision != config.precision:  # the folder records the arithmetic actually used
         config = config.model_copy(update={"precision": precision})
     model = Model(config, normalizer, noise_model=noise_model)
