@@ -54,7 +54,7 @@ def test_readers(tmp_path, array, axes, suffix):
     except Noise2StackError:
         return
     stored = np.load(path) if suffix == ".npy" else tifffile.imread(path)
-    assert out.dtype.kind in "uif" and out.size > 0 and out.ndim == 3
+    assert out.dtype.kind in "uif" and out.size > 0 and out.ndim == (4 if "C" in axes else 3)  # ZYX, or ZCYX
     np.testing.assert_array_equal(out, to_zyx(stored, axes))
     if out.dtype.kind == "f":
         assert np.isfinite(out).all()

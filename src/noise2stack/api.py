@@ -493,9 +493,9 @@ def predict(
     if len(folders) > 1:
         return _predict_separate(folders, noisy, out, axes, progress, others, **separate)
     m = load_model(model)
-    if channels is not None and (channels == "joint") != (m.config.joint_channels > 1):
-        trained = f"{m.config.joint_channels} channels jointly" if m.config.joint_channels > 1 else "one channel at a time"
-        raise Noise2StackError(f"--channels {channels}: this model was trained on {trained}; leave out --channels")
+    from noise2stack.predict.chunked import channels_of_model
+
+    channels_of_model(channels, m.config.joint_channels)
     if "C" in (axes or m.config.axes).upper() and m.config.joint_channels == 1:
         return _predict_separate([m], noisy, out, axes, progress, others, **separate)
     if m.config.joint_channels > 1 and stitch != "blend":
@@ -627,8 +627,10 @@ def _check_in_memory(noisy: StackLike, tta: bool) -> None:
     if found is None or available is None:
         return
     shape, dtype = found
-    # the stack as stored, normalised, the result and its denormalised copy (and the TTA sum), float32
-    needed = int(np.prod(shape)) * (0 if isinstance(noisy, np.ndarray) else dtype.itemsize) + int(np.prod(shape)) * (16 if tta else 12)
+    voxels = int(np.prod(shape))
+    stored = 0 if isinstance(noisy, np.ndarray) else voxels * dtype.itemsize  # an array is already in memory
+    # normalised stack, result and its denormalised copy (and the TTA sum), float32
+    needed = stored + voxels * (16 if tta else 12)
     if needed > 0.8 * available:
         raise Noise2StackError(
             f"predicting a stack of shape {tuple(shape)} in memory needs about {needed / 2**30:.1f} GiB but "

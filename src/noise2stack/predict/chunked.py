@@ -181,6 +181,16 @@ def resolve_stack_axis(spec: VolumeSpec, stack_axis: str | None) -> str:
     return letter
 
 
+def channels_of_model(channels: str | None, joint_channels: int) -> str:
+    """``--channels`` as a model trained with ``joint_channels`` takes it: None gives the model's way;
+    a value that contradicts it is refused in one line."""
+    trained = "joint" if joint_channels > 1 else "separate"
+    if channels is not None and channels != trained:
+        how = f"{joint_channels} channels jointly" if joint_channels > 1 else "one channel at a time"
+        raise Noise2StackError(f"--channels {channels}: this model was trained on {how}; leave out --channels")
+    return trained
+
+
 def loop_axes(spec: VolumeSpec, stack_axis: str, joint: bool = False) -> str:
     """Axes looped over: all but the stack axis, Y and X (and C for joint channels), in file order."""
     skip = (stack_axis, "Y", "X", "C") if joint else (stack_axis, "Y", "X")
@@ -465,11 +475,7 @@ def predict_volume(
     stack_axis = resolve_stack_axis(spec, stack_axis)
     loaded = [Model.load(m) for m in models]
     joint = loaded[0].config.joint_channels
-    if channels is None:
-        channels = "joint" if joint > 1 else "separate"
-    if (channels == "joint") != (joint > 1):
-        trained = f"{joint} channels jointly" if joint > 1 else "one channel at a time"
-        raise Noise2StackError(f"--channels {channels}: this model was trained on {trained}; leave out --channels")
+    channels = channels_of_model(channels, joint)
     if joint > 1 and ("C" not in spec.axes or spec.size("C") != joint):
         have = spec.size("C") if "C" in spec.axes else "no"
         raise Noise2StackError(f"this model denoises {joint} channels jointly; {spec.path} has {have} C axis channels")
