@@ -104,7 +104,7 @@ def training_rate(folder: Path, shape: tuple, steps: int) -> dict:
 
     from noise2stack.data.normalize import Normalizer
     from noise2stack.data.patches import PatchSource
-    from noise2stack.data.streaming import NormalizedStack, StackView
+    from noise2stack.data.streaming import LocalPlanes, NormalizedStack, StackView
     from noise2stack.io.zarr_io import inspect_volume, open_array
     from noise2stack.train.batches import draw_batch
 
@@ -117,9 +117,10 @@ def training_rate(folder: Path, shape: tuple, steps: int) -> dict:
     patch = min(64, shape[1])
     for name, stack in (("memory", loaded), ("zarr", view)):
         source = PatchSource([stack], [stack], planes, 4, False, patch)
+        local = LocalPlanes(planes, [stack], 4, patch, 16, 0) if name == "zarr" and LocalPlanes.needed(planes, [stack]) else None
         t0 = time.perf_counter()
-        for step in range(steps):
-            draw_batch(source, lambda i, t, r: (i, t, None), 16, np.random.default_rng(step))
+        for step in range(steps):  # chunk-local blocks as training draws them from a store
+            draw_batch(source, lambda i, t, r: (i, t, None), 16, np.random.default_rng(step), local and local(0, step))
         out[name] = steps * 16 / (time.perf_counter() - t0)
     return out
 

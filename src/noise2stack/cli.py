@@ -105,6 +105,7 @@ def train(
     units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
     # streaming from stores (Zarr / OME-Zarr always stream)
     workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
+    stream_cache_mb: Optional[int] = typer.Option(None, "--stream-cache-mb", help="streaming: MiB of planes each process caches (main and every worker) [default: 256]"),
     stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
     devices: Optional[int] = typer.Option(None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"),
     precision: Optional[str] = typer.Option(None, "--precision", help="auto | 32 | bf16 | 16: mixed-precision arithmetic [default: auto, bf16 where the hardware has it]"),
@@ -132,7 +133,7 @@ def train(
         residual=residual, background=background, n2v_window=n2v_window,
         noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
         init=init, renormalize=renormalize, units=units,
-        num_workers=workers, stream=stream, devices=devices, precision=precision, channels=channels,
+        num_workers=workers, stream_cache_mb=stream_cache_mb, stream=stream, devices=devices, precision=precision, channels=channels,
         **extra,
     )
     log.close()

@@ -57,6 +57,11 @@ class TrainConfig(BaseModel):
     val_patches: int = Field(32, ge=1, le=100_000, description="fixed validation patches")
     channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
     num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
+    stream_cache_mb: int = Field(
+        256, ge=1, le=1_048_576,
+        description="streaming from a store: MiB of normalised planes each process (main and every worker) "
+        "caches; when the training planes are more, batches draw from blocks of whole stored chunks that fit in it",
+    )
     precision: Literal["auto", "32", "bf16", "16"] = Field(
         "auto",
         description="training arithmetic: bf16 or fp16 (GPU only) mixed precision (autocast; weights, optimiser "

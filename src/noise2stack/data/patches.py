@@ -84,13 +84,17 @@ class PatchSource:
         self.patch = patch
         self.augmentation = augmentation
 
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: np.random.Generator, choices: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """One example: input (C, P, P) and target (1, P, P), float32, C-contiguous.
+
+        ``choices``: indices into ``planes`` to draw the target plane from (all when None), e.g. one
+        block of stored chunks when streaming (:class:`noise2stack.data.streaming.LocalPlanes`).
 
         From (Z, K, Y, X) stacks of K joint image channels: input (C * K, P, P) (neighbour-major,
         as :func:`~noise2stack.data.sampler.plane_inputs`) and target (K, P, P).
         """
-        s, i = self.planes[int(rng.integers(len(self.planes)))]
+        pick = int(rng.integers(len(self.planes) if choices is None else len(choices)))
+        s, i = self.planes[pick if choices is None else choices[pick]]
         stack = self.inputs[s]
         height, width = stack.shape[-2:]
         y0 = int(rng.integers(height - self.patch + 1))

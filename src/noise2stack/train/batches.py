@@ -19,17 +19,18 @@ Transform = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple]
 
 
 def draw_batch(
-    source: PatchSource, transform: Transform, batch: int, rng: np.random.Generator
+    source: PatchSource, transform: Transform, batch: int, rng: np.random.Generator, choices=None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Draw ``batch`` examples: inputs (B, C, P, P), targets (B, K, P, P), loss mask (B, K, P, P);
     K = 1, or the image channels trained jointly.
 
     ``transform`` is the method's (e.g. blind-spot masking). The mask is all ones for methods that
-    compute the loss on every pixel.
+    compute the loss on every pixel. ``choices``: the planes to draw from (see
+    :meth:`PatchSource.sample`).
     """
     inputs, targets, masks = [], [], []
     for _ in range(batch):
-        inp, tgt = source.sample(rng)
+        inp, tgt = source.sample(rng) if choices is None else source.sample(rng, choices)
         inp, tgt, mask = transform(inp, tgt, rng)
         inputs.append(inp)
         targets.append(tgt)
@@ -76,15 +77,21 @@ class EpochStepSampler(Sampler):
 
 
 class TrainBatches(Dataset):
-    """Map ``(epoch, step)`` to a whole training batch."""
+    """Map ``(epoch, step)`` to a whole training batch.
 
-    def __init__(self, source: PatchSource, transform: Transform, batch: int, seed: int) -> None:
-        self.source, self.transform, self.batch, self.seed = source, transform, batch, seed
+    ``local``: optional callable ``(epoch, step) -> plane indices`` restricting each batch to the
+    planes it returns (:class:`noise2stack.data.streaming.LocalPlanes`, when streaming a volume
+    larger than the plane cache).
+    """
+
+    def __init__(self, source: PatchSource, transform: Transform, batch: int, seed: int, local=None) -> None:
+        self.source, self.transform, self.batch, self.seed, self.local = source, transform, batch, seed, local
 
     def __getitem__(self, key: tuple):
         # (epoch, step), or (epoch, step, rank) on the other ranks of a DDP run: rank 0 draws the
         # batches of a single-device run, each other rank a stream of its own.
-        return draw_batch(self.source, self.transform, self.batch, np.random.default_rng([self.seed, *key]))
+        choices = None if self.local is None else self.local(key[0], key[1])
+        return draw_batch(self.source, self.transform, self.batch, np.random.default_rng([self.seed, *key]), choices)
 
     def __len__(self) -> int:  # pragma: no cover - the sampler defines the length
         raise TypeError("TrainBatches is indexed by (epoch, step)")

@@ -196,13 +196,14 @@ def fit(
     torch.manual_seed(config.seed)
     streaming = any(not isinstance(s, np.ndarray) for s in inputs)  # StackViews read from a store
     if streaming:
-        from noise2stack.data.streaming import NormalizedStack, fit_streaming_normalizer
+        from noise2stack.data.streaming import NormalizedStack, PlaneCache, fit_streaming_normalizer
 
         if target_kind != "self" or val_inputs is not None:
             raise Noise2StackError("streaming from a store supports self-supervised training on held-out planes only")
         if normalizer is None:
             normalizer = fit_streaming_normalizer(inputs, config.normalization, config.percentiles)
-        norm_in = [NormalizedStack(s, normalizer) for s in inputs]
+        cache = PlaneCache(config.stream_cache_mb * 2**20)  # one bound for all stacks of a process
+        norm_in = [NormalizedStack(s, normalizer, cache) for s in inputs]
     else:
         if normalizer is None and config.joint_channels > 1:
             normalizer = fit_channel_normalizer(inputs, config.normalization, config.percentiles)
@@ -232,6 +233,12 @@ def fit(
         val_planes = [(s, i) for s, i in val_planes if 0 < i < v_in[s].shape[0] - 1]
     args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
+    local = None
+    if streaming:
+        from noise2stack.data.streaming import LocalPlanes
+
+        if LocalPlanes.needed(train_planes, norm_in):
+            local = LocalPlanes(train_planes, norm_in, config.neighbors, config.patch, config.batch, config.seed)
 
     precision = resolve_precision(config.precision)
     check_precision(precision)
@@ -279,7 +286,7 @@ def fit(
         val_loader = DataLoader(fixed_batches(val_source, transform, config.val_patches, config.batch, config.seed), batch_size=None)
     sampler = EpochStepSampler(config.steps_per_epoch)
     train_loader = DataLoader(
-        TrainBatches(train_source, transform, config.batch, config.seed),
+        TrainBatches(train_source, transform, config.batch, config.seed, local),
         batch_size=None,
         sampler=sampler,
         num_workers=config.num_workers,
