@@ -58,6 +58,9 @@ print(json.dumps({"steps": int(rows[-1]["step"]) if rows else 0}))
 VARIANTS = {
     "ours (defaults)": {},
     "ours, 11 x 11 window": {"n2v_window": 11},
+    "ours, 11, batch norm": {"n2v_window": 11, "batch_norm": True},
+    "ours, 11, mean/std": {"n2v_window": 11, "normalization": "meanstd"},
+    "ours, 11, batch norm, mean/std": {"n2v_window": 11, "batch_norm": True, "normalization": "meanstd"},
 }
 
 
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--variants", nargs="*", help="labels of VARIANTS to run (default all)")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--name", default="n2v_race", help="stem of the result file")
     args = parser.parse_args()
     theirs_python = args.venv / "bin" / "python"
     if not theirs_python.exists():
@@ -113,7 +117,7 @@ def main() -> None:
             "Each cell: PSNR dB against the clean planes (difference to CAREamics at the same budget; optimisation steps).\n\n"
             + markdown_table(["method", *[f"{b:g} s" for b in args.budgets]], rows)
             + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`")
-    write_result("n2v_race_smoke.md" if args.smoke else "n2v_race.md", "Noise2Void against CAREamics' N2V at equal budgets", body)
+    write_result(f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md", "Noise2Void against CAREamics' N2V at equal budgets", body)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ class TrainConfig(BaseModel):
         description="add the middle input plane (copy mode) or the mean of the two innermost neighbours "
         "(self mode) to the network output",
     )
+    batch_norm: bool = Field(
+        False, description="batch normalisation after every convolution of the U-Net but the last (csbdeep-unet, n2v2-unet; as CAREamics)"
+    )
     patch: int = Field(64, ge=8, le=4096, description="side of the square training patches")
     batch: int = Field(16, ge=1, le=4096, description="patches per training step")
     epochs: Optional[int] = Field(
@@ -44,12 +47,17 @@ class TrainConfig(BaseModel):
     )
     max_time: Optional[float] = Field(None, gt=0, description="wall-clock budget for training")
     seed: int = Field(0, ge=0, lt=2**32)
+    loss: Literal["mse", "mae"] = Field(
+        "mse", description="training loss of the MSE methods: mean squared or mean absolute error (CAREamics' N2N uses MAE)"
+    )
     lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0, per step)")
     warmup_steps: int = Field(
         0, ge=0, le=1_000_000, description="linear learning-rate warm-up over this many optimisation steps"
     )
     axes: str = Field("ZYX", description="axis letters of the input files")
-    normalization: Literal["percentile", "minmax"] = "percentile"
+    normalization: Literal["percentile", "minmax", "meanstd"] = Field(
+        "percentile", description="percentile (CARE, 3-99.8 % to 0-1), minmax (to -0.5-0.5) or meanstd (zero mean, unit std; CAREamics)"
+    )
     percentiles: tuple[float, float] = Field((3.0, 99.8), description="for percentile normalisation")
     background: bool = Field(False, description="subtract the median background image first (paper 3.2)")
     augmentation: Literal["dihedral", "translate", "none"] = "dihedral"

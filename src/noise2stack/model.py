@@ -113,7 +113,7 @@ class Model:
         self.net = net if net is not None else build_net(
             config.net, self.method.in_channels(config) * joint, self.method.residual_channels(config),
             out_channels=self.method.out_channels(config) * joint, joint_channels=joint,
-            **self.method.net_options(config),
+            **self.method.net_options(config), **({"batch_norm": True} if config.batch_norm else {}),
         )
         self.folder: Path | None = None
         self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM

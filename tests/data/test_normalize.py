@@ -24,6 +24,14 @@ def test_minmax_to_minus_half_half():
     np.testing.assert_allclose(norm.normalize(stack), [[[-0.5, -0.25], [0.0, 0.5]]])
 
 
+def test_meanstd_gives_zero_mean_unit_std_by_hand():
+    stack = np.array([[[1.0, 3.0], [5.0, 7.0]]], dtype=np.float32)  # mean 4, std sqrt(5)
+    norm = fit_normalizer([stack], "meanstd")
+    np.testing.assert_allclose(norm.normalize(stack), [[[-3, -1], [1, 3]]] / np.sqrt(5), rtol=1e-6)
+    np.testing.assert_allclose(norm.denormalize(norm.normalize(stack)), stack, rtol=1e-6)
+    assert Normalizer.from_dict(norm.to_dict()) == norm
+
+
 def test_background_is_median_over_planes_and_added_back():
     pattern = np.arange(12, dtype=np.float32).reshape(3, 4)
     stack = np.stack([pattern + v for v in (0.0, 5.0, 100.0)])

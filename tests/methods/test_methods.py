@@ -100,3 +100,29 @@ def test_n2v2_flag_refuses_other_methods(tmp_path, copies):
     r = CliRunner().invoke(app, ["train", str(tmp_path / "a.tif"), "--out", str(tmp_path / "m"), "--n2v2", "--method", "n2stack"])
     assert r.exit_code == 2 and "variant of --method n2v" in r.output
     assert not (tmp_path / "m").exists()
+
+
+def test_mae_loss_by_hand_and_the_registry_instance_stays_mse():
+    from noise2stack.config import make_config
+    from noise2stack.methods import get_method
+
+    method = get_method("n2n")
+    bound = method.bind(make_config(method="n2n", mode="copy", loss="mae"), None)
+    prediction, target = torch.tensor([[1.0, 2.0], [3.0, 5.0]]), torch.tensor([[0.0, 2.0], [5.0, 4.0]])
+    mask = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+    assert float(bound.loss(prediction, target)) == pytest.approx((1 + 0 + 2 + 1) / 4)
+    assert float(bound.loss(prediction, target, mask)) == pytest.approx((1 + 0 + 1) / 3)
+    assert float(method.loss(prediction, target)) == pytest.approx((1 + 0 + 4 + 1) / 4)  # unchanged: MSE
+    assert method.bind(make_config(method="n2n", mode="copy"), None) is method
+
+
+def test_batch_norm_meanstd_model_trains_saves_and_loads_the_same(tiny_stack, tmp_path):
+    model = api.train(tiny_stack, tmp_path / "m", method="n2v", batch_norm=True, normalization="meanstd", **TINY)
+    loaded = api.load_model(tmp_path / "m")
+    assert loaded.config.batch_norm and loaded.config.normalization == "meanstd"
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.net.modules())
+    running = [k for k in loaded.net.state_dict() if k.endswith("running_mean")]
+    assert running and all(float(loaded.net.state_dict()[k].abs().sum()) > 0 for k in running)  # statistics were learnt
+    first, again = api.predict(model, tiny_stack, progress=False), api.predict(loaded, tiny_stack, progress=False)
+    assert abs(float(again.mean()) - float(tiny_stack.mean())) < 0.5 * float(tiny_stack.std())  # back in input units
+    assert (first == again).all()

@@ -121,3 +121,24 @@ def test_head_and_output_scale():
     assert whole.shape == (2, 2, 100, 88)
     np.testing.assert_array_equal(whole[1], np.repeat(np.repeat(stack, 2, axis=1), 2, axis=2))
     assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet"])
+def test_batch_norm_nets_tile_exactly_with_their_running_statistics(name):
+    """Batch norm in eval mode is a fixed affine map per channel: tiled still equals whole-plane."""
+    torch.manual_seed(2)
+    net = build_net(name, 3, [1], batch_norm=True)
+    with torch.no_grad():  # running statistics far from (0, 1), so the test sees them used
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    stack = np.random.default_rng(3).random((3, 101, 77)).astype(np.float32)
+    whole = _whole_plane(net, stack, 2, True)
+    tiled = predict_stack(net, stack, 2, True, tile=32, overlap=0, batch=4)
+    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
+    plain = build_net(name, 3, [1])
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 10
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert set(plain.state_dict()) < set(net.state_dict())  # models without batch norm keep their names

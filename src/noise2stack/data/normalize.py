@@ -3,7 +3,8 @@
 ``percentile`` (paper 000 §3.2, after CARE): optionally subtract a per-pixel median background image
 (the camera pattern, the median over all planes), then map the ``low``/``high`` percentiles of the
 training data to 0 and 1. ``minmax`` (the paper's MRI runs): map the data's minimum and maximum to
-``out_low`` and ``out_high`` (default −0.5, 0.5). Predictions are mapped back with :meth:`Normalizer.denormalize`,
+``out_low`` and ``out_high`` (default −0.5, 0.5). ``meanstd`` (CAREamics, n2v): zero mean and unit
+standard deviation, stored as the same affine map (mean ∓ std to ∓1). Predictions are mapped back with :meth:`Normalizer.denormalize`,
 so outputs come back in input units (background added back).
 """
 
@@ -23,7 +24,7 @@ class Normalizer:
 
     Attributes
     ----------
-    kind : {"percentile", "minmax"}
+    kind : {"percentile", "minmax", "meanstd"}
     low_value, high_value : float, or tuple of float (one per image channel)
         Input intensities (after background removal) mapped to ``out_low`` and ``out_high``. Tuples
         (channels trained jointly) apply along axis -3 of a (…, C, Y, X) array.
@@ -133,7 +134,7 @@ class Normalizer:
 
 def fit_normalizer(
     stacks: Sequence[np.ndarray],
-    kind: Literal["percentile", "minmax"] = "percentile",
+    kind: Literal["percentile", "minmax", "meanstd"] = "percentile",
     percentiles: tuple[float, float] = (3.0, 99.8),
     background: bool = False,
     out_range: tuple[float, float] | None = None,
@@ -143,13 +144,13 @@ def fit_normalizer(
     Parameters
     ----------
     stacks : sequence of ndarray, each (Z, Y, X)
-    kind : {"percentile", "minmax"}
+    kind : {"percentile", "minmax", "meanstd"}
     percentiles : (float, float)
         Low and high percentiles for ``kind="percentile"`` (paper: 3, 99.8).
     background : bool
         Subtract the per-pixel median over all planes first (needs equal plane sizes).
     out_range : (float, float), optional
-        Target values; default (0, 1) for percentile and (−0.5, 0.5) for minmax.
+        Target values; default (0, 1) for percentile, (−0.5, 0.5) for minmax, (−1, 1) at mean ∓ std for meanstd.
     """
     bg = None
     if background:
@@ -164,8 +165,12 @@ def fit_normalizer(
     elif kind == "minmax":
         low, high = float(values.min()), float(values.max())
         out_low, out_high = out_range or (-0.5, 0.5)
+    elif kind == "meanstd":
+        mean, std = float(values.mean(dtype=np.float64)), float(values.std(dtype=np.float64))
+        low, high = mean - std, mean + std
+        out_low, out_high = out_range or (-1.0, 1.0)
     else:
-        raise Noise2StackError(f"unknown normalisation {kind!r}; use percentile or minmax")
+        raise Noise2StackError(f"unknown normalisation {kind!r}; use percentile, minmax or meanstd")
     if not high > low:
         raise Noise2StackError(
             f"the training data is constant between the normalisation points ({low:g}); nothing to learn"
@@ -174,7 +179,7 @@ def fit_normalizer(
 
 
 def fit_channel_normalizer(
-    stacks: Sequence[np.ndarray], kind: Literal["percentile", "minmax"] = "percentile",
+    stacks: Sequence[np.ndarray], kind: Literal["percentile", "minmax", "meanstd"] = "percentile",
     percentiles: tuple[float, float] = (3.0, 99.8),
 ) -> Normalizer:
     """Statistics per image channel of (Z, C, Y, X) stacks (channels trained jointly): one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -31,6 +32,7 @@ class Method:
     needs_stack: ClassVar[bool] = True
     needs_noise_model: ClassVar[bool] = False  # probabilistic methods (pn2v, pn2stack)
     defaults: ClassVar[dict] = {}  # config values this method implies unless the user sets them
+    loss_kind: str = "mse"  # "mae" on a copy bound to a config with loss="mae"
 
     def include_center(self, config: TrainConfig) -> bool:
         """Whether plane ``i`` itself is an input channel."""
@@ -52,8 +54,13 @@ class Method:
 
     def bind(self, config: TrainConfig, normalizer, noise_model=None) -> "Method":
         """The method as one model uses it: probabilistic methods return a copy holding the noise
-        model in network units (the registry's instance stays stateless); others return ``self``."""
-        return self
+        model in network units (the registry's instance stays stateless); others return ``self``,
+        or a copy that computes ``config.loss`` when it is not the mean squared error."""
+        if config.loss == self.loss_kind:
+            return self
+        bound = copy.copy(self)
+        bound.loss_kind = config.loss
+        return bound
 
     # Optional prediction hook: ``finish(net_output (B, K, Y, X), observation (B, 1, Y, X)) -> (B, 2, Y, X)``
     # turning the network's output and the observed plane i (network units) into (estimate, std).
@@ -75,10 +82,11 @@ class Method:
         return inputs, target, None
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean squared error, over the masked pixels when a mask is given."""
+        """Mean squared (or, ``loss_kind="mae"``, absolute) error, over the masked pixels when a mask is given."""
+        error = (prediction - target).abs() if self.loss_kind == "mae" else (prediction - target) ** 2
         if mask is None:
-            return torch.mean((prediction - target) ** 2)
-        return torch.sum(mask * (prediction - target) ** 2) / mask.sum().clamp_min(1)
+            return torch.mean(error)
+        return torch.sum(mask * error) / mask.sum().clamp_min(1)
 
     # --- hooks for methods whose network or loss is not one plane in, one plane out (issue 10) ---
     interior_planes_only: ClassVar[bool] = False  # train only on planes with both neighbours inside

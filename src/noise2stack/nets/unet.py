@@ -82,6 +82,10 @@ class _UNetBase(nn.Module):
 class CSBDeepUNet(_UNetBase):
     """Table S1: CSBDeep-style U-Net, two levels, 32/64/128 filters, ReLU, linear output.
 
+    ``batch_norm``: batch normalisation between every convolution and its ReLU (not the linear
+    head), as CAREamics' U-Net; in prediction it is a fixed affine map per channel, so tiling stays
+    exact.
+
     Layers (IDs of Table S1): down 1 = conv 32, conv 32, maxpool; down 2 = conv 64, conv 64, maxpool;
     middle = conv 128, conv 64; up 2 = upsample, concat(down 2), conv 64, conv 32; up 1 = upsample,
     concat(down 1), conv 32, conv 32, conv 1 (linear); residual add.
@@ -94,7 +98,9 @@ class CSBDeepUNet(_UNetBase):
     floats_per_pixel_train = 700
     floats_per_pixel_infer = 200
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, batch_norm: bool = False
+    ) -> None:
         super().__init__(in_channels, residual_channels, out_channels)
         self.down1 = nn.ModuleList([_conv(in_channels, 32), _conv(32, 32)])
         self.down2 = nn.ModuleList([_conv(32, 64), _conv(64, 64)])
@@ -102,12 +108,27 @@ class CSBDeepUNet(_UNetBase):
         self.up2 = nn.ModuleList([_conv(128, 64), _conv(64, 32)])
         self.up1 = nn.ModuleList([_conv(64, 32), _conv(32, 32)])
         self.head = _conv(32, out_channels)
+        self.batch_norm = batch_norm
+        if batch_norm:  # beside the convolutions, so models without it keep their weight names
+            self.norms = nn.ModuleDict({
+                name: nn.ModuleList([nn.BatchNorm2d(conv.out_channels) for conv in getattr(self, name)])
+                for name in ("down1", "down2", "middle", "up2", "up1")
+            })
 
-    @staticmethod
-    def _run(convs: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
-        for conv in convs:
-            x = F.relu(conv(x))
+    def _run(self, convs: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+        norms = self.norms[self._block_name(convs)] if self.batch_norm else None
+        for k, conv in enumerate(convs):
+            x = conv(x)
+            if norms is not None:
+                x = norms[k](x)
+            x = F.relu(x)
         return x
+
+    def _block_name(self, convs: nn.ModuleList) -> str:
+        for name in ("down1", "down2", "middle", "up2", "up1"):
+            if getattr(self, name) is convs:
+                return name
+        raise KeyError("not a block of this net")  # pragma: no cover
 
     def _body(self, x: torch.Tensor) -> torch.Tensor:
         d1 = self._run(self.down1, x)
@@ -135,9 +156,13 @@ class N2V2UNet(CSBDeepUNet):
     floats_per_pixel_train = 650
     floats_per_pixel_infer = 180
 
-    def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1) -> None:
-        super().__init__(in_channels, residual_channels, out_channels)
+    def __init__(
+        self, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, batch_norm: bool = False
+    ) -> None:
+        super().__init__(in_channels, residual_channels, out_channels, batch_norm)
         self.up1 = nn.ModuleList([_conv(32, 32), _conv(32, 32)])
+        if batch_norm:
+            self.norms["up1"] = nn.ModuleList([nn.BatchNorm2d(32), nn.BatchNorm2d(32)])
 
     def _body(self, x: torch.Tensor) -> torch.Tensor:
         d1 = self._run(self.down1, x)
@@ -192,6 +217,7 @@ class N2NUNet(_UNetBase):
 
 NETS: dict[str, Callable[..., _UNetBase]] = {"csbdeep-unet": CSBDeepUNet, "n2n-unet": N2NUNet, "n2v2-unet": N2V2UNet}
 JOINT_NETS = ("csbdeep-unet", "n2n-unet", "n2v2-unet")
+BATCH_NORM_NETS = ("csbdeep-unet", "n2v2-unet")
 
 
 def build_net(
@@ -208,6 +234,10 @@ def build_net(
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
     if out_channels != 1:
         options["out_channels"] = out_channels
+    if options.get("batch_norm") and name not in BATCH_NORM_NETS:
+        raise Noise2StackError(f"--batch-norm works with {' and '.join(BATCH_NORM_NETS)}, not --net {name}")
+    if not options.get("batch_norm", True):
+        del options["batch_norm"]
     if joint_channels > 1:
         if name not in JOINT_NETS:
             raise Noise2StackError(f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}")
