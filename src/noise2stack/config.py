@@ -85,10 +85,14 @@ class TrainConfig(BaseModel):
         1, ge=1, le=64,
         description="train on this many devices with Lightning DDP (GPUs, or CPU processes with the gloo backend); needs --epochs",
     )
-    n2v_fraction: float = Field(0.002, gt=0, le=0.5, description="Noise2Void: share of pixels masked per patch")
+    n2v_fraction: float = Field(
+        0.05, gt=0, le=0.5,
+        description="Noise2Void: share of pixels masked per patch (5 %: about 3 dB more than the original 0.2 % "
+        "at a 60 s budget, benchmarks/results/n2v_race.md)",
+    )
     n2v_window: int = Field(
-        5, ge=3, le=31,
-        description="Noise2Void: side of the square a masked pixel's replacement comes from (odd; CAREamics uses 11)",
+        11, ge=3, le=31,
+        description="Noise2Void: side of the square a masked pixel's replacement comes from (odd; 11 as CAREamics and n2v)",
     )
     n2v_replacement: Literal["uniform", "median"] = Field(
         "uniform", description="Noise2Void: a random 5x5 neighbour (N2V) or the 5x5 median (N2V2)"

@@ -1,4 +1,4 @@
-"""Noise2Void masking: replaced pixels come from their 5x5 window (not themselves), stratified."""
+"""Noise2Void masking: replaced pixels come from their window (here 5x5; default 11x11), not themselves, stratified."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ from noise2stack.methods import get_method
 def test_masked_pixels_take_a_value_from_their_5x5_window_other_than_themselves():
     patch = np.arange(32 * 32, dtype=np.float32).reshape(1, 32, 32)  # every value names its pixel
     for seed in range(20):
-        masked, mask = mask_patch(patch, 0.01, np.random.default_rng(seed))
+        masked, mask = mask_patch(patch, 0.01, np.random.default_rng(seed), window=5)
         ys, xs = np.nonzero(mask[0])
         assert len(ys) == round(0.01 * 32 * 32)
         for y, x in zip(ys, xs):
@@ -26,7 +26,7 @@ def test_every_window_offset_is_used():
     patch = np.arange(16 * 16, dtype=np.float32).reshape(1, 16, 16)
     seen = set()
     for seed in range(300):
-        masked, mask = mask_patch(patch, 0.004, np.random.default_rng(seed))  # one pixel
+        masked, mask = mask_patch(patch, 0.004, np.random.default_rng(seed), window=5)  # one pixel
         (y,), (x,) = np.nonzero(mask[0])
         sy, sx = divmod(int(masked[0, y, x]), 16)
         seen.add((sy - y, sx - x))
@@ -35,7 +35,7 @@ def test_every_window_offset_is_used():
 
 def test_median_replacement_is_the_window_median_without_the_centre():
     patch = np.random.default_rng(0).random((1, 16, 16)).astype(np.float32)
-    masked, mask = mask_patch(patch, 0.02, np.random.default_rng(1), replacement="median")
+    masked, mask = mask_patch(patch, 0.02, np.random.default_rng(1), replacement="median", window=5)
     for y, x in zip(*np.nonzero(mask[0])):
         window = [patch[0, y + dy, x + dx] for dy in range(-2, 3) for dx in range(-2, 3)
                   if (dy, dx) != (0, 0) and 0 <= y + dy < 16 and 0 <= x + dx < 16]

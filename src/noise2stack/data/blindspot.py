@@ -2,9 +2,9 @@
 
 In every patch a small, stratified random set of pixels is chosen (one per cell of a regular grid,
 so they spread over the patch); each is replaced by another pixel of its ``window`` × ``window``
-neighbourhood (default 5; ``uniform``, as in N2V) or by the median of that neighbourhood without the
-pixel itself (``median``, as in N2V2). CAREamics and the n2v package draw from 11 × 11
-(``roi_size=11``, ``n2v_neighborhood_radius=5``). The loss is computed on those pixels only, so the network cannot learn
+neighbourhood (default 11, as CAREamics' ``roi_size=11`` and the n2v package's
+``n2v_neighborhood_radius=5``; ``uniform``, as in N2V) or by the median of that neighbourhood
+without the pixel itself (``median``, as in N2V2). The loss is computed on those pixels only, so the network cannot learn
 the identity.
 """
 
@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-def window_offsets(window: int = 5) -> np.ndarray:
+def window_offsets(window: int = 11) -> np.ndarray:
     """(dy, dx) of every pixel of an odd ``window`` x ``window`` square but its centre: (window² - 1, 2)."""
     if window < 3 or window % 2 == 0:
         raise ValueError(f"the replacement window must be odd and at least 3, got {window}")
@@ -22,7 +22,7 @@ def window_offsets(window: int = 5) -> np.ndarray:
     return np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) != (0, 0)])
 
 
-_OFFSETS = window_offsets(5)
+_OFFSETS = {11: window_offsets(11), 5: window_offsets(5)}
 
 
 def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
@@ -55,7 +55,7 @@ def _inside(ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, height: int, wi
 
 
 def mask_patch(
-    patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform", window: int = 5
+    patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform", window: int = 11
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blind-spot a (C, Y, X) patch (C = 1 for N2V).
 
@@ -70,7 +70,7 @@ def mask_patch(
     if min(height, width) < 3:
         raise ValueError("blind-spot masking needs patches of at least 3x3 pixels")
     ys, xs = stratified_pixels(height, width, fraction, rng)
-    offsets = _OFFSETS if window == 5 else window_offsets(window)
+    offsets = _OFFSETS[window] if window in _OFFSETS else window_offsets(window)
     masked = patch.copy()
     if replacement == "uniform":
         # draw one offset per pixel among those that stay inside the patch
