@@ -10,19 +10,22 @@ the identity.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+
+@functools.lru_cache(maxsize=None)
 def window_offsets(window: int = 11) -> np.ndarray:
     """(dy, dx) of every pixel of an odd ``window`` x ``window`` square but its centre: (window² - 1, 2)."""
     if window < 3 or window % 2 == 0:
         raise ValueError(f"the replacement window must be odd and at least 3, got {window}")
     r = window // 2
-    return np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) != (0, 0)])
+    offsets = np.array([(dy, dx) for dy in range(-r, r + 1) for dx in range(-r, r + 1) if (dy, dx) != (0, 0)])
+    offsets.flags.writeable = False  # cached and shared by every call
+    return offsets
 
-
-_OFFSETS = {11: window_offsets(11), 5: window_offsets(5)}
 
 
 def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
@@ -70,7 +73,7 @@ def mask_patch(
     if min(height, width) < 3:
         raise ValueError("blind-spot masking needs patches of at least 3x3 pixels")
     ys, xs = stratified_pixels(height, width, fraction, rng)
-    offsets = _OFFSETS[window] if window in _OFFSETS else window_offsets(window)
+    offsets = window_offsets(window)  # cached: one array per window size
     masked = patch.copy()
     if replacement == "uniform":
         # draw one offset per pixel among those that stay inside the patch

@@ -70,37 +70,27 @@ class StackView:
         chunks = getattr(self._opened(), "chunks", None)
         return max(1, int(chunks[self.axes.index(self.stack_axis)])) if chunks else 1
 
-    def read_planes(self, start: int, stop: int) -> np.ndarray:
-        """Whole planes ``[start, stop)`` as (n, Y, X), in one read (one pass over their chunks)."""
+    def _read(self, planes, rows: slice, cols: slice) -> np.ndarray:
+        """The stored window at ``planes`` (an int or a slice), ``rows``, ``cols``, with its kept axes
+        in the order (stack axis, Y, X)."""
         index, kept = [], []
         for a in self.axes:
-            if a == self.stack_axis:
-                index.append(slice(int(start), int(stop)))
-                kept.append(a)
-            elif a in "YX":
-                index.append(slice(None))
-                kept.append(a)
+            if a in (self.stack_axis, "Y", "X"):
+                index.append({self.stack_axis: planes, "Y": rows, "X": cols}[a])
+                if not (a == self.stack_axis and isinstance(planes, int)):
+                    kept.append(a)
             else:
                 index.append(int(self.loop_index[a]))
         block = np.asarray(self._opened()[tuple(index)])
-        return np.transpose(block, [kept.index(a) for a in (self.stack_axis, "Y", "X")])
+        return np.transpose(block, [kept.index(a) for a in (self.stack_axis, "Y", "X") if a in kept])
+
+    def read_planes(self, start: int, stop: int) -> np.ndarray:
+        """Whole planes ``[start, stop)`` as (n, Y, X), in one read (one pass over their chunks)."""
+        return self._read(slice(int(start), int(stop)), slice(None), slice(None))
 
     def read(self, plane: int, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
         """Plane ``plane`` (YX window), as stored."""
-        index, kept = [], []
-        for a in self.axes:
-            if a == self.stack_axis:
-                index.append(int(plane))
-            elif a == "Y":
-                index.append(rows)
-                kept.append(a)
-            elif a == "X":
-                index.append(cols)
-                kept.append(a)
-            else:
-                index.append(int(self.loop_index[a]))
-        window = np.asarray(self._opened()[tuple(index)])
-        return window if kept == ["Y", "X"] else window.T
+        return self._read(int(plane), rows, cols)
 
     def __getitem__(self, key) -> np.ndarray:
         planes, rows, cols = key
@@ -159,10 +149,10 @@ class NormalizedStack:
         self.view, self.normalizer = view, normalizer
         self.cache = PlaneCache() if cache is None else cache
         self.shape, self.dtype = view.shape, np.dtype(np.float32)
-        self._plane_bytes = 4 * view.shape[1] * view.shape[2]
+        self.plane_bytes = 4 * view.shape[1] * view.shape[2]
 
     def _plane(self, plane: int, rows: slice, cols: slice) -> np.ndarray:
-        if 4 * self._plane_bytes > self.cache.max_bytes:
+        if 4 * self.plane_bytes > self.cache.max_bytes:
             return self.normalizer.normalize(self.view.read(plane, rows, cols))
         key = (id(self), plane)  # id() is stable: a worker unpickles the stacks once and keeps them
         data = self.cache.get(key)
@@ -171,7 +161,7 @@ class NormalizedStack:
             # all of its planes (as many as the cache holds). Measured: a store chunked 16 planes
             # deep gave 7 patches/s plane by plane while the cache filled (benchmarks/scale.py).
             span = self.view.planes_per_chunk()
-            fits = max(1, self.cache.max_bytes // self._plane_bytes // 2)
+            fits = max(1, self.cache.max_bytes // self.plane_bytes // 2)
             start = plane // span * span
             start, stop = (start, min(start + span, self.shape[0])) if span <= fits else (plane, plane + 1)
             for offset, normalized in enumerate(self.normalizer.normalize(self.view.read_planes(start, stop))):
@@ -231,7 +221,7 @@ class LocalPlanes:
     def __init__(self, planes, stacks, neighbors: int, patch: int, batch: int, seed: int, coverage: float = 0.25) -> None:
         self.seed = int(seed)
         cache = stacks[0].cache
-        plane_bytes = max(s._plane_bytes for s in stacks)
+        plane_bytes = max(s.plane_bytes for s in stacks)
         cache_planes = cache.max_bytes // plane_bytes
         self.span = max(s.view.planes_per_chunk() for s in stacks)
         halo = (neighbors // 2 + self.span - 1) // self.span  # chunks on each side that neighbours reach into
@@ -247,7 +237,7 @@ class LocalPlanes:
     @classmethod
     def needed(cls, planes, stacks) -> bool:
         """Whether the training planes are more than the shared cache holds (else plain uniform draws)."""
-        return bool(stacks) and len(planes) * max(s._plane_bytes for s in stacks) > stacks[0].cache.max_bytes
+        return bool(stacks) and len(planes) * max(s.plane_bytes for s in stacks) > stacks[0].cache.max_bytes
 
     def __call__(self, epoch: int, step: int) -> list[int]:
         """Indices into ``planes`` that the batch at ``(epoch, step)`` draws from."""

@@ -115,9 +115,10 @@ class CSBDeepUNet(_UNetBase):
                 for name in ("down1", "down2", "middle", "up2", "up1")
             })
 
-    def _run(self, convs: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
-        norms = self.norms[self._block_name(convs)] if self.batch_norm else None
-        for k, conv in enumerate(convs):
+    def _run(self, block: str, x: torch.Tensor) -> torch.Tensor:
+        """The convolutions of ``block`` (e.g. "down1"), each with its batch norm and ReLU."""
+        norms = self.norms[block] if self.batch_norm else None
+        for k, conv in enumerate(getattr(self, block)):
             x = conv(x)
             if norms is not None:
                 x = norms[k](x)
@@ -126,18 +127,12 @@ class CSBDeepUNet(_UNetBase):
             x = F.relu(x, inplace=True)
         return x
 
-    def _block_name(self, convs: nn.ModuleList) -> str:
-        for name in ("down1", "down2", "middle", "up2", "up1"):
-            if getattr(self, name) is convs:
-                return name
-        raise KeyError("not a block of this net")  # pragma: no cover
-
     def _body(self, x: torch.Tensor) -> torch.Tensor:
-        d1 = self._run(self.down1, x)
-        d2 = self._run(self.down2, F.max_pool2d(d1, 2))
-        m = self._run(self.middle, F.max_pool2d(d2, 2))
-        u2 = self._run(self.up2, torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
-        u1 = self._run(self.up1, torch.cat([F.interpolate(u2, scale_factor=2.0, mode="nearest"), d1], dim=1))
+        d1 = self._run("down1", x)
+        d2 = self._run("down2", F.max_pool2d(d1, 2))
+        m = self._run("middle", F.max_pool2d(d2, 2))
+        u2 = self._run("up2", torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
+        u1 = self._run("up1", torch.cat([F.interpolate(u2, scale_factor=2.0, mode="nearest"), d1], dim=1))
         return self.head(u1)
 
 
@@ -167,11 +162,11 @@ class N2V2UNet(CSBDeepUNet):
             self.norms["up1"] = nn.ModuleList([nn.BatchNorm2d(32), nn.BatchNorm2d(32)])
 
     def _body(self, x: torch.Tensor) -> torch.Tensor:
-        d1 = self._run(self.down1, x)
-        d2 = self._run(self.down2, max_blur_pool(d1))
-        m = self._run(self.middle, max_blur_pool(d2))
-        u2 = self._run(self.up2, torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
-        return self.head(self._run(self.up1, F.interpolate(u2, scale_factor=2.0, mode="nearest")))
+        d1 = self._run("down1", x)
+        d2 = self._run("down2", max_blur_pool(d1))
+        m = self._run("middle", max_blur_pool(d2))
+        u2 = self._run("up2", torch.cat([F.interpolate(m, scale_factor=2.0, mode="nearest"), d2], dim=1))
+        return self.head(self._run("up1", F.interpolate(u2, scale_factor=2.0, mode="nearest")))
 
 
 class N2NUNet(_UNetBase):
@@ -236,10 +231,10 @@ def build_net(
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
     if out_channels != 1:
         options["out_channels"] = out_channels
-    if options.get("batch_norm") and name not in BATCH_NORM_NETS:
-        raise Noise2StackError(f"--batch-norm works with {' and '.join(BATCH_NORM_NETS)}, not --net {name}")
-    if not options.get("batch_norm", True):
-        del options["batch_norm"]
+    if options.pop("batch_norm", False):  # only the nets that have it take the argument
+        if name not in BATCH_NORM_NETS:
+            raise Noise2StackError(f"--batch-norm works with {' and '.join(BATCH_NORM_NETS)}, not --net {name}")
+        options["batch_norm"] = True
     if joint_channels > 1:
         if name not in JOINT_NETS:
             raise Noise2StackError(f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}")
