@@ -9,7 +9,7 @@ after the spectral post-processing with both copies' samples. CAREamics 0.3.5 (t
 ``peers.py --setup``) trains ``create_n2n_config`` with its defaults (64 x 64 patches, batch 16, its
 U-Net with batch norm, MAE loss, mean/std normalisation, Adam with ReduceLROnPlateau, flips and
 90-degree rotations) and Lightning's ``max_time``; ours each variant of ``VARIANTS`` with
-``--max-time``. Every run is a fresh process, one at a time. Writes benchmarks/results/n2n_race.md.
+``--max-time``. Every run is a fresh process, one at a time. Writes benchmarks/results/<--name>.md (default n2n_race.md).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ MRI = {"net": "n2n-unet", "residual": False, "normalization": "minmax", "augment
 #: our variants: label -> train options
 VARIANTS = {
     "ours N2N (MRI recipe)": {"method": "n2n", **MRI},
+    "ours N2N (defaults)": {"method": "n2n"},
     "ours copy 1+4 (MRI recipe)": {"method": "n2stack", "mode": "copy", "neighbors": 4, **MRI},
     "ours copy 1+4 (MRI recipe, MAE)": {"method": "n2stack", "mode": "copy", "neighbors": 4, **MRI, "loss": "mae"},
     "ours copy 1+4 (defaults)": {"method": "n2stack", "mode": "copy", "neighbors": 4},
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--variants", nargs="*", help="labels of VARIANTS to run (default all)")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--name", default="n2n_race", help="stem of the result file")
     args = parser.parse_args()
     theirs_python = args.venv / "bin" / "python"
     if not theirs_python.exists():
@@ -114,7 +116,7 @@ def main() -> None:
             "planes (difference to CAREamics), before and after spectral post-processing with both copies' samples.\n\n"
             + markdown_table(["method", "PSNR raw", "PSNR after post-processing", "steps"], rows)
             + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`")
-    write_result("n2n_race_smoke.md" if args.smoke else "n2n_race.md", "Noise2Noise on MRI against CAREamics' N2N at equal budgets", body)
+    write_result(f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md", "Noise2Noise on MRI against CAREamics' N2N at equal budgets", body)
 
 
 if __name__ == "__main__":

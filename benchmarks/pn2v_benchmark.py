@@ -91,6 +91,8 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
     # 64 px patches as everywhere; the 60 x 50 cells3d crop takes 48 px as in the earlier comparisons
     patch = min(64, min(clean.shape[1:]) // 16 * 16)
     train_opts = dict(progress=False, seed=0, overwrite=True, pn2v_samples=args.samples, patch=patch)
+    if args.precision:
+        train_opts["precision"] = args.precision
     if args.smoke:
         train_opts.update(epochs=1, steps_per_epoch=2, patch=32, batch=4, val_patches=4, pn2v_samples=8)
     else:
@@ -153,6 +155,7 @@ def main():
     parser.add_argument("--nm-pairs", type=float, default=5e6, help="(clean, noisy) pairs for the true noise model")
     parser.add_argument("--rows", nargs="+", default=None, choices=ROWS, help="only these rows (and Input)")
     parser.add_argument("--name", default="pn2v_benchmark", help="result file name (without .md)")
+    parser.add_argument("--precision", default=None, help="training precision of every row (32 keeps a rerun comparable with float32 tables)")
     args = parser.parse_args()
     suffix = "_smoke" if args.smoke else ""
     sections, figures = [], {}
@@ -167,6 +170,8 @@ def main():
     if figures:
         draw_uncertainty(RESULTS / f"{args.name.replace('benchmark', 'uncertainty')}{suffix}.png", figures)
     budget = "smoke: 2 training steps per row" if args.smoke else f"{args.budget:g} s of training per row"
+    if args.precision:
+        budget += f", precision {args.precision}"
     body = (
         f"{budget}; K = {8 if args.smoke else args.samples} samples; CARE-normalised PSNR/SSIM, means over planes. "
         f"Figure: pn2v_uncertainty{suffix}.png.\n\n" + "\n\n".join(sections)

@@ -27,3 +27,24 @@ def test_compare_refuses_unknown_rows(tmp_path, tiny_stack):
     with pytest.raises(Noise2StackError, match="unknown rows"):
         api.compare(tiny_stack, tmp_path / "c", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Magic"], progress=False)
     assert not (tmp_path / "c").exists()  # refused before anything is written
+
+
+def test_compare_passes_training_options_to_every_trained_row(tmp_path, tiny_stack, monkeypatch):
+    from noise2stack.errors import Noise2StackError
+
+    with pytest.raises(Noise2StackError, match="unknown training options"):
+        api.compare(tiny_stack, tmp_path / "bad", {"noise": "gaussian", "sigma": 1.0}, budget=1, train_options={"magic": 1}, progress=False)
+    seen = []
+    train = api.train
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("method", "precision", "net")})
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(api, "train", spy)
+    rows = ["Noise2Void", "Noise2Void 2 (N2V2)"]
+    api.compare(tiny_stack, tmp_path / "cmp", {"noise": "gaussian", "sigma": 10.0}, budget=1.0, methods=rows,
+                train_options={"precision": "32", "net": "csbdeep-unet"}, progress=False)
+    # N2V2's own net wins over the common option; the precision reaches both rows
+    assert seen == [{"method": "n2v", "precision": "32", "net": "csbdeep-unet"}, {"method": "n2v", "precision": "32", "net": "n2v2-unet"}]
+    assert "training options {'precision': '32', 'net': 'csbdeep-unet'}" in (tmp_path / "cmp" / "comparison.md").read_text()

@@ -839,8 +839,13 @@ def compare(
     progress: bool = True,
     title: str = "",
     overwrite: bool = False,
+    train_options: dict | None = None,
 ) -> dict:
-    """Compare methods on a clean stack with simulated noise (see :mod:`noise2stack.compare`)."""
+    """Compare methods on a clean stack with simulated noise (see :mod:`noise2stack.compare`).
+
+    ``train_options`` are :class:`~noise2stack.config.TrainConfig` fields given to every trained
+    row (for example ``{"precision": "32"}``); a row's own options (N2V2's net) take precedence.
+    """
     from noise2stack.compare import compare as run_compare
 
     if normalize not in ("none", "care"):
@@ -856,7 +861,16 @@ def compare(
         raise Noise2StackError(f"{out} holds an earlier comparison; pass --overwrite to replace it")
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
-    return run_compare(stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress, title=title)
+    if train_options:
+        from noise2stack.config import TrainConfig
+
+        unknown = set(train_options) - set(TrainConfig.model_fields)
+        if unknown:
+            raise Noise2StackError(f"unknown training options {sorted(unknown)}")
+    return run_compare(
+        stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress,
+        title=title, train_options=train_options,
+    )
 
 
 def noise_model(

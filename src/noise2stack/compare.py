@@ -73,6 +73,7 @@ def compare(
     normalize: str = "care",
     progress: bool = True,
     title: str = "",
+    train_options: dict | None = None,
 ) -> dict:
     """Compare denoising methods on ``clean`` (ZYX) with simulated noise.
 
@@ -89,6 +90,8 @@ def compare(
         Row labels to run (default: all that the data allows).
     normalize : {"care", "none"}
         Metric normalisation (CARE percentile + affine, as the paper does for microscopy).
+    train_options : dict, optional
+        Training options for every trained row; a row's own options take precedence.
     """
     from noise2stack import api
 
@@ -124,16 +127,16 @@ def compare(
             t0 = time.perf_counter()
             model = api.train(
                 noisy, Path(tmp) / row.label.replace(" ", "_"), targets=targets, progress=False,
-                method=row.method, max_time=budget, seed=seed, patch=patch, **row.options,
+                method=row.method, max_time=budget, seed=seed, patch=patch, **{**(train_options or {}), **row.options},
             )
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             stack = api.predict(model, noisy, progress=False)
             record(row.label, stack, train_s, time.perf_counter() - t0)
-    return _write(out, results, planes, budget, noise, normalize, title)
+    return _write(out, results, planes, budget, noise, normalize, title, train_options)
 
 
-def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, title) -> dict:
+def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, title, train_options=None) -> dict:
     header = "| method | PSNR (dB) | SSIM | NRMSE | training (s) | prediction (s) |\n|---|---|---|---|---|---|\n"
     lines = []
     table = {}
@@ -146,7 +149,8 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
         lines.append(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['nrmse']:.3f} | {r['train_s']:.0f} | {r['predict_s']:.1f} |")
     text = (
         f"# {title or 'Method comparison'}\n\nNoise: {noise}; metrics against the clean stack, normalisation "
-        f"`{normalize}`; training budget {budget:.0f} s wall clock per trainable method (2 CPU cores).\n\n"
+        f"`{normalize}`; training budget {budget:.0f} s wall clock per trainable method (2 CPU cores)"
+        f"{f'; training options {train_options}' if train_options else ''}.\n\n"
         + header + "\n".join(lines) + "\n"
     )
     write_text(out / "comparison.md", text)

@@ -77,7 +77,7 @@ def budget_steps_per_epoch(max_time: float, seconds_per_step: float, default: in
 def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainConfig) -> float:
     """Seconds per optimisation step, timed on a throwaway copy of the network."""
     probe = copy.deepcopy(module)
-    optimizer = torch.optim.Adam(probe.parameters(), lr=config.lr)
+    optimizer = probe.configure_optimizers()  # the optimiser training will use, fused or not
     batch = draw_batch(source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0))
     times = []
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
