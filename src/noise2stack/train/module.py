@@ -95,8 +95,6 @@ class DenoiseModule(L.LightningModule):
             group["lr"] = rate
 
     def configure_optimizers(self):
-        params = list(self.net.parameters())
-        # The fused kernel updates all tensors in one pass: 1.04-1.08x the float32 training steps
-        # on a 2-core CPU (benchmarks/results/training_levers.md); it exists for CPU and CUDA only.
-        fused = all(p.device.type in ("cpu", "cuda") for p in params)
-        return torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, fused=fused)
+        # Not the fused kernel: 1.04-1.08x the float32 steps (benchmarks/results/training_levers.md),
+        # but a run resumed from a checkpoint then stops being bitwise equal to an uninterrupted one.
+        return torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
