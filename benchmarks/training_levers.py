@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import statistics
 import subprocess
@@ -132,8 +133,6 @@ def main():
             if proc.returncode:
                 print(f"{mode}: failed: {proc.stderr.strip().splitlines()[-1:]}")
                 continue
-            import json
-
             forward.setdefault(mode, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(mode, forward[mode][-1], flush=True)
     eager = statistics.median(f["step"] for f in forward["eager"])

@@ -27,7 +27,6 @@ def window_offsets(window: int = 11) -> np.ndarray:
     return offsets
 
 
-
 def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
     """Rows and columns of a near-square grid with at least ``n`` cells (at most one pixel each)."""
     rows = max(1, min(height, math.ceil(math.sqrt(n * height / width))))
