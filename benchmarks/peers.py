@@ -1,7 +1,7 @@
 """Race CAREamics side by side on one machine (issue 13, item 3): training patches/s and prediction MVox/s.
 
     python benchmarks/peers.py --setup                 # once, by hand: CAREamics 0.3.5 into its own venv
-    python benchmarks/peers.py [--planes 64] [--steps 60] [--repeats 3] [--venv PATH] [--smoke]
+    python benchmarks/peers.py [--planes 64] [--steps 60] [--repeats 3] [--venv PATH] [--name peers] [--smoke]
 
 ``--setup`` creates ``benchmarks/.peers-venv`` (git-ignored) with ``careamics==0.3.5``. CAREamics needs
 torchvision, whose wheels pull a CUDA build of torch 2.11: several GB, so never in CI. It runs on the
@@ -162,6 +162,7 @@ def main():
     parser.add_argument("--steps", type=int, default=60, help="training steps per run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="4 planes, 12 steps, 1 repeat: checks the script")
+    parser.add_argument("--name", default="peers", help="result file name, without .md (one per CPU kind, say)")
     args = parser.parse_args()
     if args.setup:
         return setup(args.venv)
@@ -220,7 +221,7 @@ def main():
             + markdown_table(["measure", "value", "ratio to CAREamics default"], rows)
             + f"\n\nBare forward pass of our net over the same planes: {bare:.3f} MVox/s; our whole-process prediction is "
             f"{100 * med['predict']['ours'] / bare:.0f} % of it.\n\nAll runs: `{json.dumps(results)}`")
-    write_result("peers_smoke.md" if args.smoke else "peers.md", "noise2stack against CAREamics, side by side", body)
+    write_result("peers_smoke.md" if args.smoke else f"{args.name}.md", "noise2stack against CAREamics, side by side", body)
 
 
 if __name__ == "__main__":

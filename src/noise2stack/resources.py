@@ -1,6 +1,13 @@
-"""Check memory before a big allocation, so that the user gets advice instead of an OOM kill."""
+"""Check memory before a big allocation, so that the user gets advice instead of an OOM kill; pick
+the arithmetic; keep the heap warm for repeated large allocations."""
 
 from __future__ import annotations
+
+import contextlib
+import ctypes
+import platform
+import sys
+import threading
 
 from noise2stack.errors import Noise2StackError
 
@@ -92,3 +99,56 @@ def autocast(device_type: str, precision: str):
 
     name = AUTOCAST_DTYPES[precision]
     return torch.autocast(device_type, dtype=getattr(torch, name or "float32"), enabled=name is not None)
+
+
+# glibc's mallopt parameters (malloc.h) and the values they get back when the last user leaves.
+# Returning to glibc's static defaults (mmap above 128 KiB) would be slower than where its dynamic
+# threshold settles (32 MiB, trim at twice that), which setting any parameter switches off for good.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4
+_RESTORED = ((_M_MMAP_MAX, 65536), (_M_MMAP_THRESHOLD, 32 * 2**20), (_M_TRIM_THRESHOLD, 64 * 2**20))
+_heap_lock = threading.Lock()
+_heap_users = 0
+
+
+def _glibc():
+    """The C library as a ctypes handle when it is glibc with ``mallopt``, else None."""
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+@contextlib.contextmanager
+def reuse_freed_memory():
+    """Keep freed blocks in the process heap while the block runs, for the next allocation to reuse.
+
+    glibc serves every block above 32 MiB with a fresh ``mmap`` and returns it on ``free``, so each
+    activation of a 512 x 512 forward pass (32 channels: 32 MiB) costs page faults as it is first
+    written: 1.4x the time of a float32 plane on a 2-core CPU
+    (``benchmarks/results/predict_levers.md``). Inside this context no block is mmapped and the heap
+    is not trimmed; on leaving it (the last of nested or concurrent users) glibc's behaviour is
+    restored and the free memory goes back to the system (``malloc_trim``). Elsewhere than glibc it
+    does nothing.
+    """
+    global _heap_users
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    with _heap_lock:
+        if _heap_users == 0:
+            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_TRIM_THRESHOLD, 2**30)
+        _heap_users += 1
+    try:
+        yield
+    finally:
+        with _heap_lock:
+            _heap_users -= 1
+            if _heap_users == 0:
+                for param, value in _RESTORED:
+                    libc.mallopt(param, value)
+                libc.malloc_trim(0)

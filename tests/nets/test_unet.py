@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 
@@ -119,3 +121,38 @@ def test_batch_norm_only_for_the_two_level_unets():
     with pytest.raises(Noise2StackError, match="--batch-norm works with csbdeep-unet and n2v2-unet"):
         build_net("n2n-unet", 1, batch_norm=True)
     assert build_net("n2n-unet", 1, batch_norm=False).in_channels == 1
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet", "n2v2-unet"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_inference_equals_the_eager_network(name, channels_last):
+    from noise2stack.nets.unet import fused_inference
+
+    torch.manual_seed(0)
+    net = build_net(name, 3, residual_channels=[1]).eval()
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(memory_format=layout)
+    x = torch.randn(2, 3, 45, 70).contiguous(memory_format=layout)  # odd sizes: the net pads
+    eager = net(x).detach()  # with gradients: the plain convolutions, ReLUs and concatenations
+    with torch.inference_mode():
+        assert fused_inference(x)
+        fused = net(x)
+    assert not torch.equal(fused, eager)  # another code path ran ...
+    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)  # ... to the same values
+
+
+def test_fused_inference_only_for_float32_cpu_inference_outside_tracing():
+    from noise2stack.nets.unet import fused_inference
+
+    x = torch.zeros(1, 1, 8, 8)
+    assert not fused_inference(x)  # gradients on
+    with torch.no_grad():
+        assert fused_inference(x)
+        assert not fused_inference(x.double())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert not fused_inference(x)
+    net = build_net("csbdeep-unet", 1).eval()
+    with torch.no_grad(), warnings.catch_warnings():  # an exported TorchScript graph keeps the portable ops
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        graph = str(torch.jit.trace(net, torch.randn(1, 1, 32, 32), check_trace=False).inlined_graph)
+    assert "aten::_convolution" in graph and "mkldnn" not in graph

@@ -23,7 +23,7 @@ import torch
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
 from noise2stack.predict.tiling import _pad_plane, _round_up, tile_starts
-from noise2stack.resources import autocast, check_memory, network_bytes
+from noise2stack.resources import autocast, check_memory, network_bytes, reuse_freed_memory
 
 
 def cut_bounds(starts: list[int], tile: int, length: int) -> list[tuple[int, int]]:
@@ -77,26 +77,27 @@ def predict_stack_cut(
 
         bar = tqdm(total=len(jobs), unit="tile", desc="denoising")
     padded_planes: dict[int, np.ndarray] = {}
-    for first in range(0, len(jobs), batch):
-        group = jobs[first : first + batch]
-        tiles = []
-        for z, iy, ix in group:
-            if z not in padded_planes:
-                padded_planes.clear()  # one plane's inputs alive at a time
-                padded_planes[z] = _pad_plane(plane_inputs(stack, z, neighbors, include_center), padded_h, padded_w)
-            tiles.append(padded_planes[z][:, ys[iy] : ys[iy] + tile_h, xs[ix] : xs[ix] + tile_w])
-        x_batch = torch.from_numpy(np.ascontiguousarray(np.stack(tiles))).to(device)
-        if channels_last:
-            x_batch = x_batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast(device.type, precision):
-            predictions = net(x_batch).float().cpu().numpy()[:, 0]
-        for (z, iy, ix), pred in zip(group, predictions):
-            (y0, y1), (x0, x1) = keep_y[iy], keep_x[ix]
-            out[z, y0:y1, x0:x1] = pred[y0 - ys[iy] : y1 - ys[iy], x0 - xs[ix] : x1 - xs[ix]]
-        if bar is not None:
-            bar.update(len(group))
-        elif callable(progress):  # planes whose tiles are all done
-            progress((first + len(group)) // (len(ys) * len(xs)), n_planes)
+    with reuse_freed_memory():  # every tile allocates the same activations again
+        for first in range(0, len(jobs), batch):
+            group = jobs[first : first + batch]
+            tiles = []
+            for z, iy, ix in group:
+                if z not in padded_planes:
+                    padded_planes.clear()  # one plane's inputs alive at a time
+                    padded_planes[z] = _pad_plane(plane_inputs(stack, z, neighbors, include_center), padded_h, padded_w)
+                tiles.append(padded_planes[z][:, ys[iy] : ys[iy] + tile_h, xs[ix] : xs[ix] + tile_w])
+            x_batch = torch.from_numpy(np.ascontiguousarray(np.stack(tiles))).to(device)
+            if channels_last:
+                x_batch = x_batch.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), autocast(device.type, precision):
+                predictions = net(x_batch).float().cpu().numpy()[:, 0]
+            for (z, iy, ix), pred in zip(group, predictions):
+                (y0, y1), (x0, x1) = keep_y[iy], keep_x[ix]
+                out[z, y0:y1, x0:x1] = pred[y0 - ys[iy] : y1 - ys[iy], x0 - xs[ix] : x1 - xs[ix]]
+            if bar is not None:
+                bar.update(len(group))
+            elif callable(progress):  # planes whose tiles are all done
+                progress((first + len(group)) // (len(ys) * len(xs)), n_planes)
     if bar is not None:
         bar.close()
     return out[:, :height, :width]

@@ -25,7 +25,7 @@ import torch
 
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.errors import Noise2StackError
-from noise2stack.resources import autocast, check_memory, check_precision, network_bytes
+from noise2stack.resources import autocast, check_memory, check_precision, network_bytes, reuse_freed_memory
 
 #: ``head(net_output, observed) -> output``: what a method makes of the network's output for a batch
 #: of windows, e.g. an MMSE estimate from samples. ``net_output`` is (B, K, h, w); ``observed`` is
@@ -255,12 +255,13 @@ def predict_stack(
         pending.clear()
 
     net.eval()
-    for job in jobs():
-        pending.append(job)
-        if len(pending) == batch:
+    with reuse_freed_memory():  # every window allocates the same activations again
+        for job in jobs():
+            pending.append(job)
+            if len(pending) == batch:
+                flush()
+        if pending:
             flush()
-    if pending:
-        flush()
     if not single:
         finish_plane(current, accumulator / weight_sum)
     if bar is not None:

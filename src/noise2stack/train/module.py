@@ -94,7 +94,19 @@ class DenoiseModule(L.LightningModule):
         for group in self.trainer.optimizers[0].param_groups:
             group["lr"] = rate
 
+    def on_train_start(self) -> None:
+        # A checkpoint stores every tensor contiguous, and Adam's fused kernel walks a parameter and
+        # its moments in memory order: moments restored in another layout than their channels_last
+        # parameter would be paired with the wrong elements. Give them their parameter's layout.
+        for optimizer in self.trainer.optimizers:
+            for param, state in optimizer.state.items():
+                for key, value in state.items():
+                    if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                        state[key] = torch.empty_like(param).copy_(value)
+
     def configure_optimizers(self):
-        # Not the fused kernel: 1.04-1.08x the float32 steps (benchmarks/results/training_levers.md),
-        # but a run resumed from a checkpoint then stops being bitwise equal to an uninterrupted one.
-        return torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
+        params = list(self.net.parameters())
+        # The fused kernel updates each tensor in one pass: 1.045x the float32 training step of the
+        # per-tensor loop on a 2-core CPU (benchmarks/results/training_levers.md); CPU and CUDA only.
+        fused = all(p.device.type in ("cpu", "cuda") for p in params)
+        return torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, fused=fused)
