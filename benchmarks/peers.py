@@ -20,7 +20,8 @@ the table gives the median and the ratio ours / theirs of the same repeat's medi
   from start to written TIFF. Ours: ``noise2stack predict`` (default ``--tile 512``); CAREamics:
   ``CAREamist.predict`` with 256 x 256 tiles and its default 48 px overlap, written with tifffile.
   Beside it, a bare forward pass of our net over the same planes (batch 1, channels_last,
-  ``inference_mode``): what the tiler adds on top.
+  ``inference_mode``, so the same fused convolutions; without the tiler's heap reuse): what the
+  tiler and the process add on top, or save.
 
 Writes benchmarks/results/peers.md (CPU flags included). ``--smoke``: 4 planes, 12 steps, 1 repeat.
 """

@@ -4,9 +4,10 @@
 
 Training: Noise2Void, Table S1 U-Net, 64 x 64 patches, batch 16, ISBI EM train volume, float32 (the
 `peers.py` set-up), the whole package step (``api.train``) timed between ``training_step`` calls,
-variants interleaved ``--rounds`` times: Adam's per-tensor loop (the default) against the
-fused kernel (not used: it breaks bitwise-equal resume), Adam with ``foreach``, Lightning's ``deterministic=False``, and the loss
-logged per epoch only instead of per step.
+variants interleaved ``--rounds`` times: today's default (Adam's fused kernel, a skip connection's
+convolution as the sum of its two halves, ``nets.unet.conv_over_cat``) against Adam's per-tensor
+loop, the concatenation, both (the package before 2026-12-02), Adam with ``foreach``, Lightning's
+``deterministic=False``, and the loss logged per epoch only instead of per step.
 Prediction: one forward pass of the same net on 512 x 512 planes (batch 1, channels_last, float32),
 eager against ``torch.compile`` with and without inductor's weight freezing, each in a fresh process
 with an empty compile cache (its warm-up counted). Writes benchmarks/results/training_levers.md.
@@ -36,6 +37,7 @@ from peers import cpu_flags, cpu_model  # noqa: E402
 
 from noise2stack import api  # noqa: E402
 from noise2stack.io.stacks import read_stack  # noqa: E402
+from noise2stack.nets import unet  # noqa: E402
 from noise2stack.train.module import DenoiseModule  # noqa: E402
 
 fit = importlib.import_module("noise2stack.train.fit")  # the module, not the function the package exports
@@ -49,6 +51,7 @@ mode, planes, side = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
 net = build_net("csbdeep-unet", 1).eval().to(memory_format=torch.channels_last)
 x = torch.randn(planes, 1, 1, side, side)
+# eager: oneDNN's fused convolutions (nets.unet.fused_inference); compiled: inductor's own fusions
 t0 = time.perf_counter()
 if mode != "eager":
     import torch._inductor.config as inductor_config
@@ -80,8 +83,11 @@ def package_step(volume, steps: int, levers: tuple) -> float:
         return original_step(self, batch, batch_idx)
 
     DenoiseModule.training_step = timed
-    if "fused" in levers:
-        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=True)
+    original_split = unet.conv_over_cat
+    if "cat" in levers:
+        unet.conv_over_cat = lambda conv, x, skip: conv(torch.cat([x, skip], dim=1))
+    if "loop" in levers:
+        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=False)
     if "foreach" in levers:
         DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(self.net.parameters(), lr=self.lr, foreach=True)
     if "nondeterministic" in levers:
@@ -96,6 +102,7 @@ def package_step(volume, steps: int, levers: tuple) -> float:
                       steps_per_epoch=steps + 5, progress=False, overwrite=True, precision="32")
     finally:
         DenoiseModule.training_step, DenoiseModule.configure_optimizers, fit.L.Trainer = original_step, original_opt, original_trainer
+        unet.conv_over_cat = original_split
     return float(np.median(np.diff(stamps[5:])))
 
 
@@ -110,18 +117,20 @@ def main():
         args.steps, args.rounds, planes, side = 6, 1, 2, 64
     volume = read_stack(SHARED / "em_isbi2012_sstem/train_volume_zyx.tif").astype(np.float32)
     variants = {
-        "Adam, per-tensor loop (the default)": (),
-        "Adam, fused": ("fused",),
+        "today's default (fused Adam, split skip convolutions)": (),
+        "Adam, per-tensor loop": ("loop",),
+        "skip concatenated": ("cat",),
+        "both (the package before)": ("loop", "cat"),
         "Adam, foreach": ("foreach",),
-        "fused + deterministic=False": ("fused", "nondeterministic"),
-        "fused + loss logged per epoch only": ("fused", "epoch log"),
+        "deterministic=False": ("nondeterministic",),
+        "loss logged per epoch only": ("epoch log",),
     }
     per = {k: [] for k in variants}
     for r in range(args.rounds):
         for name, levers in variants.items():
             per[name].append(package_step(volume, args.steps, levers))
         print(f"round {r}: " + ", ".join(f"{k}: {v[-1] * 1000:.0f} ms" for k, v in per.items()), flush=True)
-    base = statistics.median(per["Adam, per-tensor loop (the default)"])
+    base = statistics.median(per["both (the package before)"])
     train_rows = [[k, f"{statistics.median(v) * 1000:.0f}", f"{16 / statistics.median(v):.1f}", f"{base / statistics.median(v):.3f}x"]
                   for k, v in per.items()]
     forward = {}
@@ -146,7 +155,7 @@ def main():
         f"CPU: {cpu_model()}; flags: {cpu_flags()}; {torch.get_num_threads()} torch threads; torch {torch.__version__}.\n\n"
         f"Training: Noise2Void, Table S1 U-Net, 64 x 64, batch 16, float32, whole package step; median over {args.rounds} "
         f"interleaved round(s) of {args.steps} timed steps.\n\n"
-        + markdown_table(["variant", "ms per step", "patches/s", "speed vs the default"], train_rows)
+        + markdown_table(["variant", "ms per step", "patches/s", "speed vs the package before"], train_rows)
         + f"\n\nPrediction: forward pass of the same net, {side} x {side}, batch 1, float32, channels_last; median over "
         f"{planes} planes and {args.rounds} fresh process(es) per mode, compile cache empty.\n\n"
         + markdown_table(["mode", "ms per plane", "speed vs eager", "warm-up s", "planes before it pays"], forward_rows)

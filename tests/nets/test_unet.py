@@ -123,22 +123,44 @@ def test_batch_norm_only_for_the_two_level_unets():
     assert build_net("n2n-unet", 1, batch_norm=False).in_channels == 1
 
 
+class _CountingOp:
+    """Stands in for oneDNN's fused convolution op and counts the calls."""
+
+    def __init__(self, op):
+        self.op, self.calls = op, 0
+        self.binary = self._count(op.binary)
+
+    def _count(self, fn):
+        def counted(*args):
+            self.calls += 1
+            return fn(*args)
+        return counted
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.op(*args)
+
+
 @pytest.mark.parametrize("name", ["csbdeep-unet", "n2n-unet", "n2v2-unet"])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_fused_inference_equals_the_eager_network(name, channels_last):
-    from noise2stack.nets.unet import fused_inference
+def test_fused_inference_equals_the_eager_network(name, channels_last, monkeypatch):
+    from noise2stack.nets import unet
 
+    spy = _CountingOp(unet._POINTWISE)
+    monkeypatch.setattr(unet, "_POINTWISE", spy)
     torch.manual_seed(0)
     net = build_net(name, 3, residual_channels=[1]).eval()
     layout = torch.channels_last if channels_last else torch.contiguous_format
     net = net.to(memory_format=layout)
     x = torch.randn(2, 3, 45, 70).contiguous(memory_format=layout)  # odd sizes: the net pads
-    eager = net(x).detach()  # with gradients: the plain convolutions, ReLUs and concatenations
+    eager = net(x).detach()  # with gradients: the plain convolutions and activations
+    assert spy.calls == 0
     with torch.inference_mode():
-        assert fused_inference(x)
         fused = net(x)
-    assert not torch.equal(fused, eager)  # another code path ran ...
-    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)  # ... to the same values
+    convs = sum(isinstance(m, torch.nn.Conv2d) for m in net.modules())
+    skips = {"csbdeep-unet": 2, "n2v2-unet": 1, "n2n-unet": 5}[name]
+    assert spy.calls == convs - 1 + skips  # every convolution but the linear head, two calls per skip
+    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)
 
 
 def test_fused_inference_only_for_float32_cpu_inference_outside_tracing():
@@ -156,3 +178,18 @@ def test_fused_inference_only_for_float32_cpu_inference_outside_tracing():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         graph = str(torch.jit.trace(net, torch.randn(1, 1, 32, 32), check_trace=False).inlined_graph)
     assert "aten::_convolution" in graph and "mkldnn" not in graph
+
+
+def test_conv_over_cat_equals_the_convolution_of_the_concatenation_with_its_gradients():
+    from noise2stack.nets.unet import conv_over_cat
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(5, 4, 3, padding=1)
+    x, skip = torch.randn(2, 3, 9, 11, requires_grad=True), torch.randn(2, 2, 9, 11, requires_grad=True)
+    expected = conv(torch.cat([x, skip], dim=1))
+    grads_expected = torch.autograd.grad(expected.square().sum(), [x, skip, conv.weight, conv.bias])
+    out = conv_over_cat(conv, x, skip)
+    grads = torch.autograd.grad(out.square().sum(), [x, skip, conv.weight, conv.bias])
+    torch.testing.assert_close(out, expected)
+    for got, want in zip(grads, grads_expected):
+        torch.testing.assert_close(got, want)
