@@ -15,6 +15,7 @@ from typing import Sequence
 import lightning as L
 import numpy as np
 import torch
+import torch.utils.deterministic
 from torch.utils.data import DataLoader
 
 from noise2stack.config import TrainConfig, config_to_yaml
@@ -347,6 +348,11 @@ def fit(
         log_every_n_steps=max(1, min(50, config.steps_per_epoch)),
         plugins=[SafeCheckpointIO()],
     )
+    # deterministic=True also makes torch fill every new tensor with NaN, a check for kernels that
+    # read memory they never wrote; ours do not, results stay bitwise reproducible without it, and
+    # the filling cost 3-5 % of a training step (benchmarks/results/training_levers.md).
+    fill_before = torch.utils.deterministic.fill_uninitialized_memory
+    torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         trainer.fit(
             module, train_dataloaders=train_loader, val_dataloaders=val_loader,
@@ -354,6 +360,7 @@ def fit(
         )
     finally:
         torch.set_num_threads(threads_before)
+        torch.utils.deterministic.fill_uninitialized_memory = fill_before
     if folder_cb.best_epoch is None and not distributed:  # stopped (max_time or a signal) before the first epoch ended
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
