@@ -350,7 +350,7 @@ def fit(
     )
     # deterministic=True also makes torch fill every new tensor with NaN, a check for kernels that
     # read memory they never wrote; ours do not, results stay bitwise reproducible without it, and
-    # the filling cost 3-5 % of a training step (benchmarks/results/training_levers.md).
+    # the filling cost 5 % of a training step (benchmarks/results/training_levers.md).
     fill_before = torch.utils.deterministic.fill_uninitialized_memory
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
