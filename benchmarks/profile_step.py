@@ -1,6 +1,6 @@
 """Where a training step's time goes, and what the speed levers buy (issue 13, item 3).
 
-    python benchmarks/profile_step.py [--steps 30] [--rounds 2] [--smoke]
+    python benchmarks/profile_step.py [--steps 30] [--rounds 2] [--smoke] [--name profile_step]
 
 Noise2Void, Table S1 U-Net, 64 x 64 patches, batch 16, on the ISBI EM train volume: the same set-up as
 ``benchmarks/peers.py``. Times, per step, side by side in one run (variants interleaved ``--rounds``
@@ -117,6 +117,7 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help="timed steps per variant and round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--name", default="profile_step", help="result file name, without .md (one per CPU kind, say)")
     args = parser.parse_args()
     if args.smoke:
         args.steps, args.rounds = 6, 1
@@ -162,7 +163,7 @@ def main():
         f"{args.rounds} interleaved round(s) of {args.steps} timed steps (3 warm-up steps first).\n\n"
         + markdown_table(["part", "ms per step", "patches/s", "time / fp32 channels_last step", "first 3 steps, s"], rows)
     )
-    write_result("profile_step_smoke.md" if args.smoke else "profile_step.md", "A training step, taken apart", body)
+    write_result("profile_step_smoke.md" if args.smoke else f"{args.name}.md", "A training step, taken apart", body)
 
 
 if __name__ == "__main__":
