@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import os
 import re
 import statistics
@@ -31,73 +32,59 @@ sys.path.insert(0, str(HERE))
 from common import markdown_table, write_result  # noqa: E402
 from peers import cpu_flags, cpu_model  # noqa: E402
 
+# argv: who (ours | theirs), layout (channels_last | nchw), steps after a warm-up, mode: "kernels" (no
+# optimiser, each step announced for ONEDNN_VERBOSE's lines) or "plain" (median ms of forward, MSE,
+# backward and a per-tensor Adam step)
 STEP = r"""
-import sys, torch
-from noise2stack.nets import build_net
-layout = torch.channels_last if sys.argv[1] == "channels_last" else torch.contiguous_format
-torch.manual_seed(0)
-net = build_net("csbdeep-unet", 1).to(memory_format=layout)
-x = torch.randn(16, 1, 64, 64).contiguous(memory_format=layout)
-for step in range(int(sys.argv[2]) + 1):
-    print(f"@@step {step}", flush=True)
-    net.zero_grad(set_to_none=True)
-    (net(x) - x).square().mean().backward()
-"""
-
-THEIRS_STEP = r"""
-import sys, torch
-from careamics.config import create_n2v_config
-from careamics.models.model_factory import model_factory
-config = create_n2v_config(experiment_name="x", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16, num_epochs=1)
-torch.manual_seed(0)
-net = model_factory(config.algorithm_config.model)  # its default N2V U-Net (depth 2, 32 filters, batch norm)
-x = torch.randn(16, 1, 64, 64)
-for step in range(int(sys.argv[2]) + 1):
-    print(f"@@step {step}", flush=True)
-    net.zero_grad(set_to_none=True)
-    (net(x) - x).square().mean().backward()
-"""
-
-PLAIN_LOOP = r"""
 import sys, time, statistics, torch
-who = sys.argv[1]
+who, layout, steps, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+layout = torch.channels_last if layout == "channels_last" else torch.contiguous_format
 torch.manual_seed(0)
-if who == "theirs":
+if who == "theirs":  # CAREamics' default N2V U-Net (depth 2, 32 filters, batch norm)
     from careamics.config import create_n2v_config
     from careamics.models.model_factory import model_factory
-    c = create_n2v_config(experiment_name="x", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16, num_epochs=1)
-    net = model_factory(c.algorithm_config.model); layout = torch.contiguous_format
+    config = create_n2v_config(experiment_name="x", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16, num_epochs=1)
+    net = model_factory(config.algorithm_config.model)
 else:
     from noise2stack.nets import build_net
-    layout = torch.channels_last
-    net = build_net("csbdeep-unet", 1).to(memory_format=layout)
-opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    net = build_net("csbdeep-unet", 1)
+net = net.to(memory_format=layout)
 x = torch.randn(16, 1, 64, 64).contiguous(memory_format=layout)
-def step():
-    opt.zero_grad(set_to_none=True)
+opt = torch.optim.Adam(net.parameters(), lr=1e-4) if mode == "plain" else None
+times = []
+for step in range(steps + (3 if opt else 1)):
+    if opt is None:
+        print(f"@@step {step}", flush=True)
+    t0 = time.perf_counter()
+    net.zero_grad(set_to_none=True)
     (net(x) - x).square().mean().backward()
-    opt.step()
-for _ in range(3): step()
-ts = []
-for _ in range(15):
-    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
-print("@@ms", statistics.median(ts) * 1000)
+    if opt is not None:
+        opt.step()
+    times.append(time.perf_counter() - t0)
+if opt is not None:
+    print("@@ms", statistics.median(times[3:]) * 1000)
 """
 
 SHAPE = re.compile(r"mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)")
 
 
-def kernels(layout: str, steps: int, python: str = sys.executable, script: str = STEP) -> tuple[dict, dict, float]:
-    """{(pass, kernel, shape): ms per step}, {same key: calls per step}, and the per-step total of all
-    oneDNN primitives."""
-    env = dict(os.environ, ONEDNN_VERBOSE="1")
-    proc = subprocess.run([python, "-c", script, layout, str(steps)], capture_output=True, text=True, env=env)
+def run_step(python: str, who: str, layout: str, steps: int, mode: str) -> str:
+    """Stdout of :data:`STEP` in a fresh interpreter (oneDNN verbose in "kernels" mode)."""
+    env = dict(os.environ, ONEDNN_VERBOSE="1") if mode == "kernels" else None
+    proc = subprocess.run([python, "-c", STEP, who, layout, str(steps), mode], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
+    return proc.stdout
+
+
+def kernels(python: str, who: str, layout: str, steps: int) -> tuple[dict, dict, float]:
+    """{(pass, kernel, shape): ms per step}, {same key: calls per step}, and the per-step total of all
+    oneDNN primitives."""
+    stdout = run_step(python, who, layout, steps, "kernels")
     timed = collections.defaultdict(float)
     calls = collections.defaultdict(float)
     step = -1
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("@@step"):
             step = int(line.split()[1])
             continue
@@ -116,12 +103,15 @@ def kernels(layout: str, steps: int, python: str = sys.executable, script: str =
     return dict(timed), dict(calls), sum(timed.values())
 
 
-def plain_step_ms(python: str, who: str) -> float:
+def plain_step_ms(python: str, who: str, layout: str) -> float:
     """Median ms of a plain PyTorch step (forward, MSE, backward, Adam) of one U-Net, fresh process."""
-    proc = subprocess.run([python, "-c", PLAIN_LOOP, who], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(proc.stderr[-2000:])
-    return float(next(l for l in proc.stdout.splitlines() if l.startswith("@@ms")).split()[1])
+    stdout = run_step(python, who, layout, 15, "plain")
+    return float(next(l for l in stdout.splitlines() if l.startswith("@@ms")).split()[1])
+
+
+def by_layer(timed: dict) -> dict:
+    """{(pass, shape): ms} of the convolutions, whichever kernel ran them."""
+    return {(what, shape): ms for (what, _, shape), ms in timed.items() if shape}
 
 
 def gflops(shape: str) -> float:
@@ -142,26 +132,25 @@ def main():
     if args.smoke:
         args.steps = 1
     ours = {"channels_last": "noise2stack, channels_last (its layout)", "nchw": "noise2stack, NCHW"}
-    results = {label: kernels(layout, args.steps) for layout, label in ours.items()}
-    if args.venv:
-        results["CAREamics' N2V U-Net (NCHW, its layout)"] = kernels("nchw", args.steps, str(args.venv / "bin" / "python"), THEIRS_STEP)
+    results = {label: kernels(sys.executable, "ours", layout, args.steps) for layout, label in ours.items()}
+    theirs = str(args.venv / "bin" / "python") if args.venv else None
+    if theirs:
+        results["CAREamics' N2V U-Net (NCHW, its layout)"] = kernels(theirs, "theirs", "nchw", args.steps)
     sections = []
-    for layout, (timed, calls, total) in results.items():
+    for label, (timed, calls, total) in results.items():
         rows = []
         for key, ms in sorted(timed.items(), key=lambda kv: -kv[1])[:14]:
             what, kernel, shape = key
             # a shape occurs several times per step (both halves of a split skip convolution, say)
             rate = calls[key] * gflops(shape) / (ms / 1000)
             rows.append([what, kernel, shape, f"{calls[key]:.0f}", f"{ms:.1f}", f"{100 * ms / total:.0f} %",
-                         "" if rate != rate else f"{rate:.0f}"])
-        sections.append(f"### {layout}: {total:.0f} ms of oneDNN kernels per step\n\n"
+                         "" if math.isnan(rate) else f"{rate:.0f}"])
+        sections.append(f"### {label}: {total:.0f} ms of oneDNN kernels per step\n\n"
                         + markdown_table(["pass", "kernel", "layer (in -> out channels, side)", "calls", "ms per step", "share",
                                           "GFLOP/s"], rows))
     # the same layer in both layouts, per pass: where one layout's kernel is the slower
     both = []
-    cl, nchw = results[ours["channels_last"]][0], results[ours["nchw"]][0]
-    by = lambda timed: {(k[0], k[2]): v for k, v in timed.items() if k[2]}  # noqa: E731
-    cl_by, nchw_by = by(cl), by(nchw)
+    cl_by, nchw_by = (by_layer(results[ours[layout]][0]) for layout in ("channels_last", "nchw"))
     for key in sorted(cl_by, key=lambda k: -cl_by[k])[:8]:
         if key in nchw_by:
             both.append([key[0], key[1], f"{cl_by[key]:.1f}", f"{nchw_by[key]:.1f}", f"{nchw_by[key] / cl_by[key]:.2f}"])
@@ -173,11 +162,11 @@ def main():
             + markdown_table(["pass", "layer", "channels_last ms", "NCHW ms", "NCHW / channels_last"], both)
             + "\n\nA 32 -> 32 convolution over 16 x 64² is "
             f"{gflops('32 -> 32, 64²'):.2f} GFLOP per pass.")
-    if args.venv:
+    if theirs:
         plain = {"ours": [], "theirs": []}
         for _ in range(1 if args.smoke else 3):  # alternating, fresh processes
-            plain["ours"].append(plain_step_ms(sys.executable, "ours"))
-            plain["theirs"].append(plain_step_ms(str(args.venv / "bin" / "python"), "theirs"))
+            plain["ours"].append(plain_step_ms(sys.executable, "ours", "channels_last"))
+            plain["theirs"].append(plain_step_ms(theirs, "theirs", "nchw"))
         ours_ms, theirs_ms = (statistics.median(plain[k]) for k in ("ours", "theirs"))
         body += ("\n\n### A plain PyTorch step of each U-Net\n\nForward, MSE, backward, Adam (per-tensor), batch 16 of 64², "
                  "no data loading and no Lightning; ours in channels_last, CAREamics' in NCHW, each in its own venv "

@@ -113,16 +113,16 @@ tifffile.imwrite(sys.argv[4], np.asarray(predictions[0] if len(predictions) == 1
 
 def has_bf16() -> bool:
     """Whether this CPU computes bf16 natively; elsewhere bf16 is emulated (10-20x slower than float32)."""
-    return "avx512_bf16" in cpu_flags().split() or "amx_bf16" in cpu_flags().split()
+    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags().split()))
 
 
-def TRAIN_VARIANTS(ours: str, theirs: str) -> list[tuple[str, str, str, str]]:
+def TRAIN_VARIANTS(ours: str, theirs: str, bf16: bool) -> list[tuple[str, str, str, str]]:
     """(label, interpreter, script, precision) of every training run of one repeat, alternating.
 
-    Without native bf16, ``--precision auto`` is float32 and bf16 runs would only time an emulation,
-    so only the float32 pair runs."""
+    Without native bf16 (``bf16`` false), ``--precision auto`` is float32 and bf16 runs would only
+    time an emulation, so only the float32 pair runs."""
     pair = [("ours", ours, OURS_TRAIN, "32"), ("theirs", theirs, THEIRS_TRAIN, "32")]
-    if not has_bf16():
+    if not bf16:
         return pair
     return pair + [("ours auto", ours, OURS_TRAIN, "auto"), ("theirs bf16", theirs, THEIRS_TRAIN, "bf16")]
 
@@ -183,6 +183,8 @@ def main():
     if args.smoke:
         args.planes, args.steps, args.repeats = 4, 12, 1
     ours = sys.executable
+    bf16 = has_bf16()
+    predict_variants = [("ours", "32"), ("ours bf16", "bf16")] if bf16 else [("ours", "32")]
     sys.path.insert(0, str(HERE))
     from common import SHARED, markdown_table, write_result
     from noise2stack.io.stacks import read_stack
@@ -199,7 +201,7 @@ def main():
 
         write_stack(tmp / "volume.tif", volume, "ZYX")
         for r in range(args.repeats):
-            for who, python, script, precision in TRAIN_VARIANTS(ours, str(theirs)):
+            for who, python, script, precision in TRAIN_VARIANTS(ours, str(theirs), bf16):
                 folder = tmp / f"{who}_model_{r}"
                 folder.mkdir()
                 out, _ = run(python, script, tmp / "train.npy", folder, args.steps, precision)
@@ -207,7 +209,7 @@ def main():
                 print(f"train {who} #{r}: {results['train'][who][-1]:.1f} patches/s", flush=True)
         cli = "import sys; from noise2stack.cli import app; sys.argv = ['noise2stack'] + sys.argv[1:]; app()"
         for r in range(args.repeats):
-            for who, precision in (("ours", "32"), ("ours bf16", "bf16"))[: 2 if has_bf16() else 1]:
+            for who, precision in predict_variants:
                 _, seconds = run(ours, cli, "predict", tmp / "ours_model_0", tmp / "volume.tif", tmp / f"ours_{r}.tif",
                                  "--quiet", "--overwrite", "--precision", precision)
                 results["predict"].setdefault(who, []).append(volume.size / seconds / 1e6)
@@ -215,8 +217,8 @@ def main():
             results["predict"]["theirs"].append(volume.size / seconds / 1e6)
             out, _ = run(ours, OURS_BARE, tmp / "volume.npy", tmp / "ours_model_0")
             results["bare"].append(volume.size / out["seconds"] / 1e6)
-            bf16 = f"ours bf16 {results['predict']['ours bf16'][-1]:.3f}, " if has_bf16() else ""
-            print(f"predict #{r}: ours {results['predict']['ours'][-1]:.3f}, {bf16}"
+            ours_line = ", ".join(f"{who} {results['predict'][who][-1]:.3f}" for who, _ in predict_variants)
+            print(f"predict #{r}: {ours_line}, "
                   f"theirs {results['predict']['theirs'][-1]:.3f}, bare forward {results['bare'][-1]:.3f} MVox/s", flush=True)
     med = {k: {w: statistics.median(v) for w, v in d.items()} for k, d in results.items() if isinstance(d, dict)}
     bare = statistics.median(results["bare"])
