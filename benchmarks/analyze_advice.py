@@ -27,12 +27,27 @@ from noise2stack.noise import add_noise
 
 # (key, label, path, comparison folders (later ones override), note for the stack's own noise)
 STACKS = [
-    ("tribolium", "Tribolium light-sheet", "fluo_tribolium_lightsheet/tribolium_lund_zyx.tif", ["compare_tribolium"],
-     "own noise correlated between planes (data README: 0.87); Noise2Stack self not applicable"),
-    ("cells3d", "cells3d nucleus crop", "fluo_cells3d_nucleus_crop/cells3d_mitotic_nucleus_zyx.tif",
-     ["compare_cells3d", "compare_cells3d_rerun"], ""),
-    ("isbi-em", "ISBI 2012 EM test", "em_isbi2012_sstem/test_volume_zyx.tif", ["compare_isbi-em"],
-     "serial sections; self fails on added noise (compare_isbi-em)"),
+    (
+        "tribolium",
+        "Tribolium light-sheet",
+        "fluo_tribolium_lightsheet/tribolium_lund_zyx.tif",
+        ["compare_tribolium"],
+        "own noise correlated between planes (data README: 0.87); Noise2Stack self not applicable",
+    ),
+    (
+        "cells3d",
+        "cells3d nucleus crop",
+        "fluo_cells3d_nucleus_crop/cells3d_mitotic_nucleus_zyx.tif",
+        ["compare_cells3d", "compare_cells3d_rerun"],
+        "",
+    ),
+    (
+        "isbi-em",
+        "ISBI 2012 EM test",
+        "em_isbi2012_sstem/test_volume_zyx.tif",
+        ["compare_isbi-em"],
+        "serial sections; self fails on added noise (compare_isbi-em)",
+    ),
     ("isbi-em-train", "ISBI 2012 EM train", "em_isbi2012_sstem/train_volume_zyx.tif", [], ""),
     ("arabidopsis", "Arabidopsis confocal", "fluo_arabidopsis_embryo_confocal/arabidopsis_embryo_zyx.tif", [], ""),
     ("haase", "Haase T1 MRI", "mri_haase_tfl3d1/haase_mrt_tfl3d1_zyx.tif", [], ""),
@@ -43,7 +58,11 @@ STACKS = [
     ("mni152", "MNI152 template", "mri_mni152_template_clean/mni152_2009a_t1_zyx.tif", [], ""),
 ]
 PLANE_CORRELATION = {  # stack key -> row label in plane_correlation.md
-    "tribolium": "Tribolium", "cells3d": "cells3d", "isbi-em": "ISBI", "arabidopsis": "Arabidopsis", "mni152": "MNI152",
+    "tribolium": "Tribolium",
+    "cells3d": "cells3d",
+    "isbi-em": "ISBI",
+    "arabidopsis": "Arabidopsis",
+    "mni152": "MNI152",
 }
 DEFAULT_NOISE = {"noise": "poisson-gaussian", "peak": 30.0, "sigma_frac": 0.02}
 
@@ -69,7 +88,9 @@ def measured_rows(folders: list[str]) -> dict[str, float]:
 
 
 def measured_best(rows: dict[str, float], has_copy: bool) -> tuple[str, tuple | None, float | None]:
-    allowed = {label: psnr for label, psnr in rows.items() if (a := advice_of_row(label)) and (has_copy or a[1] == "self")}
+    allowed = {
+        label: psnr for label, psnr in rows.items() if (a := advice_of_row(label)) and (has_copy or a[1] == "self")
+    }
     if not allowed:
         return "not measured", None, None
     label = max(allowed, key=allowed.get)
@@ -110,8 +131,11 @@ def main() -> None:
         if "sigma_frac" in noise:
             noise["sigma"] = noise.pop("sigma_frac") * float(stack.max())
         noise_text = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{v}" for k, v in noise.items())
-        variants = [("own noise", stack, None), ("+ " + noise_text, add_noise(stack, seed=1, **noise), None),
-                    ("+ " + noise_text + ", with copy", add_noise(stack, seed=1, **noise), add_noise(stack, seed=2, **noise))]
+        variants = [
+            ("own noise", stack, None),
+            ("+ " + noise_text, add_noise(stack, seed=1, **noise), None),
+            ("+ " + noise_text + ", with copy", add_noise(stack, seed=1, **noise), add_noise(stack, seed=2, **noise)),
+        ]
         if repeat is not None:
             variants.insert(1, ("own noise, copy = volume 1", stack, repeat))
         measured = measured_rows(folders)
@@ -122,7 +146,11 @@ def main() -> None:
             rec = result["recommendation"]
             advice = (rec["method"], rec["mode"], rec["neighbors"])
             own = variant.startswith("own")
-            best_text, best, best_psnr = measured_best(measured, copy is not None) if not own else ("not measured (no clean reference)", None, None)
+            best_text, best, best_psnr = (
+                measured_best(measured, copy is not None)
+                if not own
+                else ("not measured (no clean reference)", None, None)
+            )
             if own and note:
                 best_text += f"; {note}"
             verdict = "–"
@@ -130,22 +158,43 @@ def main() -> None:
                 total += 1
                 same = advice[:2] == best[:2]
                 agree += same
-                verdict = "yes" if same and advice[2] == best[2] else ("yes (method; neighbours differ)" if same else "NO")
+                verdict = (
+                    "yes" if same and advice[2] == best[2] else ("yes (method; neighbours differ)" if same else "NO")
+                )
                 advised_rows = [psnr for lab, psnr in measured.items() if advice_of_row(lab) == advice]
                 if advised_rows and verdict != "yes":
-                    verdict += f": advice measured {max(advised_rows):.2f} dB, {best_psnr - max(advised_rows):.2f} dB below"
+                    verdict += (
+                        f": advice measured {max(advised_rows):.2f} dB, {best_psnr - max(advised_rows):.2f} dB below"
+                    )
             pred = result["neighbor_predictability_db"]
-            rows.append([
-                label, variant, " / ".join("–" if pred[d] is None else f"{pred[d]:.1f}" for d in ("1", "2", "3")),
-                r1.get(key, "–") if own else "",
-                "–" if result["noise_correlation"] is None else f"{result['noise_correlation']:.2f}",
-                "yes" if result["noise"]["fits"] else "no",
-                " ".join(map(str, (rec["method"], rec["mode"], rec["neighbors"]))), best_text, verdict, f"{seconds:.1f}",
-            ])
+            rows.append(
+                [
+                    label,
+                    variant,
+                    " / ".join("–" if pred[d] is None else f"{pred[d]:.1f}" for d in ("1", "2", "3")),
+                    r1.get(key, "–") if own else "",
+                    "–" if result["noise_correlation"] is None else f"{result['noise_correlation']:.2f}",
+                    "yes" if result["noise"]["fits"] else "no",
+                    " ".join(map(str, (rec["method"], rec["mode"], rec["neighbors"]))),
+                    best_text,
+                    verdict,
+                    f"{seconds:.1f}",
+                ]
+            )
             details[f"{label} | {variant}"] = rec["reason"]
             print(rows[-1], flush=True)
-    header = ["stack", "noise", "predictability d=1/2/3 (dB, noise-corrected)", "clean r(d=1), plane_correlation.md",
-              "noise corr.", "PG fit", "advice (method mode neighbours)", "measured best (compare_*)", "agrees", "analyze (s)"]
+    header = [
+        "stack",
+        "noise",
+        "predictability d=1/2/3 (dB, noise-corrected)",
+        "clean r(d=1), plane_correlation.md",
+        "noise corr.",
+        "PG fit",
+        "advice (method mode neighbours)",
+        "measured best (compare_*)",
+        "agrees",
+        "analyze (s)",
+    ]
     body = (
         "Advice of `noise2stack analyze` on every stack of shared/data: as stored (own noise), with synthetic noise "
         "added (the comparisons' noise where a comparison exists), and with a second independently noised copy "
@@ -170,7 +219,11 @@ def main() -> None:
         "show a lower mean r than their predictability suggests.\n\n"
         "## Reasons given\n\n" + "\n".join(f"- {k}: {v}" for k, v in details.items())
     )
-    write_result("analyze_advice.md" if not args.smoke else "analyze_advice_smoke.md", "Does analyze give the right advice?", body)
+    write_result(
+        "analyze_advice.md" if not args.smoke else "analyze_advice_smoke.md",
+        "Does analyze give the right advice?",
+        body,
+    )
 
 
 if __name__ == "__main__":

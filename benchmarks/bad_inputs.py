@@ -1,6 +1,6 @@
 """Every bad input we know of, through the CLI entry point: what the user sees and the exit code.
 
-    python benchmarks/bad_inputs.py      # writes benchmarks/results/bad_inputs.md
+python benchmarks/bad_inputs.py      # writes benchmarks/results/bad_inputs.md
 """
 
 from __future__ import annotations
@@ -89,14 +89,29 @@ def main_script():
             "YAML with a Python payload": ["train", d / "clean.tif", "--config", d / "payload.yaml", *out],
             "existing model folder": ["train", d / "clean.tif", "--out", d / "model", *tiny],
             "output folder missing": ["train", d / "clean.tif", "--out", d / "no" / "such" / "dir"],
-            "output folder is a file": ["simulate", d / "clean.tif", d / "afile" / "o.tif", "--noise", "gaussian", "--sigma", "1"],
+            "output folder is a file": [
+                "simulate",
+                d / "clean.tif",
+                d / "afile" / "o.tif",
+                "--noise",
+                "gaussian",
+                "--sigma",
+                "1",
+            ],
             "--resume without a checkpoint": ["train", "--resume", d / "notamodel"],
             "predict: output equals input": ["predict", d / "model", d / "clean.tif", d / "clean.tif"],
             "predict: existing output": ["predict", d / "model", d / "clean.tif", d / "plane.tif"],
             "predict: not a model folder": ["predict", d / "notamodel", d / "clean.tif", d / "o.tif"],
             "predict: --tile 0": ["predict", d / "model", d / "clean.tif", d / "o.tif", "--tile", "0"],
             "predict: NaN input": ["predict", d / "model", d / "nan.tif", d / "o.tif"],
-            "predict: too few planes for the model": ["predict", d / "model", d / "plane.tif", d / "o.tif", "--axes", "YX"],
+            "predict: too few planes for the model": [
+                "predict",
+                d / "model",
+                d / "plane.tif",
+                d / "o.tif",
+                "--axes",
+                "YX",
+            ],
             "evaluate: shapes differ": ["evaluate", d / "clean.tif", d / "other.tif"],
             "evaluate: unknown normalisation": ["evaluate", d / "clean.tif", d / "clean.tif", "--normalize", "zscore"],
             "simulate: Poisson without --peak": ["simulate", d / "clean.tif", d / "o.tif", "--noise", "poisson"],
@@ -119,7 +134,9 @@ def main_script():
     table = "| bad input | exit | lines | wrote files | what the user sees |\n|---|---|---|---|---|\n" + "\n".join(
         f"| {name} | {code} | {n} | {'yes' if wrote else 'no'} | `{shown}` |" for name, code, n, wrote, shown in rows
     )
-    body = f"{len(rows)} cases; every one exits 2 with one line and writes nothing: {'yes' if ok else 'NO'}.\n\n" + table
+    body = (
+        f"{len(rows)} cases; every one exits 2 with one line and writes nothing: {'yes' if ok else 'NO'}.\n\n" + table
+    )
     write_result("bad_inputs.md", "Bad input: what the user sees", body)
     return 0 if ok else 1
 

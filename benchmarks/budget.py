@@ -23,17 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATASETS, markdown_table, write_result  # noqa: E402
-from paper_rows import crop  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.noise import add_noise  # noqa: E402
 from noise2stack.resources import resolve_precision  # noqa: E402
+from paper_rows import crop  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 BEFORE = {"precision": "32"}
 N2V_BEFORE = {"n2v_fraction": 0.002, "n2v_window": 5}
@@ -64,7 +61,9 @@ def main():
     noise = {"noise": "poisson-gaussian", "peak": 30.0, "sigma": 0.02 * float(clean.max())}
     split = int(clean.shape[0] * 0.6)
     train_clean, test_clean = clean[:split], clean[split:]
-    train, copy, test = (add_noise(c, seed=s, **noise) for c, s in ((train_clean, 0), (train_clean, 1), (test_clean, 2)))
+    train, copy, test = (
+        add_noise(c, seed=s, **noise) for c, s in ((train_clean, 0), (train_clean, 1), (test_clean, 2))
+    )
     after = resolve_precision("auto")
     table, tta_rows, raw = [], [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,9 +73,19 @@ def main():
                 cell = []
                 for when in ("before", "after"):
                     folder = Path(tmp) / f"{label}-{budget}-{when}".replace(" ", "_")
-                    old = {**BEFORE, **(N2V_BEFORE if options.get("method") == "n2v" else {})} if when == "before" else {}
-                    model = api.train(train, folder, targets=[copy] if needs_copy else None, max_time=budget, seed=0,
-                                      progress=False, **options, **old)
+                    old = (
+                        {**BEFORE, **(N2V_BEFORE if options.get("method") == "n2v" else {})} if when == "before" else {}
+                    )
+                    model = api.train(
+                        train,
+                        folder,
+                        targets=[copy] if needs_copy else None,
+                        max_time=budget,
+                        seed=0,
+                        progress=False,
+                        **options,
+                        **old,
+                    )
                     t0 = time.perf_counter()
                     pred = api.predict(model, test, progress=False)
                     seconds = time.perf_counter() - t0
@@ -89,7 +98,15 @@ def main():
                         tta = api.predict(model, test, progress=False, tta=True)
                         tta_seconds = time.perf_counter() - t0
                         gain = api.evaluate(tta, test_clean)["psnr"] - psnr
-                        tta_rows.append([label, f"{psnr:.2f}", f"{psnr + gain:.2f}", f"{gain:+.2f}", f"{tta_seconds / seconds:.1f}x"])
+                        tta_rows.append(
+                            [
+                                label,
+                                f"{psnr:.2f}",
+                                f"{psnr + gain:.2f}",
+                                f"{gain:+.2f}",
+                                f"{tta_seconds / seconds:.1f}x",
+                            ]
+                        )
                 before, now = cell
                 steps = (raw[f"{label} {budget:g} s before"]["steps"], raw[f"{label} {budget:g} s after"]["steps"])
                 row.append(f"{before:.2f} → **{now:.2f}** ({now - before:+.2f}; {steps[0]} → {steps[1]} steps)")

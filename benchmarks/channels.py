@@ -33,12 +33,11 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED, markdown_table, write_result  # noqa: E402
-from paper_rows import crop, step_schedule  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.io.stacks import read_stack  # noqa: E402
 from noise2stack.noise import add_noise  # noqa: E402
+from paper_rows import crop, step_schedule  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 PEAKS = (30.0, 10.0)
 
@@ -57,10 +56,12 @@ def pair(kind: str, smoke: bool) -> np.ndarray:
 
 
 def noisy(clean: np.ndarray, seed: int) -> np.ndarray:
-    return np.stack([
-        add_noise(c, noise="poisson-gaussian", peak=peak, sigma=0.02 * float(c.max()), seed=seed + 10 * k)
-        for k, (c, peak) in enumerate(zip(clean, PEAKS))
-    ])
+    return np.stack(
+        [
+            add_noise(c, noise="poisson-gaussian", peak=peak, sigma=0.02 * float(c.max()), seed=seed + 10 * k)
+            for k, (c, peak) in enumerate(zip(clean, PEAKS))
+        ]
+    )
 
 
 def main():
@@ -76,8 +77,16 @@ def main():
             split = int(clean.shape[1] * 0.6)
             train_clean, test_clean = clean[:, :split], clean[:, split:]
             train, test = noisy(train_clean, 0), noisy(test_clean, 1)
-            options = dict(method="n2stack", mode="self", neighbors=2, seed=0, axes="CZYX", progress=False,
-                           **step_schedule(steps), **({"patch": 32, "batch": 4} if args.smoke else {}))
+            options = dict(
+                method="n2stack",
+                mode="self",
+                neighbors=2,
+                seed=0,
+                axes="CZYX",
+                progress=False,
+                **step_schedule(steps),
+                **({"patch": 32, "batch": 4} if args.smoke else {}),
+            )
             inputs = [api.evaluate(test[c], test_clean[c])["psnr"] for c in range(2)]
             rows.append([kind, "input (noisy)", "", f"{inputs[0]:.2f}", f"{inputs[1]:.2f}", ""])
             for channels, factor in (("separate", 1), ("joint", 1), ("joint", 2)):
@@ -89,14 +98,25 @@ def main():
                 psnr = [api.evaluate(pred[:, c], test_clean[c])["psnr"] for c in range(2)]
                 raw[f"{kind} {channels} x{factor}"] = {"psnr": psnr, "train_seconds": seconds}
                 models = 2 if channels == "separate" else 1
-                rows.append([kind, channels, f"{models} x {steps * factor}", f"{psnr[0]:.2f}", f"{psnr[1]:.2f}", f"{seconds:.0f}"])
+                rows.append(
+                    [
+                        kind,
+                        channels,
+                        f"{models} x {steps * factor}",
+                        f"{psnr[0]:.2f}",
+                        f"{psnr[1]:.2f}",
+                        f"{seconds:.0f}",
+                    ]
+                )
                 print(rows[-1], flush=True)
     body = (
         f"CPU: {cpu_model()}; flags: {cpu_flags()}; training precision: auto.\n\n"
         "Two-channel stacks made from the Tribolium stack (no multi-channel data in ../shared/data; see the "
         "script's docstring): channel 1 is the same structures as a dimmer, blurrier stain (correlated) or other "
         f"cells (independent). Poisson-Gaussian noise, peaks {PEAKS}; Noise2Stack self, 2 neighbours; test planes 60-99.\n\n"
-        + markdown_table(["stack", "channels", "models x steps", "PSNR ch 0 (dB)", "PSNR ch 1 (dB)", "training s"], rows)
+        + markdown_table(
+            ["stack", "channels", "models x steps", "PSNR ch 0 (dB)", "PSNR ch 1 (dB)", "training s"], rows
+        )
         + f"\n\nRaw: `{raw}`"
     )
     write_result("channels_smoke.md" if args.smoke else "channels.md", "Channels: separate against joint", body)

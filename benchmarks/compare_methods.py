@@ -20,7 +20,11 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["cells3d", "isbi-em", "tribolium"])
     parser.add_argument("--methods", nargs="*", default=None, help="row labels (default: all)")
     parser.add_argument("--suffix", default="", help="appended to the output folder's name (partial reruns)")
-    parser.add_argument("--precision", default=None, help="training precision for every row (32 keeps a rerun comparable with float32 tables)")
+    parser.add_argument(
+        "--precision",
+        default=None,
+        help="training precision for every row (32 keeps a rerun comparable with float32 tables)",
+    )
     args = parser.parse_args()
     train_options = {"precision": args.precision} if args.precision else None
     for key in args.datasets:
@@ -30,8 +34,16 @@ def main():
         if "sigma_frac" in noise:
             noise["sigma"] = noise.pop("sigma_frac") * float(clean.max())
         out = RESULTS / f"compare_{key}{args.suffix}"
-        api.compare(clean, out, noise, budget=args.budget, methods=args.methods, title=f"Method comparison: {ds.name}", overwrite=True,
-                    train_options=train_options)
+        api.compare(
+            clean,
+            out,
+            noise,
+            budget=args.budget,
+            methods=args.methods,
+            title=f"Method comparison: {ds.name}",
+            overwrite=True,
+            train_options=train_options,
+        )
         print((out / "comparison.md").read_text())
 
 

@@ -49,13 +49,22 @@ GAUSSIAN_SIGMAS = [10, 15, 25, 35, 75]
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=250, help="optimisation steps per trained row (NRRN: 50 at batch 4)")
-    parser.add_argument("--long-factor", type=int, default=5, help="NRRN and Noise2Clean with this many times the budget (0: leave out)")
+    parser.add_argument(
+        "--steps", type=int, default=250, help="optimisation steps per trained row (NRRN: 50 at batch 4)"
+    )
+    parser.add_argument(
+        "--long-factor", type=int, default=5, help="NRRN and Noise2Clean with this many times the budget (0: leave out)"
+    )
     parser.add_argument("--score-side", type=int, default=256, help="score on the central square of this side")
     parser.add_argument("--no-resliced", action="store_true", help="leave out the 5 nm-like re-sliced stack")
     parser.add_argument("--smoke", action="store_true", help="a < 30 s check of the script on a small crop")
-    parser.add_argument("--rows", nargs="+", default=None, choices=[r.label for r in ROWS],
-                        help="rerun only these rows (and Input); the long-budget section is left out")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        default=None,
+        choices=[r.label for r in ROWS],
+        help="rerun only these rows (and Input); the long-budget section is left out",
+    )
     parser.add_argument("--name", default=None, help="result file name without .md (default em_nrrn_tables)")
     args = parser.parse_args()
     rows = [r for r in ROWS if args.rows is None or r.label in args.rows or r.label == "Input"]
@@ -71,30 +80,56 @@ def main():
         test = crop(test, test.shape[0], min(args.score_side, test.shape[1]))
     tables = {}
     for kind, levels in (("poisson", peaks), ("gaussian", sigmas)):
-        tables[kind] = {level: run_rows(rows, train, test, _noise(kind, level), None, patch=patch, smoke=args.smoke, steps=steps)
-                        for level in levels}
-    body = [f"Train volume {train.shape} -> test volume, scored on {test.shape} (central crop); budget {steps} steps of batch "
-            f"16 per trained row, NRRN {NRRN_STEPS} steps of batch 4 (the same ~60 s on 2 idle cores); 64 x 64 patches; "
-            "PSNR (dB) against the clean test volume (`api.evaluate`, no normalisation)."]
+        tables[kind] = {
+            level: run_rows(rows, train, test, _noise(kind, level), None, patch=patch, smoke=args.smoke, steps=steps)
+            for level in levels
+        }
+    body = [
+        f"Train volume {train.shape} -> test volume, scored on {test.shape} (central crop); budget {steps} steps of batch "
+        f"16 per trained row, NRRN {NRRN_STEPS} steps of batch 4 (the same ~60 s on 2 idle cores); 64 x 64 patches; "
+        "PSNR (dB) against the clean test volume (`api.evaluate`, no normalisation)."
+    ]
     body += _tables(tables, rows)
     if args.long_factor and not args.smoke:
         f = args.long_factor
-        long_rows = [Row(f"NRRN ({f}x)", "nrrn", {"batch": 4}, steps=NRRN_STEPS * f), Row(f"Noise2Clean U-Net ({f}x)", "n2c", needs="clean", steps=steps * f)]
+        long_rows = [
+            Row(f"NRRN ({f}x)", "nrrn", {"batch": 4}, steps=NRRN_STEPS * f),
+            Row(f"Noise2Clean U-Net ({f}x)", "n2c", needs="clean", steps=steps * f),
+        ]
         long = run_rows(long_rows, train, test, _noise("poisson", 8), None, patch=patch, steps=steps)
         tables["long"] = long
-        body.append(f"\n## {f}x the budget, Poisson peak 8\n\n" + markdown_table(
-            ["method", "steps", "PSNR (dB)", "SSIM", "seconds (train + predict)"],
-            [[r.label, long[r.label]["steps"], long[r.label]["psnr"], long[r.label]["ssim"], f"{long[r.label]['seconds']:.0f}"] for r in long_rows]))
+        body.append(
+            f"\n## {f}x the budget, Poisson peak 8\n\n"
+            + markdown_table(
+                ["method", "steps", "PSNR (dB)", "SSIM", "seconds (train + predict)"],
+                [
+                    [
+                        r.label,
+                        long[r.label]["steps"],
+                        long[r.label]["psnr"],
+                        long[r.label]["ssim"],
+                        f"{long[r.label]['seconds']:.0f}",
+                    ]
+                    for r in long_rows
+                ],
+            )
+        )
     if not args.no_resliced:
-        volumes = [read_stack(SHARED / f"em_isbi2012_sstem/{n}_volume_zyx.tif").astype("float32") for n in ("train", "test")]
+        volumes = [
+            read_stack(SHARED / f"em_isbi2012_sstem/{n}_volume_zyx.tif").astype("float32") for n in ("train", "test")
+        ]
         tables["resliced"] = _resliced(*volumes, steps, args.smoke, rows)
-        body.append("\n## 5 nm-like stack: the volumes re-sliced along X (planes 4 nm apart)\n\n"
-                    "Train: the train volume as 512 X-planes of 30 x 512 (Z x Y); test: 128 central X-planes x 30 x the "
-                    "central 256 Y of the test volume; patch 24. Same rows and budget.")
+        body.append(
+            "\n## 5 nm-like stack: the volumes re-sliced along X (planes 4 nm apart)\n\n"
+            "Train: the train volume as 512 X-planes of 30 x 512 (Z x Y); test: 128 central X-planes x 30 x the "
+            "central 256 Y of the test volume; patch 24. Same rows and budget."
+        )
         body += _tables({"resliced": tables["resliced"]}, rows, heading=False)
     name = args.name or ("em_nrrn_tables_smoke" if args.smoke else "em_nrrn_tables")
     (RESULTS / f"{name}.json").parent.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({k: {str(lv): v for lv, v in t.items()} for k, t in tables.items()}, indent=1))
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps({k: {str(lv): v for lv, v in t.items()} for k, t in tables.items()}, indent=1)
+    )
     write_result(f"{name}.md", "Paper 003 Tables 4A/4B on ISBI 2012 EM", "\n".join(body))
 
 
@@ -112,8 +147,13 @@ def _tables(tables: dict, rows: list[Row], heading: bool = True) -> list[str]:
         psnr = [[r.label] + [columns[lv][r.label]["psnr"] for lv in columns] for r in rows]
         seconds = [[r.label] + [f"{columns[lv][r.label]['seconds']:.0f}" for lv in columns] for r in rows]
         title = f"\n## {kind.title()} noise\n\n" if heading else "\n"
-        body.append(title + "PSNR (dB):\n\n" + markdown_table(header, psnr) + "\n\nSeconds (training + prediction, or the filter):\n\n"
-                    + markdown_table(header, seconds))
+        body.append(
+            title
+            + "PSNR (dB):\n\n"
+            + markdown_table(header, psnr)
+            + "\n\nSeconds (training + prediction, or the filter):\n\n"
+            + markdown_table(header, seconds)
+        )
     return body
 
 
@@ -127,7 +167,10 @@ def _resliced(train: np.ndarray, test: np.ndarray, steps: int, smoke: bool, rows
     if smoke:
         train_x, test_x, patch = np.ascontiguousarray(train_x[:6, :, :48]), np.ascontiguousarray(test_x[:6, :, :48]), 16
     levels = {"Poisson peak 8": _noise("poisson", 8), "Gaussian sigma 25": _noise("gaussian", 25)}
-    return {label: run_rows(rows, train_x, test_x, noise, None, patch=patch, smoke=smoke, steps=steps) for label, noise in levels.items()}
+    return {
+        label: run_rows(rows, train_x, test_x, noise, None, patch=patch, smoke=smoke, steps=steps)
+        for label, noise in levels.items()
+    }
 
 
 if __name__ == "__main__":

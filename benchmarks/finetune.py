@@ -48,17 +48,24 @@ def main():
         api.train(noisy_a, tmp / "a", method=args.method, patch=patch, progress=False, **long_run)
         api.train(noisy_b, tmp / "tuned", init=tmp / "a", patch=patch, progress=False, **short_run)
         api.train(noisy_b, tmp / "scratch", method=args.method, patch=patch, progress=False, **short_run)
-        for label, folder in (("A's model on B", "a"), (f"A fine-tuned on B ({args.short} steps)", "tuned"),
-                              (f"B from scratch ({args.short} steps)", "scratch")):
+        for label, folder in (
+            ("A's model on B", "a"),
+            (f"A fine-tuned on B ({args.short} steps)", "tuned"),
+            (f"B from scratch ({args.short} steps)", "scratch"),
+        ):
             metrics = api.evaluate(api.predict(tmp / folder, noisy_b, progress=False), clean_b, normalize="none")
             results[label] = (metrics["psnr"], metrics["ssim"])
             print(f"{label}: {metrics['psnr']:.2f} dB", flush=True)
     input_psnr = api.evaluate(noisy_b, clean_b, normalize="none")["psnr"]
-    body = (f"Method {args.method}; A = ISBI train volume {clean_a.shape}, B = ISBI test volume {clean_b.shape}, {noise}; "
-            f"pre-training {args.pretrain} steps{' (smoke: 2 steps each)' if args.smoke else ''}. Input PSNR {input_psnr:.2f} dB.\n\n"
-            + markdown_table(["model", "PSNR (dB)", "SSIM"], [[k, *v] for k, v in results.items()]))
+    body = (
+        f"Method {args.method}; A = ISBI train volume {clean_a.shape}, B = ISBI test volume {clean_b.shape}, {noise}; "
+        f"pre-training {args.pretrain} steps{' (smoke: 2 steps each)' if args.smoke else ''}. Input PSNR {input_psnr:.2f} dB.\n\n"
+        + markdown_table(["model", "PSNR (dB)", "SSIM"], [[k, *v] for k, v in results.items()])
+    )
     body += f"\n\nB fine-tuned and trained from scratch on its central {clean_b.shape} (the scored part)."
-    write_result(f"finetune_{args.method}{'_smoke' if args.smoke else ''}.md", "Fine-tuning against training from scratch", body)
+    write_result(
+        f"finetune_{args.method}{'_smoke' if args.smoke else ''}.md", "Fine-tuning against training from scratch", body
+    )
 
 
 if __name__ == "__main__":

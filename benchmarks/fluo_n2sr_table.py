@@ -39,14 +39,20 @@ def main():
     parser.add_argument("--steps", type=int, default=250, help="optimisation steps per trained row")
     parser.add_argument("--datasets", nargs="+", default=["tribolium", "arabidopsis"])
     parser.add_argument("--smoke", action="store_true", help="a < 30 s check of the script on a small crop")
-    parser.add_argument("--rows", nargs="+", default=None, choices=[r.label for r in ROWS], help="rerun only these rows")
+    parser.add_argument(
+        "--rows", nargs="+", default=None, choices=[r.label for r in ROWS], help="rerun only these rows"
+    )
     parser.add_argument("--name", default=None, help="result file name without .md (default fluo_n2sr_table)")
     args = parser.parse_args()
     rows = [r for r in ROWS if (r.method != "bm3d" or bm3d_available()) and (args.rows is None or r.label in args.rows)]
     noises = dict(list(NOISES.items())[:1]) if args.smoke else NOISES
     datasets = args.datasets[:1] if args.smoke else args.datasets
-    body = [f"Budget {args.steps} steps of batch 16 per trained row{' (smoke: 2 steps)' if args.smoke else ''}; PSNR (dB) / SSIM on the "
-            "second half of the planes against the 0-255-scaled stack; BM3D " + ("included" if bm3d_available() else "absent (extra not installed)") + "."]
+    body = [
+        f"Budget {args.steps} steps of batch 16 per trained row{' (smoke: 2 steps)' if args.smoke else ''}; PSNR (dB) / SSIM on the "
+        "second half of the planes against the 0-255-scaled stack; BM3D "
+        + ("included" if bm3d_available() else "absent (extra not installed)")
+        + "."
+    ]
     for key in datasets:
         stack = read_stack(SHARED / DATASETS[key].path).astype("float32")
         stack = 255 * (stack - stack.min()) / (stack.max() - stack.min())
@@ -55,11 +61,21 @@ def main():
         patch = 64
         if args.smoke:
             train, test, patch = crop(train, 3, 48), crop(test, 3, 48), 16
-        table = {label: run_rows(rows, train, test, noise, None, patch=patch, smoke=args.smoke, steps=args.steps) for label, noise in noises.items()}
-        lines = [[label] + [f"{table[label][r.label]['psnr']:.2f}/{table[label][r.label]['ssim']:.4f}" for r in rows] for label in table]
+        table = {
+            label: run_rows(rows, train, test, noise, None, patch=patch, smoke=args.smoke, steps=args.steps)
+            for label, noise in noises.items()
+        }
+        lines = [
+            [label] + [f"{table[label][r.label]['psnr']:.2f}/{table[label][r.label]['ssim']:.4f}" for r in rows]
+            for label in table
+        ]
         steps = [[label] + [f"{table[label][r.label]['seconds']:.0f}" for r in rows] for label in table]
-        body.append(f"\n## {DATASETS[key].name}\n\nPSNR (dB) / SSIM:\n\n" + markdown_table(["noise"] + [r.label for r in rows], lines)
-                    + "\n\nSeconds (training + prediction, or the filter):\n\n" + markdown_table(["noise"] + [r.label for r in rows], steps))
+        body.append(
+            f"\n## {DATASETS[key].name}\n\nPSNR (dB) / SSIM:\n\n"
+            + markdown_table(["noise"] + [r.label for r in rows], lines)
+            + "\n\nSeconds (training + prediction, or the filter):\n\n"
+            + markdown_table(["noise"] + [r.label for r in rows], steps)
+        )
     name = args.name or ("fluo_n2sr_table_smoke" if args.smoke else "fluo_n2sr_table")
     write_result(f"{name}.md", "Paper 002 Table 1 on fluorescence stacks", "\n".join(body))
 

@@ -28,9 +28,23 @@ def main():
     env = {**os.environ, "N2S_FUZZ_EXAMPLES": str(args.examples)}
     start = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics",
-         "--import-mode=importlib", "-o", "addopts=", str(TESTS)],
-        env=env, capture_output=True, text=True, cwd=TESTS.parent,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--hypothesis-show-statistics",
+            "--import-mode=importlib",
+            "-o",
+            "addopts=",
+            str(TESTS),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
     )
     elapsed = time.monotonic() - start
     print(proc.stdout[-4000:], proc.stderr[-2000:])

@@ -48,7 +48,16 @@ def score(label: str, stack: np.ndarray, clean: np.ndarray, train_s: float) -> l
 
 def train_and_score(label, noisy, clean, tmp, budget, patch, targets=None, **options) -> list:
     t0 = time.perf_counter()
-    model = api.train(noisy, Path(tmp) / label.replace(" ", "_"), targets=targets, progress=False, max_time=budget, seed=0, patch=patch, **options)
+    model = api.train(
+        noisy,
+        Path(tmp) / label.replace(" ", "_"),
+        targets=targets,
+        progress=False,
+        max_time=budget,
+        seed=0,
+        patch=patch,
+        **options,
+    )
     train_s = time.perf_counter() - t0
     return score(label, api.predict(model, noisy, progress=False), clean, train_s)
 
@@ -57,8 +66,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=300.0)
     parser.add_argument("--corr-px", type=float, default=1.0)
-    parser.add_argument("--corr-sigma-frac", type=float, default=None,
-                        help="standard deviation of the correlated field as a fraction of the image maximum [default: the Gaussian sigma]")
+    parser.add_argument(
+        "--corr-sigma-frac",
+        type=float,
+        default=None,
+        help="standard deviation of the correlated field as a fraction of the image maximum [default: the Gaussian sigma]",
+    )
     parser.add_argument("--correlated-only", action="store_true", help="A: skip the pixel-independent rows")
     parser.add_argument("--name", default="microscopy_claims", help="stem of the result file")
     parser.add_argument("--experiments", nargs="+", default=["A", "B"])
@@ -80,29 +93,65 @@ def main():
             corr_sigma = sigma if args.corr_sigma_frac is None else args.corr_sigma_frac * float(clean.max())
             correlated = noisy + correlated_field(clean.shape, corr_sigma, args.corr_px, seed=7)
             rows = []
-            noises = [("independent", noisy), (f"+ correlated (sigma {corr_sigma:.0f}, {args.corr_px:g} px)", correlated)]
+            noises = [
+                ("independent", noisy),
+                (f"+ correlated (sigma {corr_sigma:.0f}, {args.corr_px:g} px)", correlated),
+            ]
             for name, stack in noises[1:] if args.correlated_only else noises:
                 print(f"A: {name}", flush=True)
                 rows.append(score(f"Input, {name}", stack, clean, 0))
                 rows.append(train_and_score(f"Noise2Void, {name}", stack, clean, tmp, args.budget, patch, method="n2v"))
-                rows.append(train_and_score(f"Noise2Stack self 4, {name}", stack, clean, tmp, args.budget, patch, method="n2stack", neighbors=4))
+                rows.append(
+                    train_and_score(
+                        f"Noise2Stack self 4, {name}",
+                        stack,
+                        clean,
+                        tmp,
+                        args.budget,
+                        patch,
+                        method="n2stack",
+                        neighbors=4,
+                    )
+                )
             self4 = None if args.correlated_only else rows[2]
             gains = [(rows[i + 1][1] - rows[i][1], rows[i + 2][1] - rows[i][1]) for i in range(0, len(rows), 3)]
             body.append(
                 "## A. Noise2Void against Noise2Stack self 4, pixel-independent and in-plane correlated noise\n\n"
                 + markdown_table(header, rows)
                 + "\n\nGain over the input (dB), Noise2Void / Noise2Stack self 4: "
-                + "; ".join(f"{name}: {g[0]:+.2f} / {g[1]:+.2f}" for (name, _), g in zip(noises[1:] if args.correlated_only else noises, gains))
+                + "; ".join(
+                    f"{name}: {g[0]:+.2f} / {g[1]:+.2f}"
+                    for (name, _), g in zip(noises[1:] if args.correlated_only else noises, gains)
+                )
                 + ".\n"
             )
         if "B" in args.experiments:
             print("B", flush=True)
             rows = [
-                train_and_score("Noise2Clean, 1 plane", noisy, clean, tmp, args.budget, patch, targets=[clean], method="n2c"),
-                train_and_score("Noise2Clean, plane + 4 neighbours", noisy, clean, tmp, args.budget, patch, targets=[clean], method="n2c", neighbors=4),
-                self4 or train_and_score("Noise2Stack self 4", noisy, clean, tmp, args.budget, patch, method="n2stack", neighbors=4),
+                train_and_score(
+                    "Noise2Clean, 1 plane", noisy, clean, tmp, args.budget, patch, targets=[clean], method="n2c"
+                ),
+                train_and_score(
+                    "Noise2Clean, plane + 4 neighbours",
+                    noisy,
+                    clean,
+                    tmp,
+                    args.budget,
+                    patch,
+                    targets=[clean],
+                    method="n2c",
+                    neighbors=4,
+                ),
+                self4
+                or train_and_score(
+                    "Noise2Stack self 4", noisy, clean, tmp, args.budget, patch, method="n2stack", neighbors=4
+                ),
             ]
-            body.append("## B. Noise2Clean with and without the neighbours Noise2Stack sees\n\n" + markdown_table(header, rows) + "\n")
+            body.append(
+                "## B. Noise2Clean with and without the neighbours Noise2Stack sees\n\n"
+                + markdown_table(header, rows)
+                + "\n"
+            )
     write_result(f"{args.name}.md", "Microscopy claims: noise correlation and neighbour information", "\n".join(body))
 
 

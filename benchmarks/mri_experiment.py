@@ -56,15 +56,35 @@ def stats(metrics: dict) -> dict:
 def run(clean: np.ndarray, rows, budget: float, patch: int, tmp: Path, seed: int = 0) -> dict:
     a, side_a = undersample(clean, 0.1, seed=1)
     b, side_b = undersample(clean, 0.1, seed=2)
-    results = {"Direct inverse FFT": (stats(api.evaluate(a, clean)), stats(api.evaluate(spectral_consistency(a, [side_a, side_b]), clean)), a, None)}
+    results = {
+        "Direct inverse FFT": (
+            stats(api.evaluate(a, clean)),
+            stats(api.evaluate(spectral_consistency(a, [side_a, side_b]), clean)),
+            a,
+            None,
+        )
+    }
     for label, method, options, kind in rows:
         model = api.train(
-            a, tmp / label.replace(" ", "_"), targets=[b] if kind == "copy" else None, progress=False,
-            method=method, max_time=budget, seed=seed, patch=patch, **MRI, **options,
+            a,
+            tmp / label.replace(" ", "_"),
+            targets=[b] if kind == "copy" else None,
+            progress=False,
+            method=method,
+            max_time=budget,
+            seed=seed,
+            patch=patch,
+            **MRI,
+            **options,
         )
         before = api.predict(model, a, progress=False)
         after = spectral_consistency(before, [side_a, side_b] if kind == "copy" else [side_a])
-        results[label] = (stats(api.evaluate(before, clean)), stats(api.evaluate(after, clean)), before, model.config.epochs)
+        results[label] = (
+            stats(api.evaluate(before, clean)),
+            stats(api.evaluate(after, clean)),
+            before,
+            model.config.epochs,
+        )
         print(label, f"{results[label][0]['psnr'][0]:.2f} / {results[label][1]['psnr'][0]:.2f} dB", flush=True)
     return results
 
@@ -73,9 +93,22 @@ def table(results: dict) -> str:
     rows = []
     for label, (before, after, _, epochs) in results.items():
         cell = lambda s, k, f: f"{s[k][0]:{f}} ± {s[k][1]:{f}}"  # noqa: E731
-        rows.append([label, epochs or "-", cell(before, "psnr", ".2f"), cell(after, "psnr", ".2f"), cell(before, "ssim", ".3f"),
-                     cell(after, "ssim", ".3f"), cell(before, "nrmse", ".3f"), cell(after, "nrmse", ".3f")])
-    return markdown_table(["method", "epochs", "PSNR before", "PSNR after", "SSIM before", "SSIM after", "NRMSE before", "NRMSE after"], rows)
+        rows.append(
+            [
+                label,
+                epochs or "-",
+                cell(before, "psnr", ".2f"),
+                cell(after, "psnr", ".2f"),
+                cell(before, "ssim", ".3f"),
+                cell(after, "ssim", ".3f"),
+                cell(before, "nrmse", ".3f"),
+                cell(after, "nrmse", ".3f"),
+            ]
+        )
+    return markdown_table(
+        ["method", "epochs", "PSNR before", "PSNR after", "SSIM before", "SSIM after", "NRMSE before", "NRMSE after"],
+        rows,
+    )
 
 
 def plots(results: dict, clean: np.ndarray, stem: str) -> None:
@@ -88,11 +121,22 @@ def plots(results: dict, clean: np.ndarray, stem: str) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for kind, xs, marker in (("copy", [1, 3, 5, 7], "o"), ("self", [2, 4, 6], "s")):
-        labels = ["Noise2Noise"] + [f"Noise2Stack copy 1+{n}" for n in (2, 4, 6)] if kind == "copy" else [f"Noise2Stack self {n}" for n in (2, 4, 6)]
+        labels = (
+            ["Noise2Noise"] + [f"Noise2Stack copy 1+{n}" for n in (2, 4, 6)]
+            if kind == "copy"
+            else [f"Noise2Stack self {n}" for n in (2, 4, 6)]
+        )
         for phase, style in ((0, "--"), (1, "-")):
             ys = [results[l][phase]["psnr"][0] for l in labels if l in results]
             err = [results[l][phase]["psnr"][1] for l in labels if l in results]
-            axes[0].errorbar(xs[: len(ys)], ys, yerr=err, ls=style, marker=marker, label=f"{kind}, {'after' if phase else 'before'} post-processing")
+            axes[0].errorbar(
+                xs[: len(ys)],
+                ys,
+                yerr=err,
+                ls=style,
+                marker=marker,
+                label=f"{kind}, {'after' if phase else 'before'} post-processing",
+            )
     axes[0].set_xlabel("input planes")
     axes[0].set_ylabel("PSNR (dB)")
     axes[0].legend(fontsize=7)
@@ -107,9 +151,20 @@ def plots(results: dict, clean: np.ndarray, stem: str) -> None:
     fig.tight_layout()
     fig.savefig(RESULTS / f"{stem}_plots.png", dpi=90)
     mid = clean.shape[0] // 2
-    shown = {k: results[k][2] for k in ("Direct inverse FFT", "Noise2Noise", "Noise2Stack copy 1+4", "Noise2Stack self 4") if k in results}
+    shown = {
+        k: results[k][2]
+        for k in ("Direct inverse FFT", "Noise2Noise", "Noise2Stack copy 1+4", "Noise2Stack self 4")
+        if k in results
+    }
     titles = {k: f"{k}\n{results[k][0]['per_plane_psnr'][mid]:.1f} dB" for k in shown}
-    image_panel(RESULTS / f"{stem}_panel.png", {**shown, "Reference": clean}, [mid], titles=titles, reference="Reference", columns_per_row=5)
+    image_panel(
+        RESULTS / f"{stem}_panel.png",
+        {**shown, "Reference": clean},
+        [mid],
+        titles=titles,
+        reference="Reference",
+        columns_per_row=5,
+    )
 
 
 def main():
@@ -142,7 +197,9 @@ def main():
             haase = read_stack(SHARED / "mri_haase_tfl3d1" / "haase_mrt_tfl3d1_zyx.tif").astype(np.float32)
             best = [r for r in ROWS if r[0] in ("Noise2Stack copy 1+4", "Noise2Stack self 4")]
             res_h = run(pad256(haase[10:110]), best, args.budget, args.patch, Path(tmp) / "haase", args.seed)
-            body += "\n\n## Haase T1 MRI (planes 10-109 of 120, 160x160 padded to 256x256), best two rows\n\n" + table(res_h)
+            body += "\n\n## Haase T1 MRI (planes 10-109 of 120, 160x160 padded to 256x256), best two rows\n\n" + table(
+                res_h
+            )
     print(body)
     write_result(f"{args.name}.md", "MRI experiment (paper Table 1, MRI block)", body)
 

@@ -34,7 +34,10 @@ def main():
     z0 = (mni.shape[0] - 100) // 2
     haase = read_stack(SHARED / "mri_haase_tfl3d1" / "haase_mrt_tfl3d1_zyx.tif").astype(np.float32)
     rows = []
-    for name, volume in (("MNI152 2009a template (planes %d-%d)" % (z0, z0 + 99), pad256(mni[z0 : z0 + 100])), ("Haase T1 (planes 10-109)", pad256(haase[10:110]))):
+    for name, volume in (
+        ("MNI152 2009a template (planes %d-%d)" % (z0, z0 + 99), pad256(mni[z0 : z0 + 100])),
+        ("Haase T1 (planes 10-109)", pad256(haase[10:110])),
+    ):
         rows.append([name, *(round(100 * v, 2) for v in energy_outside(volume))])
     body = (
         "Share of the non-DC spectral energy (%) above the lowest 10 % and 20 % of frequencies (by |k|). "

@@ -54,7 +54,12 @@ rows = list(csv.DictReader(open(folder + "/model/training_log.csv")))
 print(json.dumps({"steps": int(rows[-1]["step"]) if rows else 0}))
 """
 
-MRI = {"net": "n2n-unet", "residual": False, "normalization": "minmax", "augmentation": "translate"}  # mri_experiment.py
+MRI = {
+    "net": "n2n-unet",
+    "residual": False,
+    "normalization": "minmax",
+    "augmentation": "translate",
+}  # mri_experiment.py
 #: our variants: label -> train options
 VARIANTS = {
     "ours N2N (MRI recipe)": {"method": "n2n", **MRI},
@@ -62,8 +67,14 @@ VARIANTS = {
     "ours copy 1+4 (MRI recipe)": {"method": "n2stack", "mode": "copy", "neighbors": 4, **MRI},
     "ours copy 1+4 (MRI recipe, MAE)": {"method": "n2stack", "mode": "copy", "neighbors": 4, **MRI, "loss": "mae"},
     "ours copy 1+4 (defaults)": {"method": "n2stack", "mode": "copy", "neighbors": 4},
-    "ours copy 1+4 (batch norm, MAE, mean/std)": {"method": "n2stack", "mode": "copy", "neighbors": 4, "batch_norm": True,
-                                                 "loss": "mae", "normalization": "meanstd"},
+    "ours copy 1+4 (batch norm, MAE, mean/std)": {
+        "method": "n2stack",
+        "mode": "copy",
+        "neighbors": 4,
+        "batch_norm": True,
+        "loss": "mae",
+        "normalization": "meanstd",
+    },
 }
 
 
@@ -80,7 +91,6 @@ def main() -> None:
         raise SystemExit(f"no CAREamics venv at {args.venv}: run `python benchmarks/peers.py --setup` first")
     from common import SHARED, markdown_table, write_result
     from mri_experiment import pad256
-
     from noise2stack import api
     from noise2stack.io.stacks import read_stack
     from noise2stack.noise.kspace import spectral_consistency, undersample
@@ -98,25 +108,49 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         np.save(f"{tmp}/a.npy", a)
         np.save(f"{tmp}/b.npy", b)
-        runs = [("CAREamics N2N", str(theirs_python), THEIRS, None)] + [(k, sys.executable, OURS, v) for k, v in variants.items()]
+        runs = [("CAREamics N2N", str(theirs_python), THEIRS, None)] + [
+            (k, sys.executable, OURS, v) for k, v in variants.items()
+        ]
         for label, python, script, options in runs:
-            folder = Path(tmp) / label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace("/", "")
+            folder = Path(tmp) / label.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace(
+                "/", ""
+            )
             folder.mkdir()
             extra = [] if options is None else [json.dumps(options)]
             out, seconds = run(python, script, f"{tmp}/a.npy", f"{tmp}/b.npy", str(folder), str(args.budget), *extra)
             pred = np.load(folder / "pred.npy")
-            raw[label] = {"before": score(pred), "after": score(spectral_consistency(pred, [side_a, side_b])),
-                          "steps": out.get("steps"), "process_seconds": seconds}
-            print(f"{label}: {raw[label]['before']:.2f} / {raw[label]['after']:.2f} dB, {out.get('steps')} steps", flush=True)
+            raw[label] = {
+                "before": score(pred),
+                "after": score(spectral_consistency(pred, [side_a, side_b])),
+                "steps": out.get("steps"),
+                "process_seconds": seconds,
+            }
+            print(
+                f"{label}: {raw[label]['before']:.2f} / {raw[label]['after']:.2f} dB, {out.get('steps')} steps",
+                flush=True,
+            )
     ref = raw["CAREamics N2N"]
-    rows = [[k, f"{v['before']:.2f} ({v['before'] - ref['before']:+.2f})", f"{v['after']:.2f} ({v['after'] - ref['after']:+.2f})",
-             v.get("steps", "-")] for k, v in raw.items()]
-    body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}. MNI152 2009a, planes {z0}-{z0 + clean.shape[0] - 1}, 256 x 256, two "
-            f"corruptions keeping 10 % of k-space; {args.budget:g} s training each. PSNR dB over the stack against the clean "
-            "planes (difference to CAREamics), before and after spectral post-processing with both copies' samples.\n\n"
-            + markdown_table(["method", "PSNR raw", "PSNR after post-processing", "steps"], rows)
-            + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`")
-    write_result(f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md", "Noise2Noise on MRI against CAREamics' N2N at equal budgets", body)
+    rows = [
+        [
+            k,
+            f"{v['before']:.2f} ({v['before'] - ref['before']:+.2f})",
+            f"{v['after']:.2f} ({v['after'] - ref['after']:+.2f})",
+            v.get("steps", "-"),
+        ]
+        for k, v in raw.items()
+    ]
+    body = (
+        f"CPU: {cpu_model()}; flags: {cpu_flags()}. MNI152 2009a, planes {z0}-{z0 + clean.shape[0] - 1}, 256 x 256, two "
+        f"corruptions keeping 10 % of k-space; {args.budget:g} s training each. PSNR dB over the stack against the clean "
+        "planes (difference to CAREamics), before and after spectral post-processing with both copies' samples.\n\n"
+        + markdown_table(["method", "PSNR raw", "PSNR after post-processing", "steps"], rows)
+        + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`"
+    )
+    write_result(
+        f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md",
+        "Noise2Noise on MRI against CAREamics' N2N at equal budgets",
+        body,
+    )
 
 
 if __name__ == "__main__":

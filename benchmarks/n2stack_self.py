@@ -54,20 +54,46 @@ def main():
                 result = api.evaluate(denoised, clean)
                 care = api.evaluate(denoised, clean, normalize="care")
                 curves[(key, f"self {n}")] = [p["psnr"] for p in result["per_plane"]]
-                rows.append([
-                    ds.name, f"self {n}", model.config.epochs, base["psnr"], result["psnr"], base["ssim"], result["ssim"],
-                    base_care["psnr"], care["psnr"], training_rate(folder, model.config.batch),
-                    noisy.size / predict_seconds / 1e6,
-                ])
+                rows.append(
+                    [
+                        ds.name,
+                        f"self {n}",
+                        model.config.epochs,
+                        base["psnr"],
+                        result["psnr"],
+                        base["ssim"],
+                        result["ssim"],
+                        base_care["psnr"],
+                        care["psnr"],
+                        training_rate(folder, model.config.batch),
+                        noisy.size / predict_seconds / 1e6,
+                    ]
+                )
                 print(rows[-1], flush=True)
-    header = ["data", "Noise2Stack", "epochs", "PSNR in", "PSNR out", "SSIM in", "SSIM out",
-              "CARE PSNR in", "CARE PSNR out", "train patches/s", "predict MVox/s"]
-    noise = "\n".join(f"- {DATASETS[k].name}: {DATASETS[k].describe()} (sigma_frac: Gaussian sigma as a fraction of the image maximum)" for k in args.datasets)
+    header = [
+        "data",
+        "Noise2Stack",
+        "epochs",
+        "PSNR in",
+        "PSNR out",
+        "SSIM in",
+        "SSIM out",
+        "CARE PSNR in",
+        "CARE PSNR out",
+        "train patches/s",
+        "predict MVox/s",
+    ]
+    noise = "\n".join(
+        f"- {DATASETS[k].name}: {DATASETS[k].describe()} (sigma_frac: Gaussian sigma as a fraction of the image maximum)"
+        for k in args.datasets
+    )
     body = (
         f"Self-supervised Noise2Stack, Table S1 net (default residual), {args.budget:.0f} s wall-clock training per run, "
         "seed 0, batch 16, 64x64 patches (48 for cells3d), trained and evaluated on the same noisy stack (no clean data "
         "used in training). PSNR/SSIM per plane against the original stack, averaged; 'CARE' = percentile + affine "
-        "normalisation, data range 1. Prediction: whole planes, default tile 512.\n\nNoise:\n" + noise + "\n\n"
+        "normalisation, data range 1. Prediction: whole planes, default tile 512.\n\nNoise:\n"
+        + noise
+        + "\n\n"
         + markdown_table(header, rows)
     )
     print(body)

@@ -70,7 +70,9 @@ def main() -> None:
     parser.add_argument("--budgets", type=float, nargs="+", default=[60, 300])
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--variants", nargs="*", help="labels of VARIANTS to run (default all)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each cell (ours: seeds 0, 1, ...); the table gives the mean")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of each cell (ours: seeds 0, 1, ...); the table gives the mean"
+    )
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--name", default="n2v_race", help="stem of the result file")
     args = parser.parse_args()
@@ -78,10 +80,9 @@ def main() -> None:
     if not theirs_python.exists():
         raise SystemExit(f"no CAREamics venv at {args.venv}: run `python benchmarks/peers.py --setup` first")
     from common import DATASETS, markdown_table, write_result
-    from paper_rows import crop
-
     from noise2stack import api
     from noise2stack.noise import add_noise
+    from paper_rows import crop
 
     clean = DATASETS["tribolium"].load()[0].astype(np.float32)
     if args.smoke:
@@ -96,19 +97,28 @@ def main() -> None:
         np.save(f"{tmp}/train.npy", train.astype(np.float32))
         np.save(f"{tmp}/test.npy", test.astype(np.float32))
         for budget in args.budgets:
-            runs = [("CAREamics N2V", str(theirs_python), THEIRS, None)] + [(k, sys.executable, OURS, v) for k, v in variants.items()]
+            runs = [("CAREamics N2V", str(theirs_python), THEIRS, None)] + [
+                (k, sys.executable, OURS, v) for k, v in variants.items()
+            ]
             for repeat in range(args.repeats):  # alternating: every label once per repeat
                 for label, python, script, options in runs:
-                    folder = Path(tmp) / f"{label}-{budget:g}-{repeat}".replace(" ", "_").replace(",", "").replace("/", "")
+                    folder = Path(tmp) / f"{label}-{budget:g}-{repeat}".replace(" ", "_").replace(",", "").replace(
+                        "/", ""
+                    )
                     folder.mkdir()
                     extra = [] if options is None else [json.dumps({**options, "seed": repeat})]
-                    out, seconds = run(python, script, f"{tmp}/train.npy", f"{tmp}/test.npy", str(folder), str(budget), *extra)
+                    out, seconds = run(
+                        python, script, f"{tmp}/train.npy", f"{tmp}/test.npy", str(folder), str(budget), *extra
+                    )
                     psnr = api.evaluate(np.load(folder / "pred.npy"), test_clean)["psnr"]
                     cell = raw.setdefault(f"{label} {budget:g} s", {"psnr_runs": [], "steps_runs": []})
                     cell["psnr_runs"].append(psnr)
                     cell["steps_runs"].append(out.get("steps"))
                     cell["psnr"], cell["steps"] = float(np.mean(cell["psnr_runs"])), int(np.mean(cell["steps_runs"]))
-                    print(f"{label}, {budget:g} s, run {repeat}: {psnr:.2f} dB, {out.get('steps')} steps, {seconds:.0f} s process", flush=True)
+                    print(
+                        f"{label}, {budget:g} s, run {repeat}: {psnr:.2f} dB, {out.get('steps')} steps, {seconds:.0f} s process",
+                        flush=True,
+                    )
     labels = ["CAREamics N2V", *variants]
     rows = []
     for label in labels:
@@ -119,13 +129,19 @@ def main() -> None:
             spread = f" [{min(r['psnr_runs']):.2f}-{max(r['psnr_runs']):.2f}]" if len(r["psnr_runs"]) > 1 else ""
             row.append(f"{r['psnr']:.2f}{spread} ({r['psnr'] - ref:+.2f}; {r['steps']} steps)")
         rows.append(row)
-    body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}. Tribolium{' (smoke crop)' if args.smoke else ''}, Poisson-Gaussian "
-            f"peak 30; train planes 0-{split - 1}, test {split}-{clean.shape[0] - 1}; noisy test planes {raw['noisy']:.2f} dB. "
-            f"Each cell: PSNR dB against the clean planes, the mean of {args.repeats} run(s) [lowest-highest] (difference to "
-            "CAREamics at the same budget; optimisation steps). Ours: seeds 0, 1, ...; CAREamics: unseeded, its default.\n\n"
-            + markdown_table(["method", *[f"{b:g} s" for b in args.budgets]], rows)
-            + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`")
-    write_result(f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md", "Noise2Void against CAREamics' N2V at equal budgets", body)
+    body = (
+        f"CPU: {cpu_model()}; flags: {cpu_flags()}. Tribolium{' (smoke crop)' if args.smoke else ''}, Poisson-Gaussian "
+        f"peak 30; train planes 0-{split - 1}, test {split}-{clean.shape[0] - 1}; noisy test planes {raw['noisy']:.2f} dB. "
+        f"Each cell: PSNR dB against the clean planes, the mean of {args.repeats} run(s) [lowest-highest] (difference to "
+        "CAREamics at the same budget; optimisation steps). Ours: seeds 0, 1, ...; CAREamics: unseeded, its default.\n\n"
+        + markdown_table(["method", *[f"{b:g} s" for b in args.budgets]], rows)
+        + f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`"
+    )
+    write_result(
+        f"{args.name}_smoke.md" if args.smoke else f"{args.name}.md",
+        "Noise2Void against CAREamics' N2V at equal budgets",
+        body,
+    )
 
 
 if __name__ == "__main__":

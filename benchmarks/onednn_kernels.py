@@ -127,7 +127,9 @@ def main():
     parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--name", default="onednn_kernels", help="result file name, without .md")
-    parser.add_argument("--venv", type=Path, help="a CAREamics venv (benchmarks/peers.py --setup): profile its U-Net too")
+    parser.add_argument(
+        "--venv", type=Path, help="a CAREamics venv (benchmarks/peers.py --setup): profile its U-Net too"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.steps = 1
@@ -143,36 +145,56 @@ def main():
             what, kernel, shape = key
             # a shape occurs several times per step (both halves of a split skip convolution, say)
             rate = calls[key] * gflops(shape) / (ms / 1000)
-            rows.append([what, kernel, shape, f"{calls[key]:.0f}", f"{ms:.1f}", f"{100 * ms / total:.0f} %",
-                         "" if math.isnan(rate) else f"{rate:.0f}"])
-        sections.append(f"### {label}: {total:.0f} ms of oneDNN kernels per step\n\n"
-                        + markdown_table(["pass", "kernel", "layer (in -> out channels, side)", "calls", "ms per step", "share",
-                                          "GFLOP/s"], rows))
+            rows.append(
+                [
+                    what,
+                    kernel,
+                    shape,
+                    f"{calls[key]:.0f}",
+                    f"{ms:.1f}",
+                    f"{100 * ms / total:.0f} %",
+                    "" if math.isnan(rate) else f"{rate:.0f}",
+                ]
+            )
+        sections.append(
+            f"### {label}: {total:.0f} ms of oneDNN kernels per step\n\n"
+            + markdown_table(
+                ["pass", "kernel", "layer (in -> out channels, side)", "calls", "ms per step", "share", "GFLOP/s"], rows
+            )
+        )
     # the same layer in both layouts, per pass: where one layout's kernel is the slower
     both = []
     cl_by, nchw_by = (by_layer(results[ours[layout]][0]) for layout in ("channels_last", "nchw"))
     for key in sorted(cl_by, key=lambda k: -cl_by[k])[:8]:
         if key in nchw_by:
-            both.append([key[0], key[1], f"{cl_by[key]:.1f}", f"{nchw_by[key]:.1f}", f"{nchw_by[key] / cl_by[key]:.2f}"])
-    body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; "
-            f"oneDNN kernels of a forward and backward pass of the Table S1 U-Net, batch 16 of 64², float32, "
-            f"summed over {args.steps} steps after a warm-up, ms per step.\n\n"
-            + "\n\n".join(sections)
-            + "\n\n### The same layers in both layouts\n\n"
-            + markdown_table(["pass", "layer", "channels_last ms", "NCHW ms", "NCHW / channels_last"], both)
-            + "\n\nA 32 -> 32 convolution over 16 x 64² is "
-            f"{gflops('32 -> 32, 64²'):.2f} GFLOP per pass.")
+            both.append(
+                [key[0], key[1], f"{cl_by[key]:.1f}", f"{nchw_by[key]:.1f}", f"{nchw_by[key] / cl_by[key]:.2f}"]
+            )
+    body = (
+        f"CPU: {cpu_model()}; flags: {cpu_flags()}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; "
+        f"oneDNN kernels of a forward and backward pass of the Table S1 U-Net, batch 16 of 64², float32, "
+        f"summed over {args.steps} steps after a warm-up, ms per step.\n\n"
+        + "\n\n".join(sections)
+        + "\n\n### The same layers in both layouts\n\n"
+        + markdown_table(["pass", "layer", "channels_last ms", "NCHW ms", "NCHW / channels_last"], both)
+        + "\n\nA 32 -> 32 convolution over 16 x 64² is "
+        f"{gflops('32 -> 32, 64²'):.2f} GFLOP per pass."
+    )
     if theirs:
         plain = {"ours": [], "theirs": []}
         for _ in range(1 if args.smoke else 3):  # alternating, fresh processes
             plain["ours"].append(plain_step_ms(sys.executable, "ours", "channels_last"))
             plain["theirs"].append(plain_step_ms(theirs, "theirs", "nchw"))
         ours_ms, theirs_ms = (statistics.median(plain[k]) for k in ("ours", "theirs"))
-        body += ("\n\n### A plain PyTorch step of each U-Net\n\nForward, MSE, backward, Adam (per-tensor), batch 16 of 64², "
-                 "no data loading and no Lightning; ours in channels_last, CAREamics' in NCHW, each in its own venv "
-                 f"(median of {len(plain['ours'])} alternating fresh processes of 15 steps): ours {ours_ms:.0f} ms, "
-                 f"CAREamics' {theirs_ms:.0f} ms, ratio {theirs_ms / ours_ms:.2f}. Runs: `{plain}`")
-    write_result("onednn_kernels_smoke.md" if args.smoke else f"{args.name}.md", "oneDNN kernels of a training step", body)
+        body += (
+            "\n\n### A plain PyTorch step of each U-Net\n\nForward, MSE, backward, Adam (per-tensor), batch 16 of 64², "
+            "no data loading and no Lightning; ours in channels_last, CAREamics' in NCHW, each in its own venv "
+            f"(median of {len(plain['ours'])} alternating fresh processes of 15 steps): ours {ours_ms:.0f} ms, "
+            f"CAREamics' {theirs_ms:.0f} ms, ratio {theirs_ms / ours_ms:.2f}. Runs: `{plain}`"
+        )
+    write_result(
+        "onednn_kernels_smoke.md" if args.smoke else f"{args.name}.md", "oneDNN kernels of a training step", body
+    )
 
 
 if __name__ == "__main__":

@@ -56,8 +56,17 @@ def step_schedule(steps: int) -> dict:
     return {"epochs": epochs, "steps_per_epoch": steps // epochs}
 
 
-def run_rows(rows, train_clean, test_clean, noise: dict, budget: float | None, seed: int = 0, patch: int = 64,
-             smoke: bool = False, steps: int | None = None) -> dict:
+def run_rows(
+    rows,
+    train_clean,
+    test_clean,
+    noise: dict,
+    budget: float | None,
+    seed: int = 0,
+    patch: int = 64,
+    smoke: bool = False,
+    steps: int | None = None,
+) -> dict:
     """PSNR/SSIM (``api.evaluate``, no normalisation) of every row; the same budget for every trained row.
 
     ``budget``: seconds per trained row; or ``steps``: optimisation steps per trained row (a row's own
@@ -90,8 +99,16 @@ def run_rows(rows, train_clean, test_clean, noise: dict, budget: float | None, s
                 done_steps = _steps(folder)
                 pred = api.predict(model, test_noisy, progress=False)
             metrics = api.evaluate(pred, test_clean, normalize="none")
-            results[row.label] = {"psnr": metrics["psnr"], "ssim": metrics["ssim"], "seconds": time.perf_counter() - t0, "steps": done_steps}
-            print(f"[{noise}] {row.label}: {metrics['psnr']:.2f} dB, {done_steps} steps, {time.perf_counter() - t0:.0f} s", flush=True)
+            results[row.label] = {
+                "psnr": metrics["psnr"],
+                "ssim": metrics["ssim"],
+                "seconds": time.perf_counter() - t0,
+                "steps": done_steps,
+            }
+            print(
+                f"[{noise}] {row.label}: {metrics['psnr']:.2f} dB, {done_steps} steps, {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
     return results
 
 

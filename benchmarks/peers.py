@@ -138,7 +138,11 @@ def cpu_flags() -> str:
 
 def cpu_model() -> str:
     try:
-        return next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+        return next(
+            l.split(":", 1)[1].strip()
+            for l in Path("/proc/cpuinfo").read_text().splitlines()
+            if l.startswith("model name")
+        )
     except (OSError, StopIteration):
         return "unknown"
 
@@ -179,7 +183,9 @@ def main():
         return setup(args.venv)
     theirs = args.venv / "bin" / "python"
     if not theirs.exists():
-        raise SystemExit(f"no CAREamics venv at {args.venv}: run `python benchmarks/peers.py --setup` first (several GB)")
+        raise SystemExit(
+            f"no CAREamics venv at {args.venv}: run `python benchmarks/peers.py --setup` first (several GB)"
+        )
     if args.smoke:
         args.planes, args.steps, args.repeats = 4, 12, 1
     ours = sys.executable
@@ -210,33 +216,63 @@ def main():
         cli = "import sys; from noise2stack.cli import app; sys.argv = ['noise2stack'] + sys.argv[1:]; app()"
         for r in range(args.repeats):
             for who, precision in predict_variants:
-                _, seconds = run(ours, cli, "predict", tmp / "ours_model_0", tmp / "volume.tif", tmp / f"ours_{r}.tif",
-                                 "--quiet", "--overwrite", "--precision", precision)
+                _, seconds = run(
+                    ours,
+                    cli,
+                    "predict",
+                    tmp / "ours_model_0",
+                    tmp / "volume.tif",
+                    tmp / f"ours_{r}.tif",
+                    "--quiet",
+                    "--overwrite",
+                    "--precision",
+                    precision,
+                )
                 results["predict"].setdefault(who, []).append(volume.size / seconds / 1e6)
-            _, seconds = run(str(theirs), THEIRS_PREDICT, tmp / "volume.npy", tmp / "theirs_model_0" / "race.ckpt", tmp, tmp / f"theirs_{r}.tif")
+            _, seconds = run(
+                str(theirs),
+                THEIRS_PREDICT,
+                tmp / "volume.npy",
+                tmp / "theirs_model_0" / "race.ckpt",
+                tmp,
+                tmp / f"theirs_{r}.tif",
+            )
             results["predict"]["theirs"].append(volume.size / seconds / 1e6)
             out, _ = run(ours, OURS_BARE, tmp / "volume.npy", tmp / "ours_model_0")
             results["bare"].append(volume.size / out["seconds"] / 1e6)
             ours_line = ", ".join(f"{who} {results['predict'][who][-1]:.3f}" for who, _ in predict_variants)
-            print(f"predict #{r}: {ours_line}, "
-                  f"theirs {results['predict']['theirs'][-1]:.3f}, bare forward {results['bare'][-1]:.3f} MVox/s", flush=True)
+            print(
+                f"predict #{r}: {ours_line}, "
+                f"theirs {results['predict']['theirs'][-1]:.3f}, bare forward {results['bare'][-1]:.3f} MVox/s",
+                flush=True,
+            )
     med = {k: {w: statistics.median(v) for w, v in d.items()} for k, d in results.items() if isinstance(d, dict)}
     bare = statistics.median(results["bare"])
     base_train, base_predict = med["train"]["theirs"], med["predict"]["theirs"]
     rows = [[f"training, patches/s: {who}", f"{v:.1f}", f"{v / base_train:.2f}x"] for who, v in med["train"].items()]
-    rows += [[f"prediction, MVox/s ({args.planes} x 512 x 512, whole process): {who}", f"{v:.3f}", f"{v / base_predict:.2f}x"]
-             for who, v in med["predict"].items()]
-    body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}; {os.cpu_count()} cores; median of {args.repeats} alternating "
-            f"runs, {args.steps} training steps each ({WARMUP} warm-up steps not counted); CAREamics from {CAREAMICS}.\n\n"
-            + "Training: N2V, 64 x 64 patches, batch 16; ours = the Table S1 U-Net, theirs = CAREamics' default N2V U-Net. "
-            "`ours` trains in float32 (`--precision 32`), `ours auto` with the default `--precision auto` (bf16 autocast "
-            "on this CPU when it has AVX512-BF16), `theirs bf16` = CAREamics with Lightning's `bf16-mixed`; without native bf16 "
-            "only the float32 runs are made. "
-            "Ratios are to CAREamics' default (float32) of the same run.\n\n"
-            + markdown_table(["measure", "value", "ratio to CAREamics default"], rows)
-            + f"\n\nBare forward pass of our net over the same planes: {bare:.3f} MVox/s; our whole-process prediction is "
-            f"{100 * med['predict']['ours'] / bare:.0f} % of it.\n\nAll runs: `{json.dumps(results)}`")
-    write_result("peers_smoke.md" if args.smoke else f"{args.name}.md", "noise2stack against CAREamics, side by side", body)
+    rows += [
+        [
+            f"prediction, MVox/s ({args.planes} x 512 x 512, whole process): {who}",
+            f"{v:.3f}",
+            f"{v / base_predict:.2f}x",
+        ]
+        for who, v in med["predict"].items()
+    ]
+    body = (
+        f"CPU: {cpu_model()}; flags: {cpu_flags()}; {os.cpu_count()} cores; median of {args.repeats} alternating "
+        f"runs, {args.steps} training steps each ({WARMUP} warm-up steps not counted); CAREamics from {CAREAMICS}.\n\n"
+        + "Training: N2V, 64 x 64 patches, batch 16; ours = the Table S1 U-Net, theirs = CAREamics' default N2V U-Net. "
+        "`ours` trains in float32 (`--precision 32`), `ours auto` with the default `--precision auto` (bf16 autocast "
+        "on this CPU when it has AVX512-BF16), `theirs bf16` = CAREamics with Lightning's `bf16-mixed`; without native bf16 "
+        "only the float32 runs are made. "
+        "Ratios are to CAREamics' default (float32) of the same run.\n\n"
+        + markdown_table(["measure", "value", "ratio to CAREamics default"], rows)
+        + f"\n\nBare forward pass of our net over the same planes: {bare:.3f} MVox/s; our whole-process prediction is "
+        f"{100 * med['predict']['ours'] / bare:.0f} % of it.\n\nAll runs: `{json.dumps(results)}`"
+    )
+    write_result(
+        "peers_smoke.md" if args.smoke else f"{args.name}.md", "noise2stack against CAREamics, side by side", body
+    )
 
 
 if __name__ == "__main__":

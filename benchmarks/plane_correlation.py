@@ -47,13 +47,28 @@ def main():
     rows = []
     for name, stack in stacks.items():
         stack = stack.astype(np.float64)
-        rows.append([name, *(round(neighbour_correlation(stack, d), 3) for d in (1, 2, 3)),
-                     *(round(mean_of_neighbours_psnr(stack, h), 2) for h in (1, 2))])
+        rows.append(
+            [
+                name,
+                *(round(neighbour_correlation(stack, d), 3) for d in (1, 2, 3)),
+                *(round(mean_of_neighbours_psnr(stack, h), 2) for h in (1, 2)),
+            ]
+        )
     body = (
         "Clean stacks. Correlation: Pearson r between plane i and plane i+d, mean over i. Neighbour PSNR: "
         "plane i against the best affine fit of the mean of its d nearest neighbours on each side "
         "(data range of plane i), mean over planes.\n\n"
-        + markdown_table(["stack", "r (d=1)", "r (d=2)", "r (d=3)", "neighbour PSNR, 1 each side (dB)", "neighbour PSNR, 2 each side (dB)"], rows)
+        + markdown_table(
+            [
+                "stack",
+                "r (d=1)",
+                "r (d=2)",
+                "r (d=3)",
+                "neighbour PSNR, 1 each side (dB)",
+                "neighbour PSNR, 2 each side (dB)",
+            ],
+            rows,
+        )
     )
     print(body)
     write_result("plane_correlation.md", "How much signal neighbouring planes share", body)

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common import DATASETS, markdown_table, write_result
+from common import DATASETS, Dataset, markdown_table, write_result
 from noise2stack import api
 from noise2stack.data.sampler import plane_inputs
 from noise2stack.metrics import evaluate_stack
 from noise2stack.noise.histogram import data_range, from_pairs
 from pn2v_benchmark import NOISE
-from common import Dataset
 
 
 def prior_mean(model, noisy: np.ndarray) -> np.ndarray:
@@ -53,19 +52,32 @@ def main() -> None:
     _, noisy2 = ds.load(seed=2)
     if args.smoke:
         clean, noisy, noisy2 = (a[:6, :64, :64].copy() for a in (clean, noisy, noisy2))
-    rows = [("pn2stack 2, K=64", 64, 1.0), ("pn2stack 2, K=16", 16, 1.0), ("pn2stack 2, K=64", 64, 2.0),
-            ("Noise2Stack self 2", None, 1.0), ("Noise2Stack self 2", None, 2.0)]
+    rows = [
+        ("pn2stack 2, K=64", 64, 1.0),
+        ("pn2stack 2, K=16", 16, 1.0),
+        ("pn2stack 2, K=64", 64, 2.0),
+        ("Noise2Stack self 2", None, 1.0),
+        ("Noise2Stack self 2", None, 2.0),
+    ]
     table = []
     with tempfile.TemporaryDirectory() as tmp:
         nm = from_pairs(clean, noisy2, value_range=data_range(clean, noisy, noisy2))
         nm.save(Path(tmp) / "nm.npz")
         for i, (label, k, factor) in enumerate(rows):
             opts = dict(progress=False, seed=0, overwrite=True, neighbors=2)
-            opts.update(dict(epochs=1, steps_per_epoch=2, patch=32, batch=4, val_patches=4) if args.smoke else dict(max_time=factor * args.budget))
+            opts.update(
+                dict(epochs=1, steps_per_epoch=2, patch=32, batch=4, val_patches=4)
+                if args.smoke
+                else dict(max_time=factor * args.budget)
+            )
             if k is not None:
-                opts.update(method="pn2stack", noise_model=str(Path(tmp) / "nm.npz"), noise_model_clip=True, pn2v_samples=k)
+                opts.update(
+                    method="pn2stack", noise_model=str(Path(tmp) / "nm.npz"), noise_model_clip=True, pn2v_samples=k
+                )
             model = api.train(noisy, Path(tmp) / f"m{i}", **opts)
-            steps = int(np.genfromtxt(Path(tmp) / f"m{i}" / "training_log.csv", delimiter=",", names=True, ndmin=1)["step"][-1])
+            steps = int(
+                np.genfromtxt(Path(tmp) / f"m{i}" / "training_log.csv", delimiter=",", names=True, ndmin=1)["step"][-1]
+            )
             result = api.predict(model, noisy, progress=False)
             psnr = evaluate_stack(result, clean, "care")["psnr"]
             prior = evaluate_stack(prior_mean(model, noisy), clean, "care")["psnr"] if k is not None else float("nan")
@@ -78,7 +90,9 @@ def main() -> None:
         "estimate for pn2stack, the prediction for Noise2Stack.\n\n"
         + markdown_table(["row", "budget", "steps", "prior mean PSNR", "result PSNR"], table)
     )
-    write_result("pn2stack_why_smoke.md" if args.smoke else "pn2stack_why.md", "Why pn2stack trails Noise2Stack self", body)
+    write_result(
+        "pn2stack_why_smoke.md" if args.smoke else "pn2stack_why.md", "Why pn2stack trails Noise2Stack self", body
+    )
 
 
 if __name__ == "__main__":

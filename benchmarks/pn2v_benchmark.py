@@ -42,8 +42,14 @@ NOISE = {
     "isbi-em": {"noise": "poisson-gaussian", "peak": 8.0, "sigma_frac": 0.02},
 }
 ROWS = [
-    "Input", "N2V", "PN2V (true NM)", "PN2V (est. NM)", "Noise2Stack self 2",
-    "pn2stack 2 (true NM)", "pn2stack 2 (est. NM)", "Noise2Clean",
+    "Input",
+    "N2V",
+    "PN2V (true NM)",
+    "PN2V (est. NM)",
+    "Noise2Stack self 2",
+    "pn2stack 2 (true NM)",
+    "pn2stack 2 (est. NM)",
+    "Noise2Clean",
 ]
 
 
@@ -75,7 +81,9 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
     pairs_clean = np.concatenate([clean.ravel()] * len(realisations))
     pairs_noisy = np.concatenate([r.ravel() for r in realisations])
     true_nm = from_pairs(
-        pairs_clean, pairs_noisy, value_range=data_range(clean, noisy, *realisations),
+        pairs_clean,
+        pairs_noisy,
+        value_range=data_range(clean, noisy, *realisations),
         provenance={"benchmark": key, "realisations": len(realisations)},
     )
     est_nm = estimate_model(noisy, provenance={"benchmark": key})
@@ -120,7 +128,9 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
         metrics = evaluate_stack(result, clean, "care")
         seconds = time.perf_counter() - t0
         table.append([row, metrics["psnr"], metrics["ssim"], f"{seconds:.1f}"])
-        print(f"{key:10s} {row:24s} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True)
+        print(
+            f"{key:10s} {row:24s} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True
+        )
         if row == "pn2stack 2 (true NM)" and std is not None:
             error = np.abs(result - clean)
             figure = {"std": std, "error": error, "corr": float(np.corrcoef(std.ravel(), error.ravel())[0, 1])}
@@ -155,7 +165,11 @@ def main():
     parser.add_argument("--nm-pairs", type=float, default=5e6, help="(clean, noisy) pairs for the true noise model")
     parser.add_argument("--rows", nargs="+", default=None, choices=ROWS, help="only these rows (and Input)")
     parser.add_argument("--name", default="pn2v_benchmark", help="result file name (without .md)")
-    parser.add_argument("--precision", default=None, help="training precision of every row (32 keeps a rerun comparable with float32 tables)")
+    parser.add_argument(
+        "--precision",
+        default=None,
+        help="training precision of every row (32 keeps a rerun comparable with float32 tables)",
+    )
     args = parser.parse_args()
     suffix = "_smoke" if args.smoke else ""
     sections, figures = [], {}
@@ -165,7 +179,9 @@ def main():
             sections.append(f"## {key}\n\n{note}.\n\n" + markdown_table(["method", "PSNR", "SSIM", "seconds"], table))
             if figure:
                 figures[key] = figure
-                sections[-1] += f"\n\nCorrelation of posterior std and |error| (pn2stack 2, true NM): {figure['corr']:.3f}"
+                sections[-1] += (
+                    f"\n\nCorrelation of posterior std and |error| (pn2stack 2, true NM): {figure['corr']:.3f}"
+                )
     RESULTS.mkdir(parents=True, exist_ok=True)
     if figures:
         draw_uncertainty(RESULTS / f"{args.name.replace('benchmark', 'uncertainty')}{suffix}.png", figures)

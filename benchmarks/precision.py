@@ -18,18 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DATASETS, markdown_table, write_result  # noqa: E402
-from paper_rows import crop, step_schedule  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.noise import add_noise  # noqa: E402
 from noise2stack.resources import native_bf16  # noqa: E402
+from paper_rows import crop, step_schedule  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 ROWS = [
     ("Noise2Stack self 2", "tribolium", {"method": "n2stack", "mode": "self", "neighbors": 2}),
@@ -65,8 +63,16 @@ def main():
             for train_precision in ("32", "bf16"):
                 folder = Path(tmp) / f"{label}_{train_precision}".replace(" ", "_")
                 t0 = time.perf_counter()
-                model = api.train(noisy, folder, targets=targets, progress=False, precision=train_precision, seed=0,
-                                  **options, **step_schedule(args.steps))
+                model = api.train(
+                    noisy,
+                    folder,
+                    targets=targets,
+                    progress=False,
+                    precision=train_precision,
+                    seed=0,
+                    **options,
+                    **step_schedule(args.steps),
+                )
                 per_step = (time.perf_counter() - t0) / args.steps
                 for predict_precision in ("32", "bf16"):
                     t0 = time.perf_counter()
@@ -75,23 +81,42 @@ def main():
                     psnr = api.evaluate(pred, test_clean, normalize="none")["psnr"]
                     result[(train_precision, predict_precision)] = (psnr, seconds)
                 result[train_precision] = per_step
-                print(f"{label}: train {train_precision} {per_step:.3f} s/step; "
-                      + ", ".join(f"predict {p}: {result[(train_precision, p)][0]:.3f} dB" for p in ("32", "bf16")), flush=True)
+                print(
+                    f"{label}: train {train_precision} {per_step:.3f} s/step; "
+                    + ", ".join(f"predict {p}: {result[(train_precision, p)][0]:.3f} dB" for p in ("32", "bf16")),
+                    flush=True,
+                )
             raw[label] = {str(k): v for k, v in result.items()}
             base = result[("32", "32")][0]
-            rows.append([
-                f"{label} ({name})", f"{result['32']:.3f}", f"{result['bf16']:.3f}", f"{result['32'] / result['bf16']:.2f}x",
-                f"{base:.2f}", f"{result[('bf16', '32')][0] - base:+.2f}", f"{result[('32', 'bf16')][0] - base:+.3f}",
-                f"{result[('bf16', 'bf16')][0] - base:+.2f}",
-                f"{result[('32', '32')][1] / result[('32', 'bf16')][1]:.2f}x",
-            ])
+            rows.append(
+                [
+                    f"{label} ({name})",
+                    f"{result['32']:.3f}",
+                    f"{result['bf16']:.3f}",
+                    f"{result['32'] / result['bf16']:.2f}x",
+                    f"{base:.2f}",
+                    f"{result[('bf16', '32')][0] - base:+.2f}",
+                    f"{result[('32', 'bf16')][0] - base:+.3f}",
+                    f"{result[('bf16', 'bf16')][0] - base:+.2f}",
+                    f"{result[('32', '32')][1] / result[('32', 'bf16')][1]:.2f}x",
+                ]
+            )
     body = (
         f"CPU: {cpu_model()}; flags: {cpu_flags()}; native bf16: {native_bf16()}; {torch.get_num_threads()} torch threads.\n\n"
         f"{args.steps} optimisation steps per training (batch 16, 64 x 64, same seed and batches); test = the second "
         "half of each stack with its own noise; PSNR against the clean stack.\n\n"
         + markdown_table(
-            ["row", "s/step fp32", "s/step bf16", "training speed-up", "PSNR fp32/fp32", "train bf16, predict fp32",
-             "train fp32, predict bf16", "bf16 / bf16", "prediction speed-up"],
+            [
+                "row",
+                "s/step fp32",
+                "s/step bf16",
+                "training speed-up",
+                "PSNR fp32/fp32",
+                "train bf16, predict fp32",
+                "train fp32, predict bf16",
+                "bf16 / bf16",
+                "prediction speed-up",
+            ],
             rows,
         )
         + f"\n\nRaw: `{raw}`"

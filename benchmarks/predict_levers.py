@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -82,15 +81,36 @@ def main():
         tmp = Path(tmp)
         write_stack(tmp / "volume.tif", volume, "ZYX")
         for net in args.nets:
-            api.train(train, tmp / net, method="n2v", net=net, patch=64, batch=4, epochs=1, steps_per_epoch=2,
-                      progress=False, precision="32")
+            api.train(
+                train,
+                tmp / net,
+                method="n2v",
+                net=net,
+                patch=64,
+                batch=4,
+                epochs=1,
+                steps_per_epoch=2,
+                progress=False,
+                precision="32",
+            )
             seconds = {m: [] for m in MODES}
             usage = {m: [] for m in MODES}
             for r in range(args.rounds):
                 for mode, off in MODES.items():
                     t0 = time.perf_counter()
-                    proc = subprocess.run([sys.executable, "-c", RUN, json.dumps(off), str(tmp / net), str(tmp / "volume.tif"),
-                                           str(tmp / "out.tif")], capture_output=True, text=True)
+                    proc = subprocess.run(
+                        [
+                            sys.executable,
+                            "-c",
+                            RUN,
+                            json.dumps(off),
+                            str(tmp / net),
+                            str(tmp / "volume.tif"),
+                            str(tmp / "out.tif"),
+                        ],
+                        capture_output=True,
+                        text=True,
+                    )
                     elapsed = time.perf_counter() - t0
                     if proc.returncode != 0:
                         raise SystemExit(proc.stderr[-3000:])
@@ -100,17 +120,32 @@ def main():
             base = statistics.median(seconds["neither (before)"])
             for mode in MODES:
                 s = statistics.median(seconds[mode])
-                rows.append([net, mode, f"{s:.2f}", f"{volume.size / s / 1e6:.3f}", f"{base / s:.2f}x",
-                             f"{statistics.median(u['sys'] for u in usage[mode]):.2f}",
-                             f"{statistics.median(u['faults'] for u in usage[mode]) / 1e3:.0f}"])
+                rows.append(
+                    [
+                        net,
+                        mode,
+                        f"{s:.2f}",
+                        f"{volume.size / s / 1e6:.3f}",
+                        f"{base / s:.2f}x",
+                        f"{statistics.median(u['sys'] for u in usage[mode]):.2f}",
+                        f"{statistics.median(u['faults'] for u in usage[mode]) / 1e3:.0f}",
+                    ]
+                )
             raw[net] = seconds
-    body = (f"CPU: {cpu_model()}; flags: {cpu_flags()}; 2 torch threads. `noise2stack predict --precision 32` of "
-            f"{args.planes} x 512 x 512 (ISBI EM), whole process from start to written TIFF, fresh process per run, "
-            f"median of {args.rounds} alternating rounds.\n\n"
-            + markdown_table(["net", "levers", "seconds", "MVox/s", "speed vs neither", "system CPU s", "page faults (k)"], rows)
-            + f"\n\nAll runs (s): `{json.dumps(raw)}`")
-    write_result("predict_levers_smoke.md" if args.smoke else "predict_levers.md",
-                 "Float32 prediction: fused convolutions and heap reuse", body)
+    body = (
+        f"CPU: {cpu_model()}; flags: {cpu_flags()}; 2 torch threads. `noise2stack predict --precision 32` of "
+        f"{args.planes} x 512 x 512 (ISBI EM), whole process from start to written TIFF, fresh process per run, "
+        f"median of {args.rounds} alternating rounds.\n\n"
+        + markdown_table(
+            ["net", "levers", "seconds", "MVox/s", "speed vs neither", "system CPU s", "page faults (k)"], rows
+        )
+        + f"\n\nAll runs (s): `{json.dumps(raw)}`"
+    )
+    write_result(
+        "predict_levers_smoke.md" if args.smoke else "predict_levers.md",
+        "Float32 prediction: fused convolutions and heap reuse",
+        body,
+    )
 
 
 if __name__ == "__main__":

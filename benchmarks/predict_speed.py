@@ -23,7 +23,9 @@ def bare(net, stack, batch, channels_last):
     out = np.empty_like(stack)
     with torch.inference_mode():
         for z0 in range(0, stack.shape[0], batch):
-            x = torch.from_numpy(np.stack([plane_inputs(stack, z, 2, True) for z in range(z0, min(z0 + batch, stack.shape[0]))]))
+            x = torch.from_numpy(
+                np.stack([plane_inputs(stack, z, 2, True) for z in range(z0, min(z0 + batch, stack.shape[0]))])
+            )
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             out[z0 : z0 + len(x)] = net(x)[:, 0].numpy()
@@ -44,10 +46,18 @@ def main():
         "bare forward, default layout, batch 4": lambda: bare(net, stack, 4, False),
         "bare forward, channels_last, batch 1": lambda: bare(net, stack, 1, True),
         "bare forward, default layout, batch 1": lambda: bare(net, stack, 1, False),
-        "predict_stack, channels_last, batch 4": lambda: predict_stack(net, stack, 2, True, batch=4, channels_last=True),
-        "predict_stack, default layout, batch 4": lambda: predict_stack(net, stack, 2, True, batch=4, channels_last=False),
-        "predict_stack, default layout, batch 1": lambda: predict_stack(net, stack, 2, True, batch=1, channels_last=False),
-        "predict_stack, channels_last, batch 1": lambda: predict_stack(net, stack, 2, True, batch=1, channels_last=True),
+        "predict_stack, channels_last, batch 4": lambda: predict_stack(
+            net, stack, 2, True, batch=4, channels_last=True
+        ),
+        "predict_stack, default layout, batch 4": lambda: predict_stack(
+            net, stack, 2, True, batch=4, channels_last=False
+        ),
+        "predict_stack, default layout, batch 1": lambda: predict_stack(
+            net, stack, 2, True, batch=1, channels_last=False
+        ),
+        "predict_stack, channels_last, batch 1": lambda: predict_stack(
+            net, stack, 2, True, batch=1, channels_last=True
+        ),
     }
     for fn in variants.values():
         fn()  # warm-up

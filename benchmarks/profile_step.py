@@ -30,8 +30,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from common import SHARED, markdown_table, write_result  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.config import TrainConfig  # noqa: E402
 from noise2stack.data.normalize import fit_normalizer  # noqa: E402
@@ -41,6 +39,7 @@ from noise2stack.methods import get_method  # noqa: E402
 from noise2stack.nets import build_net  # noqa: E402
 from noise2stack.train.batches import draw_batch  # noqa: E402
 from noise2stack.train.module import DenoiseModule  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 BATCH, PATCH = 16, 64
 
@@ -50,7 +49,9 @@ def source_and_transform(volume: np.ndarray):
     method = get_method("n2v")
     norm = fit_normalizer([volume], config.normalization, config.percentiles, config.background).normalize(volume)
     planes = [(0, i) for i in range(norm.shape[0])]
-    source = PatchSource([norm], [norm], planes, neighbors=0, include_center=True, patch=PATCH, augmentation=config.augmentation)
+    source = PatchSource(
+        [norm], [norm], planes, neighbors=0, include_center=True, patch=PATCH, augmentation=config.augmentation
+    )
     return source, (lambda i, t, rng: method.transform(i, t, rng, config)), method
 
 
@@ -104,8 +105,19 @@ def time_package(volume: np.ndarray, steps: int, folder: Path, precision: str) -
 
     DenoiseModule.training_step = timed
     try:
-        api.train(volume, folder, method="n2v", net="csbdeep-unet", patch=PATCH, batch=BATCH, epochs=1,
-                  steps_per_epoch=steps + 5, progress=False, overwrite=True, precision=precision)
+        api.train(
+            volume,
+            folder,
+            method="n2v",
+            net="csbdeep-unet",
+            patch=PATCH,
+            batch=BATCH,
+            epochs=1,
+            steps_per_epoch=steps + 5,
+            progress=False,
+            overwrite=True,
+            precision=precision,
+        )
     finally:
         DenoiseModule.training_step = original
     steady = np.diff(stamps[5:])
@@ -132,7 +144,10 @@ def main():
         "optimisation step, bf16 autocast, default layout": dict(channels_last=False, autocast=True, compiled=False),
         "optimisation step, torch.compile, channels_last": dict(channels_last=True, autocast=False, compiled=True),
     }
-    package = {"whole package step (api.train), --precision 32": "32", "whole package step (api.train), --precision auto": "auto"}
+    package = {
+        "whole package step (api.train), --precision 32": "32",
+        "whole package step (api.train), --precision auto": "auto",
+    }
     per: dict[str, list[float]] = {"drawing a batch (data, augmentation, mask)": [], **{k: [] for k in package}}
     warmups: dict[str, list[float]] = {}
     import tempfile
@@ -161,7 +176,9 @@ def main():
         f"CPU: {cpu_model()}; flags: {cpu_flags()}; {torch.get_num_threads()} torch threads; torch {torch.__version__}.\n\n"
         f"Noise2Void, Table S1 U-Net, {PATCH} x {PATCH} patches, batch {BATCH}, ISBI EM train volume; median over "
         f"{args.rounds} interleaved round(s) of {args.steps} timed steps (3 warm-up steps first).\n\n"
-        + markdown_table(["part", "ms per step", "patches/s", "time / fp32 channels_last step", "first 3 steps, s"], rows)
+        + markdown_table(
+            ["part", "ms per step", "patches/s", "time / fp32 channels_last step", "first 3 steps, s"], rows
+        )
     )
     write_result("profile_step_smoke.md" if args.smoke else f"{args.name}.md", "A training step, taken apart", body)
 

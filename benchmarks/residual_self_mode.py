@@ -35,12 +35,26 @@ def main():
             for residual in (True, False):
                 folder = Path(tmp) / f"{key}-{residual}"
                 model = api.train(
-                    noisy, folder, progress=False, neighbors=args.neighbors, residual=residual,
-                    epochs=args.epochs, steps_per_epoch=args.steps, seed=0, patch=patch,
+                    noisy,
+                    folder,
+                    progress=False,
+                    neighbors=args.neighbors,
+                    residual=residual,
+                    epochs=args.epochs,
+                    steps_per_epoch=args.steps,
+                    seed=0,
+                    patch=patch,
                 )
                 result = api.evaluate(api.predict(model, noisy, progress=False), clean)
-                rows.append([ds.name, "inner-mean residual" if residual else "no residual",
-                             base["psnr"], result["psnr"], result["ssim"]])
+                rows.append(
+                    [
+                        ds.name,
+                        "inner-mean residual" if residual else "no residual",
+                        base["psnr"],
+                        result["psnr"],
+                        result["ssim"],
+                    ]
+                )
                 print(rows[-1], flush=True)
     body = (
         f"Noise2Stack self, {args.neighbors} neighbours, Table S1 net, {args.epochs} epochs x {args.steps} steps x batch 16 "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -47,8 +46,14 @@ def make_volume(path: Path, shape: tuple, chunk_planes: int, npy_data: bool = Tr
     (``npy_data=False``: an .npy of that shape whose data are never written, a sparse file)."""
     import zarr
 
-    array = zarr.create_array(str(path.with_suffix(".zarr")), shape=shape, chunks=(chunk_planes, min(shape[1], 1024), min(shape[2], 1024)),
-                              dtype="float32", dimension_names=["z", "y", "x"], compressors=None)
+    array = zarr.create_array(
+        str(path.with_suffix(".zarr")),
+        shape=shape,
+        chunks=(chunk_planes, min(shape[1], 1024), min(shape[2], 1024)),
+        dtype="float32",
+        dimension_names=["z", "y", "x"],
+        compressors=None,
+    )
     npy = np.lib.format.open_memmap(path.with_suffix(".npy"), mode="w+", dtype=np.float32, shape=shape)
     rng = np.random.default_rng(0)
     for z in range(0, shape[0], chunk_planes):
@@ -82,11 +87,24 @@ def one(case: dict) -> dict:
     t0 = time.perf_counter()
     try:
         if case["how"] == "memory":
-            api.predict(case["model"], case["input"] + ".npy", case["out"] + ".npy", axes="ZYX", progress=False,
-                        precision=case["precision"])
+            api.predict(
+                case["model"],
+                case["input"] + ".npy",
+                case["out"] + ".npy",
+                axes="ZYX",
+                progress=False,
+                precision=case["precision"],
+            )
         else:
-            api.predict(case["model"], case["input"] + ".zarr", case["out"] + ".zarr", chunk_planes=case["chunk"],
-                        scheduler=case.get("scheduler", "threads"), progress=False, precision=case["precision"])
+            api.predict(
+                case["model"],
+                case["input"] + ".zarr",
+                case["out"] + ".zarr",
+                chunk_planes=case["chunk"],
+                scheduler=case.get("scheduler", "threads"),
+                progress=False,
+                precision=case["precision"],
+            )
     except Noise2StackError as exc:
         return {"refused": str(exc), "seconds": time.perf_counter() - t0, "peak_rss_mib": peak_rss_mib()}
     seconds = time.perf_counter() - t0
@@ -94,7 +112,9 @@ def one(case: dict) -> dict:
 
 
 def in_subprocess(case: dict) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--one", json.dumps(case)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(case)], capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -117,7 +137,11 @@ def training_rate(folder: Path, shape: tuple, steps: int) -> dict:
     patch = min(64, shape[1])
     for name, stack in (("memory", loaded), ("zarr", view)):
         source = PatchSource([stack], [stack], planes, 4, False, patch)
-        local = LocalPlanes(planes, [stack], 4, patch, 16, 0) if name == "zarr" and LocalPlanes.needed(planes, [stack]) else None
+        local = (
+            LocalPlanes(planes, [stack], 4, patch, 16, 0)
+            if name == "zarr" and LocalPlanes.needed(planes, [stack])
+            else None
+        )
         t0 = time.perf_counter()
         for step in range(steps):  # chunk-local blocks as training draws them from a store
             draw_batch(source, lambda i, t, r: (i, t, None), 16, np.random.default_rng(step), local and local(0, step))
@@ -140,14 +164,20 @@ def main() -> None:
     base = (8, 96, 96) if args.smoke else (128, 1024, 1024)
     chunk = 4 if args.smoke else 16
     factors = (1, 4, 16)
-    lines = [f"# Scale benchmark{' (smoke)' if args.smoke else ''}", "",
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; flags: {cpu_flags()}; "
-             f"{os.cpu_count()} cores; {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM.", "",
-             f"Base volume {base} float32 (random values), Zarr v3 (uncompressed) with chunks of {chunk} planes; chunked prediction "
-             f"with --chunk-planes {chunk} (threads, 1 job); in memory from .npy to .npy. Random-weight n2stack model "
-             f"(Table S1 U-Net, self mode, 4 neighbours), --precision {args.precision}, default --tile 512. "
-             "Each row is a fresh process; peak RSS is that process's.", "",
-             "| volume | voxels | input on disk | how | seconds | MVox/s | peak RSS MiB |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Scale benchmark{' (smoke)' if args.smoke else ''}",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; flags: {cpu_flags()}; "
+        f"{os.cpu_count()} cores; {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM.",
+        "",
+        f"Base volume {base} float32 (random values), Zarr v3 (uncompressed) with chunks of {chunk} planes; chunked prediction "
+        f"with --chunk-planes {chunk} (threads, 1 job); in memory from .npy to .npy. Random-weight n2stack model "
+        f"(Table S1 U-Net, self mode, 4 neighbours), --precision {args.precision}, default --tile 512. "
+        "Each row is a fresh process; peak RSS is that process's.",
+        "",
+        "| volume | voxels | input on disk | how | seconds | MVox/s | peak RSS MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
     raw: dict = {}
     with tempfile.TemporaryDirectory(dir=os.environ.get("SCALE_TMP")) as tmp:
         folder = Path(tmp)
@@ -158,13 +188,25 @@ def main() -> None:
             voxels = int(np.prod(shape))
             size = f"{disk_bytes(folder / f'v{f}.zarr') / 1e9:.2f} GB"
             for how in ("memory", "chunked"):
-                r = in_subprocess({"model": str(folder / "model"), "input": str(folder / f"v{f}"), "precision": args.precision,
-                                   "out": str(folder / f"o{f}-{how}"), "how": how, "chunk": chunk})
+                r = in_subprocess(
+                    {
+                        "model": str(folder / "model"),
+                        "input": str(folder / f"v{f}"),
+                        "precision": args.precision,
+                        "out": str(folder / f"o{f}-{how}"),
+                        "how": how,
+                        "chunk": chunk,
+                    }
+                )
                 raw[f"{f}x {how}"] = r
                 if "refused" in r:
-                    lines.append(f"| {f}x | {voxels:,} | {size} | {how} | refused in {r['seconds']:.1f} s: \"{r['refused']}\" | | {r['peak_rss_mib']:.0f} |")
+                    lines.append(
+                        f'| {f}x | {voxels:,} | {size} | {how} | refused in {r["seconds"]:.1f} s: "{r["refused"]}" | | {r["peak_rss_mib"]:.0f} |'
+                    )
                 else:
-                    lines.append(f"| {f}x | {voxels:,} | {size} | {how} | {r['seconds']:.1f} | {voxels / r['seconds'] / 1e6:.3f} | {r['peak_rss_mib']:.0f} |")
+                    lines.append(
+                        f"| {f}x | {voxels:,} | {size} | {how} | {r['seconds']:.1f} | {voxels / r['seconds'] / 1e6:.3f} | {r['peak_rss_mib']:.0f} |"
+                    )
                 print(lines[-1], flush=True)
                 for p in folder.glob(f"o{f}-{how}*"):  # outputs are not needed again: free the disk
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
@@ -172,21 +214,40 @@ def main() -> None:
                 for p in (folder / f"v{f}.zarr", folder / f"v{f}.npy"):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
         rates = training_rate(folder, base, 5 if args.smoke else 50)
-        lines += ["", "Training patches drawn (batch 16, 64 x 64, 4 neighbours, no network): the loaded 1x volume against "
-                  "the same streamed from its Zarr store (NormalizedStack, 1 GiB plane cache).", "",
-                  "| training patches from | patches/s |", "|---|---|"]
+        lines += [
+            "",
+            "Training patches drawn (batch 16, 64 x 64, 4 neighbours, no network): the loaded 1x volume against "
+            "the same streamed from its Zarr store (NormalizedStack, 1 GiB plane cache).",
+            "",
+            "| training patches from | patches/s |",
+            "|---|---|",
+        ]
         lines += [f"| {k} | {v:.0f} |" for k, v in rates.items()]
         raw["training"] = rates
         from distributed import LocalCluster
 
         voxels = int(np.prod(base))
-        lines += ["", "Chunked prediction of the 1x volume: the threads scheduler (1 job, 2 torch threads) against a "
-                  "two-worker LocalCluster (1 thread each, each worker loads the model once).", "",
-                  "| scheduler (1x volume) | seconds | MVox/s |", "|---|---|---|"]
+        lines += [
+            "",
+            "Chunked prediction of the 1x volume: the threads scheduler (1 job, 2 torch threads) against a "
+            "two-worker LocalCluster (1 thread each, each worker loads the model once).",
+            "",
+            "| scheduler (1x volume) | seconds | MVox/s |",
+            "|---|---|---|",
+        ]
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             for name, scheduler in (("threads", "threads"), ("LocalCluster 2x1", cluster.scheduler_address)):
-                r = in_subprocess({"model": str(folder / "model"), "input": str(folder / "v1"), "out": str(folder / f"c-{name[:5]}"),
-                                   "how": "chunked", "chunk": chunk, "scheduler": scheduler, "precision": args.precision})
+                r = in_subprocess(
+                    {
+                        "model": str(folder / "model"),
+                        "input": str(folder / "v1"),
+                        "out": str(folder / f"c-{name[:5]}"),
+                        "how": "chunked",
+                        "chunk": chunk,
+                        "scheduler": scheduler,
+                        "precision": args.precision,
+                    }
+                )
                 raw[f"scheduler {name}"] = r
                 lines.append(f"| {name} | {r['seconds']:.1f} | {voxels / r['seconds'] / 1e6:.3f} |")
                 print(lines[-1], flush=True)

@@ -51,7 +51,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=float, default=60.0, help="training seconds of each model")
     parser.add_argument("--planes", type=int, default=3, help="test planes predicted")
-    parser.add_argument("--lr", type=float, default=1e-3, help="NRRN learning rate (the paper's 1e-4 leaves a short run near the identity, seamless)")
+    parser.add_argument(
+        "--lr",
+        type=float,
+        default=1e-3,
+        help="NRRN learning rate (the paper's 1e-4 leaves a short run near the identity, seamless)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a < 30 s check of the script on a small crop")
     args = parser.parse_args()
     train = read_stack(SHARED / "em_isbi2012_sstem/train_volume_zyx.tif").astype("float32")
@@ -66,7 +71,15 @@ def main():
     body = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        nrrn = api.train(noisy_train, tmp / "nrrn", method="nrrn", patch=patch, progress=False, lr=args.lr, **{"batch": 4, **schedule})
+        nrrn = api.train(
+            noisy_train,
+            tmp / "nrrn",
+            method="nrrn",
+            patch=patch,
+            progress=False,
+            lr=args.lr,
+            **{"batch": 4, **schedule},
+        )
         big = max(test.shape[1:])
         runs = {
             "whole plane (one window)": {"tile": big},
@@ -87,12 +100,23 @@ def main():
         for label, out in outs.items():
             diff = np.abs(out - whole) / span * 100
             psnr = api.evaluate(out, test, normalize="none")["psnr"]
-            rows.append([label, f"{diff.max():.2e}", f"{diff.mean():.2e}", f"{diff[:, seams].mean():.2e}", f"{psnr:.3f}", f"{seconds[label]:.1f}"])
+            rows.append(
+                [
+                    label,
+                    f"{diff.max():.2e}",
+                    f"{diff.mean():.2e}",
+                    f"{diff[:, seams].mean():.2e}",
+                    f"{psnr:.3f}",
+                    f"{seconds[label]:.1f}",
+                ]
+            )
         body.append(
             f"## NRRN: stitching on {test.shape[0]} planes of {test.shape[1]} x {test.shape[2]} (ISBI EM test, Poisson peak 8)\n\n"
             f"Model: NRRN, 4 units (context {nrrn.net.context} px), {schedule}, lr {args.lr:g} on the train volume. Differences from the "
             "whole-plane prediction in % of its range; 'at seams' = the pixels within 2 px of the cut lines of the 20 px run.\n\n"
-            + markdown_table(["prediction", "max diff %", "mean diff %", "mean diff at seams %", "PSNR (dB)", "seconds"], rows)
+            + markdown_table(
+                ["prediction", "max diff %", "mean diff %", "mean diff at seams %", "PSNR (dB)", "seconds"], rows
+            )
         )
 
         n2sr = api.train(noisy_train, tmp / "n2sr", method="n2sr", patch=patch, progress=False, **schedule)
@@ -114,14 +138,25 @@ def main():
         diff = float(np.abs(native - phases).max() / (native.max() - native.min()))
         body.append(
             f"\n## Noise2SR `--output-scale 2` on the same planes, {tile} px tiles\n\n"
-            + markdown_table(["prediction", "seconds", "ratio to native"], [
-                ["--output-scale 2, native (one pass per window)", f"{t_native:.2f}", "1.00"],
-                ["--output-scale 2 as four 1x passes, one per sub-pixel phase (before)", f"{t_phases:.2f}", f"{t_phases / t_native:.2f}"],
-                ["--output-scale 1 (denoised plane)", f"{t_plain:.2f}", f"{t_plain / t_native:.2f}"],
-            ])
+            + markdown_table(
+                ["prediction", "seconds", "ratio to native"],
+                [
+                    ["--output-scale 2, native (one pass per window)", f"{t_native:.2f}", "1.00"],
+                    [
+                        "--output-scale 2 as four 1x passes, one per sub-pixel phase (before)",
+                        f"{t_phases:.2f}",
+                        f"{t_phases / t_native:.2f}",
+                    ],
+                    ["--output-scale 1 (denoised plane)", f"{t_plain:.2f}", f"{t_plain / t_native:.2f}"],
+                ],
+            )
             + f"\n\nLargest difference native vs phases: {diff:.2e} of the range."
         )
-    write_result("stitching_smoke.md" if args.smoke else "stitching.md", "Tiled prediction: seams and super-resolved output", "\n".join(body))
+    write_result(
+        "stitching_smoke.md" if args.smoke else "stitching.md",
+        "Tiled prediction: seams and super-resolved output",
+        "\n".join(body),
+    )
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ def draw_rates(folder: Path, shape: tuple, batches: dict, patch: int) -> dict:
         if name == "memory":
             stack = norm.normalize(np.load(folder / "v.npy"))
         else:
-            stack = NormalizedStack(StackView(functools.partial(open_array, spec), "ZYX", "Z", {}, spec.shape), norm, PlaneCache())
+            stack = NormalizedStack(
+                StackView(functools.partial(open_array, spec), "ZYX", "Z", {}, spec.shape), norm, PlaneCache()
+            )
         source = PatchSource([stack], [stack], planes, 4, False, patch)
         local = LocalPlanes(planes, [stack], 4, patch, 16, 0) if name.endswith("blocks") else None
         data = TrainBatches(source, lambda i, t, r: (i, t, None), 16, 0, local)
@@ -63,8 +65,21 @@ def train_rates(folder: Path, steps: int, patch: int) -> dict:
     from noise2stack import api
 
     out = {}
-    kwargs = dict(neighbors=4, patch=patch, batch=16, epochs=1, steps_per_epoch=steps, val_patches=16, progress=False, overwrite=True)
-    for name, source, workers in (("memory (.npy loaded)", "v.npy", 0), ("zarr, 0 workers", "v.zarr", 0), ("zarr, 1 worker", "v.zarr", 1)):
+    kwargs = dict(
+        neighbors=4,
+        patch=patch,
+        batch=16,
+        epochs=1,
+        steps_per_epoch=steps,
+        val_patches=16,
+        progress=False,
+        overwrite=True,
+    )
+    for name, source, workers in (
+        ("memory (.npy loaded)", "v.npy", 0),
+        ("zarr, 0 workers", "v.zarr", 0),
+        ("zarr, 1 worker", "v.zarr", 1),
+    ):
         t0 = time.perf_counter()
         model = api.train(str(folder / source), folder / "m", num_workers=workers, **kwargs)
         seconds = time.perf_counter() - t0
@@ -83,8 +98,11 @@ def main() -> None:
 
     shape, chunk = ((24, 256, 256), 4) if args.smoke else ((128, 1024, 1024), 16)
     patch = 32 if args.smoke else 64
-    batches = {"memory": 20, "zarr, uniform draws": 3, "zarr, chunk-local blocks": 20} if args.smoke else \
-        {"memory": 400, "zarr, uniform draws": 10, "zarr, chunk-local blocks": 400}
+    batches = (
+        {"memory": 20, "zarr, uniform draws": 3, "zarr, chunk-local blocks": 20}
+        if args.smoke
+        else {"memory": 400, "zarr, uniform draws": 10, "zarr, chunk-local blocks": 400}
+    )
     steps = 10 if args.smoke else 200
     with tempfile.TemporaryDirectory(dir=os.environ.get("TMPDIR")) as tmp:
         folder = Path(tmp)
@@ -97,20 +115,36 @@ def main() -> None:
         draws = draw_rates(folder, shape, batches, patch)
         trains = train_rates(folder, steps, patch) if not args.smoke else {}
     mib = int(np.prod(shape)) * 4 / 2**20
-    lines = [f"# Streaming training{' (smoke)' if args.smoke else ''}", "",
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; flags: {cpu_flags()}; {os.cpu_count()} cores.", "",
-             f"Volume {shape} float32 ({mib:.0f} MiB, random values), Zarr v3 uncompressed, chunks of {chunk} planes of "
-             f"{shape[1]} x {shape[2]}; plane cache {'4' if args.smoke else '256'} MiB (the default `--stream-cache-mb`), so the volume "
-             "does not fit in it. Batches of 16 patches of "
-             f"{patch} x {patch}, 4 neighbours.", "",
-             "Patches drawn, no network:", "", "| training patches from | patches/s | ratio to memory |", "|---|---|---|"]
+    lines = [
+        f"# Streaming training{' (smoke)' if args.smoke else ''}",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; flags: {cpu_flags()}; {os.cpu_count()} cores.",
+        "",
+        f"Volume {shape} float32 ({mib:.0f} MiB, random values), Zarr v3 uncompressed, chunks of {chunk} planes of "
+        f"{shape[1]} x {shape[2]}; plane cache {'4' if args.smoke else '256'} MiB (the default `--stream-cache-mb`), so the volume "
+        "does not fit in it. Batches of 16 patches of "
+        f"{patch} x {patch}, 4 neighbours.",
+        "",
+        "Patches drawn, no network:",
+        "",
+        "| training patches from | patches/s | ratio to memory |",
+        "|---|---|---|",
+    ]
     lines += [f"| {k} | {v:,.0f} | {v / draws['memory']:.3f} |" for k, v in draws.items()]
     if trains:
-        lines += ["", f"Whole training runs (`api.train`, n2stack self 4, {steps} steps, precision "
-                  f"{next(iter(trains.values()))['precision']}), set-up included:", "",
-                  "| training from | seconds | patches/s | ratio to memory |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"Whole training runs (`api.train`, n2stack self 4, {steps} steps, precision "
+            f"{next(iter(trains.values()))['precision']}), set-up included:",
+            "",
+            "| training from | seconds | patches/s | ratio to memory |",
+            "|---|---|---|---|",
+        ]
         base = trains["memory (.npy loaded)"]["patches_per_s"]
-        lines += [f"| {k} | {v['seconds']:.1f} | {v['patches_per_s']:.1f} | {v['patches_per_s'] / base:.2f} |" for k, v in trains.items()]
+        lines += [
+            f"| {k} | {v['seconds']:.1f} | {v['patches_per_s']:.1f} | {v['patches_per_s'] / base:.2f} |"
+            for k, v in trains.items()
+        ]
     lines += ["", f"Raw: `{json.dumps({'draws': draws, 'train': trains})}`"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / ("stream_training_smoke.md" if args.smoke else "stream_training.md")).write_text("\n".join(lines) + "\n")

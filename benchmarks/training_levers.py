@@ -34,12 +34,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from common import SHARED, markdown_table, write_result  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.io.stacks import read_stack  # noqa: E402
 from noise2stack.nets import unet  # noqa: E402
 from noise2stack.train.module import DenoiseModule  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 fit = importlib.import_module("noise2stack.train.fit")  # the module, not the function the package exports
 
@@ -73,7 +72,11 @@ print(json.dumps({"warm": warm, "step": statistics.median(times)}))
 def package_step(volume, steps: int, levers: tuple) -> float:
     """Median seconds between training_step calls of a float32 N2V run with these levers."""
     stamps = []
-    original_step, original_opt, original_trainer = DenoiseModule.training_step, DenoiseModule.configure_optimizers, fit.L.Trainer
+    original_step, original_opt, original_trainer = (
+        DenoiseModule.training_step,
+        DenoiseModule.configure_optimizers,
+        fit.L.Trainer,
+    )
 
     def timed(self, batch, batch_idx):
         stamps.append(time.perf_counter())
@@ -88,16 +91,22 @@ def package_step(volume, steps: int, levers: tuple) -> float:
     if "cat" in levers:
         unet.conv_over_cat = lambda conv, x, skip: conv(torch.cat([x, skip], dim=1))
     if "loop" in levers:
-        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(self.net.parameters(), lr=self.lr, fused=False)
+        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(
+            self.net.parameters(), lr=self.lr, fused=False
+        )
     if "foreach" in levers:
-        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(self.net.parameters(), lr=self.lr, foreach=True)
+        DenoiseModule.configure_optimizers = lambda self: torch.optim.Adam(
+            self.net.parameters(), lr=self.lr, foreach=True
+        )
     if "nondeterministic" in levers:
+
         class Trainer(original_trainer):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **{**kwargs, "deterministic": False})
 
         fit.L.Trainer = Trainer
     if "fill" in levers:  # what deterministic=True did before the package switched the NaN filling off
+
         class Trainer(original_trainer):
             def fit(self, *args, **kwargs):
                 torch.utils.deterministic.fill_uninitialized_memory = True
@@ -106,10 +115,25 @@ def package_step(volume, steps: int, levers: tuple) -> float:
         fit.L.Trainer = Trainer
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            api.train(volume, Path(tmp) / "m", method="n2v", net="csbdeep-unet", patch=64, batch=16, epochs=1,
-                      steps_per_epoch=steps + 5, progress=False, overwrite=True, precision="32")
+            api.train(
+                volume,
+                Path(tmp) / "m",
+                method="n2v",
+                net="csbdeep-unet",
+                patch=64,
+                batch=16,
+                epochs=1,
+                steps_per_epoch=steps + 5,
+                progress=False,
+                overwrite=True,
+                precision="32",
+            )
     finally:
-        DenoiseModule.training_step, DenoiseModule.configure_optimizers, fit.L.Trainer = original_step, original_opt, original_trainer
+        DenoiseModule.training_step, DenoiseModule.configure_optimizers, fit.L.Trainer = (
+            original_step,
+            original_opt,
+            original_trainer,
+        )
         unet.conv_over_cat = original_split
     return float(np.median(np.diff(stamps[5:])))
 
@@ -140,14 +164,26 @@ def main():
             per[name].append(package_step(volume, args.steps, levers))
         print(f"round {r}: " + ", ".join(f"{k}: {v[-1] * 1000:.0f} ms" for k, v in per.items()), flush=True)
     base = statistics.median(per["all three (the package before)"])
-    train_rows = [[k, f"{statistics.median(v) * 1000:.0f}", f"{16 / statistics.median(v):.1f}", f"{base / statistics.median(v):.3f}x"]
-                  for k, v in per.items()]
+    train_rows = [
+        [
+            k,
+            f"{statistics.median(v) * 1000:.0f}",
+            f"{16 / statistics.median(v):.1f}",
+            f"{base / statistics.median(v):.3f}x",
+        ]
+        for k, v in per.items()
+    ]
     forward = {}
     for r in range(args.rounds):
         for mode in ("eager", "compile", "compile, freezing"):
             with tempfile.TemporaryDirectory() as cache:
                 env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
-                proc = subprocess.run([sys.executable, "-c", FORWARD, mode, str(planes), str(side)], capture_output=True, text=True, env=env)
+                proc = subprocess.run(
+                    [sys.executable, "-c", FORWARD, mode, str(planes), str(side)],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
             if proc.returncode:
                 print(f"{mode}: failed: {proc.stderr.strip().splitlines()[-1:]}")
                 continue
@@ -169,7 +205,11 @@ def main():
         f"{planes} planes and {args.rounds} fresh process(es) per mode, compile cache empty.\n\n"
         + markdown_table(["mode", "ms per plane", "speed vs eager", "warm-up s", "planes before it pays"], forward_rows)
     )
-    write_result("training_levers_smoke.md" if args.smoke else "training_levers.md", "Float32 levers: optimiser, logging, torch.compile", body)
+    write_result(
+        "training_levers_smoke.md" if args.smoke else "training_levers.md",
+        "Float32 levers: optimiser, logging, torch.compile",
+        body,
+    )
 
 
 if __name__ == "__main__":

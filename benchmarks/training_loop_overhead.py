@@ -69,8 +69,15 @@ def lightning(batches, steps, channels_last):
     timer = StepTimer()
     loader = torch.utils.data.DataLoader(batches, batch_size=None, sampler=EpochStepSampler(steps))
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
-        enable_model_summary=False, enable_progress_bar=False, callbacks=[timer], deterministic=True,
+        accelerator="cpu",
+        devices=1,
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=False,
+        callbacks=[timer],
+        deterministic=True,
         use_distributed_sampler=False,
     )
     trainer.fit(module, train_dataloaders=loader)

@@ -27,12 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from budget import steps_done  # noqa: E402
 from common import DATASETS, markdown_table, write_result  # noqa: E402
-from paper_rows import crop  # noqa: E402
-from peers import cpu_flags, cpu_model  # noqa: E402
-
 from noise2stack import api  # noqa: E402
 from noise2stack.noise import add_noise  # noqa: E402
 from noise2stack.resources import resolve_precision  # noqa: E402
+from paper_rows import crop  # noqa: E402
+from peers import cpu_flags, cpu_model  # noqa: E402
 
 METHODS = {
     "self": ("Noise2Stack self 2", {"method": "n2stack", "mode": "self", "neighbors": 2}),

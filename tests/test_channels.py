@@ -76,15 +76,18 @@ def test_separate_training_makes_one_model_per_channel_used_by_predict(tmp_path)
     assert all(m.config.axes == "ZYX" and m.config.joint_channels == 1 for m in models)
     out = api.predict(tmp_path / "m", czyx, axes="CZYX", progress=False)
     for c in range(2):
-        np.testing.assert_array_equal(out[:, c], api.predict(tmp_path / "m" / f"channel-{c}", czyx[c], axes="ZYX", progress=False))
+        np.testing.assert_array_equal(
+            out[:, c], api.predict(tmp_path / "m" / f"channel-{c}", czyx[c], axes="ZYX", progress=False)
+        )
 
 
 def test_chunked_joint_equals_in_memory_for_odd_sizes(tmp_path):
     folder = joint_model(tmp_path / "joint", neighbors=4)
     czyx = two_channels(3, shape=(11, 37, 29))
     src = tmp_path / "in.zarr"
-    zarr.create_array(str(src), shape=czyx.shape, chunks=(1, 4, 16, 16), dtype="float32",
-                      dimension_names=["c", "z", "y", "x"])[:] = czyx
+    zarr.create_array(
+        str(src), shape=czyx.shape, chunks=(1, 4, 16, 16), dtype="float32", dimension_names=["c", "z", "y", "x"]
+    )[:] = czyx
     out = tmp_path / "out.zarr"
     predict_volume([folder], inspect_volume(src), out, chunk_planes=3, scheduler="synchronous", progress=False)
     result = zarr.open_array(str(out / "0"), mode="r")[:]
@@ -105,8 +108,9 @@ def test_bad_channel_requests_are_one_line_errors(tmp_path):
     with pytest.raises(Noise2StackError, match="2 channels jointly"):
         api.predict(folder, three, axes="CZYX", progress=False)
     src = tmp_path / "in.zarr"
-    zarr.create_array(str(src), shape=czyx.shape, chunks=(1, 4, 16, 16), dtype="float32",
-                      dimension_names=["c", "z", "y", "x"])[:] = czyx
+    zarr.create_array(
+        str(src), shape=czyx.shape, chunks=(1, 4, 16, 16), dtype="float32", dimension_names=["c", "z", "y", "x"]
+    )[:] = czyx
     with pytest.raises(Noise2StackError, match="trained on 2 channels jointly"):
         api.predict(folder, src, tmp_path / "o.zarr", channels="separate", progress=False)
     assert not (tmp_path / "o.zarr").exists()

@@ -25,11 +25,47 @@ def files(tmp_path, tiny_stack):
 
 def test_simulate_train_predict_evaluate(files):
     d = files
-    r = run("simulate", d / "clean.tif", d / "noisy.tif", "--noise", "poisson-gaussian", "--peak", "30", "--sigma", "3", "--seed", "1")
+    r = run(
+        "simulate",
+        d / "clean.tif",
+        d / "noisy.tif",
+        "--noise",
+        "poisson-gaussian",
+        "--peak",
+        "30",
+        "--sigma",
+        "3",
+        "--seed",
+        "1",
+    )
     assert r.exit_code == 0, r.output
-    r = run("simulate", d / "clean.tif", d / "copy.tif", "--noise", "poisson-gaussian", "--peak", "30", "--sigma", "3", "--seed", "2")
+    r = run(
+        "simulate",
+        d / "clean.tif",
+        d / "copy.tif",
+        "--noise",
+        "poisson-gaussian",
+        "--peak",
+        "30",
+        "--sigma",
+        "3",
+        "--seed",
+        "2",
+    )
     assert r.exit_code == 0, r.output
-    r = run("train", d / "noisy.tif", "--out", d / "model", "--method", "n2stack", "--mode", "self", "--neighbors", "2", *TINY_TRAIN)
+    r = run(
+        "train",
+        d / "noisy.tif",
+        "--out",
+        d / "model",
+        "--method",
+        "n2stack",
+        "--mode",
+        "self",
+        "--neighbors",
+        "2",
+        *TINY_TRAIN,
+    )
     assert r.exit_code == 0, r.output
     r = run("predict", d / "model", d / "noisy.tif", d / "den.tif", "--tile", "16", "--overlap", "8", "--batch", "3")
     assert r.exit_code == 0, r.output
@@ -41,7 +77,19 @@ def test_simulate_train_predict_evaluate(files):
     assert set(result) >= {"psnr", "ssim", "nrmse", "per_plane"} and len(result["per_plane"]) == 7
     # copy mode with a target and a YAML config
     (d / "c.yaml").write_text("neighbors: 4\nresidual: false\n")
-    r = run("train", d / "noisy.tif", "--target", d / "copy.tif", "--mode", "copy", "--config", d / "c.yaml", "--out", d / "m2", *TINY_TRAIN)
+    r = run(
+        "train",
+        d / "noisy.tif",
+        "--target",
+        d / "copy.tif",
+        "--mode",
+        "copy",
+        "--config",
+        d / "c.yaml",
+        "--out",
+        d / "m2",
+        *TINY_TRAIN,
+    )
     assert r.exit_code == 0, r.output
     assert "neighbors: 4" in (d / "m2" / "config.yaml").read_text()
 
@@ -81,7 +129,10 @@ def _bad_cases(d):
         "too few planes": (["train", d / "short.tif", "--neighbors", "4", *out], "needs at least 5 planes"),
         "odd neighbors": (["train", d / "clean.tif", "--neighbors", "3", *out], "even"),
         "copy without target": (["train", d / "clean.tif", "--mode", "copy", *out], "--target"),
-        "target of another shape": (["train", d / "clean.tif", "--mode", "copy", "--target", d / "other.tif", *out], "shape"),
+        "target of another shape": (
+            ["train", d / "clean.tif", "--mode", "copy", "--target", d / "other.tif", *out],
+            "shape",
+        ),
         "patch larger than planes": (["train", d / "clean.tif", "--patch", "64", *out], "--patch 64"),
         "NaN in input": (["train", d / "nan.tif", *out], "NaN"),
         "output equals input": (["predict", d / "model", d / "clean.tif", d / "clean.tif"], "also an input"),
@@ -89,7 +140,10 @@ def _bad_cases(d):
         "unknown method": (["train", d / "clean.tif", "--method", "magic", *out], "unknown method"),
         "bad noise": (["simulate", d / "clean.tif", d / "new.tif", "--noise", "poisson"], "--peak"),
         "NaN in prediction input": (["predict", d / "model", d / "nan.tif", d / "new.tif"], "NaN"),
-        "existing output": (["simulate", d / "clean.tif", d / "plane.tif", "--noise", "gaussian", "--sigma", "1"], "exists"),
+        "existing output": (
+            ["simulate", d / "clean.tif", d / "plane.tif", "--noise", "gaussian", "--sigma", "1"],
+            "exists",
+        ),
     }
 
 

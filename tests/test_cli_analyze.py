@@ -24,7 +24,9 @@ def stacks(tmp_path):
     clean = ndimage.gaussian_filter(rng.normal(size=(16, 64, 64)), (2, 3, 3))
     clean = 10 + 200 * (clean - clean.min()) / (clean.max() - clean.min())
     for name, seed in (("noisy", 1), ("copy", 2)):
-        tifffile.imwrite(tmp_path / f"{name}.tif", (clean + np.random.default_rng(seed).normal(0, 8, clean.shape)).astype(np.float32))
+        tifffile.imwrite(
+            tmp_path / f"{name}.tif", (clean + np.random.default_rng(seed).normal(0, 8, clean.shape)).astype(np.float32)
+        )
     return tmp_path
 
 
@@ -68,7 +70,9 @@ def test_api_equals_cli(stacks):
 def test_bad_input_one_line_exit_2(stacks, case):
     d = stacks
     tifffile.imwrite(d / "small.tif", np.ones((16, 32, 32), np.float32))
-    tifffile.imwrite(d / "tiny.tif", np.random.default_rng(0).normal(size=(4, 5, 5)).astype(np.float32), photometric="minisblack")
+    tifffile.imwrite(
+        d / "tiny.tif", np.random.default_rng(0).normal(size=(4, 5, 5)).astype(np.float32), photometric="minisblack"
+    )
     args = {
         "missing": [d / "nope.tif"],
         "target_shape": [d / "noisy.tif", "--target", d / "small.tif"],

@@ -22,11 +22,6 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
-    stack = make_stack(10, 40, 36) + np.random.default_rng(0).normal(0, 5, (10, 40, 36)).astype(np.float32)
-    tifffile.imwrite(tmp_path / "noisy.tif", stack)
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("logs")

@@ -33,11 +33,31 @@ def files(tmp_path, tiny_stack):
 
 def test_noise_model_train_predict_uncertainty(files):
     t = files
-    r = run("noise-model", t / "nm.npz", "--signal", t / "clean.tif", "--observation", t / "noisy2.tif", "--plot", t / "nm.png")
+    r = run(
+        "noise-model",
+        t / "nm.npz",
+        "--signal",
+        t / "clean.tif",
+        "--observation",
+        t / "noisy2.tif",
+        "--plot",
+        t / "nm.png",
+    )
     assert r.exit_code == 0, r.output
     assert HistogramNoiseModel.load(t / "nm.npz").provenance["made_from"] == "pairs"
     assert (t / "nm.png").read_bytes()[:4] == b"\x89PNG"
-    r = run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2stack", "--noise-model", t / "nm.npz", "--clip", *TINY)
+    r = run(
+        "train",
+        t / "noisy.tif",
+        "--out",
+        t / "m",
+        "--method",
+        "pn2stack",
+        "--noise-model",
+        t / "nm.npz",
+        "--clip",
+        *TINY,
+    )
     assert r.exit_code == 0, r.output
     r = run("predict", t / "m", t / "noisy.tif", t / "out.tif", "--uncertainty", t / "std.tif", "--quiet")
     assert r.exit_code == 0, r.output
@@ -47,7 +67,9 @@ def test_noise_model_train_predict_uncertainty(files):
 
 def test_calibration_and_estimate(files):
     t = files
-    calibration = np.stack([add_noise(np.full((32, 32), v, np.float32), "gaussian", sigma=2, seed=i) for i, v in enumerate([50] * 5)])
+    calibration = np.stack(
+        [add_noise(np.full((32, 32), v, np.float32), "gaussian", sigma=2, seed=i) for i, v in enumerate([50] * 5)]
+    )
     tifffile.imwrite(t / "calib.tif", calibration)
     assert run("noise-model", t / "c.npz", "--calibration", t / "calib.tif").exit_code == 0
     r = run("noise-model", t / "e.npz", "--estimate-from", t / "noisy.tif")
@@ -64,11 +86,20 @@ def test_bad_input(files):
     tifffile.imwrite(t / "oneplane.tif", np.zeros((32, 32), np.float32))
     one_line_error(run("noise-model", t / "nm.npz", "--calibration", t / "oneplane.tif"), "at least 2")
     (t / "pickled.npz").write_bytes(pickle.dumps({"a": 1}))
-    one_line_error(run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "pickled.npz", *TINY), "pickled")
+    one_line_error(
+        run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "pickled.npz", *TINY),
+        "pickled",
+    )
     np.savez(t / "neg.npz", probabilities=-np.ones((256, 256)), low=0.0, high=1.0)
-    one_line_error(run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "neg.npz", *TINY), "negative")
+    one_line_error(
+        run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "neg.npz", *TINY),
+        "negative",
+    )
     np.savez(t / "shape.npz", probabilities=np.ones((8, 256)), low=0.0, high=1.0)
-    one_line_error(run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "shape.npz", *TINY), "256x256")
+    one_line_error(
+        run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "shape.npz", *TINY),
+        "256x256",
+    )
     HistogramNoiseModel(np.eye(256), 20.0, 60.0).save(t / "narrow.npz")
     r = run("train", t / "noisy.tif", "--out", t / "m", "--method", "pn2v", "--noise-model", t / "narrow.npz", *TINY)
     one_line_error(r, "pass --clip")

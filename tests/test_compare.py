@@ -7,7 +7,9 @@ from noise2stack import api
 
 def test_compare_smoke(tmp_path, tiny_stack):
     rows = ["Non-local means", "Noise2Noise", "Noise2Stack self 2"]
-    table = api.compare(tiny_stack, tmp_path / "cmp", {"noise": "gaussian", "sigma": 10.0}, budget=2.0, methods=rows, progress=False)
+    table = api.compare(
+        tiny_stack, tmp_path / "cmp", {"noise": "gaussian", "sigma": 10.0}, budget=2.0, methods=rows, progress=False
+    )
     assert list(table) == ["Input", *rows]
     text = (tmp_path / "cmp" / "comparison.md").read_text()
     assert all(f"| {r} |" in text for r in ["Input", *rows])
@@ -25,7 +27,9 @@ def test_compare_refuses_unknown_rows(tmp_path, tiny_stack):
     from noise2stack.errors import Noise2StackError
 
     with pytest.raises(Noise2StackError, match="unknown rows"):
-        api.compare(tiny_stack, tmp_path / "c", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Magic"], progress=False)
+        api.compare(
+            tiny_stack, tmp_path / "c", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Magic"], progress=False
+        )
     assert not (tmp_path / "c").exists()  # refused before anything is written
 
 
@@ -33,7 +37,14 @@ def test_compare_passes_training_options_to_every_trained_row(tmp_path, tiny_sta
     from noise2stack.errors import Noise2StackError
 
     with pytest.raises(Noise2StackError, match="unknown training options"):
-        api.compare(tiny_stack, tmp_path / "bad", {"noise": "gaussian", "sigma": 1.0}, budget=1, train_options={"magic": 1}, progress=False)
+        api.compare(
+            tiny_stack,
+            tmp_path / "bad",
+            {"noise": "gaussian", "sigma": 1.0},
+            budget=1,
+            train_options={"magic": 1},
+            progress=False,
+        )
     seen = []
     train = api.train
 
@@ -43,8 +54,21 @@ def test_compare_passes_training_options_to_every_trained_row(tmp_path, tiny_sta
 
     monkeypatch.setattr(api, "train", spy)
     rows = ["Noise2Void", "Noise2Void 2 (N2V2)"]
-    api.compare(tiny_stack, tmp_path / "cmp", {"noise": "gaussian", "sigma": 10.0}, budget=1.0, methods=rows,
-                train_options={"precision": "32", "net": "csbdeep-unet"}, progress=False)
+    api.compare(
+        tiny_stack,
+        tmp_path / "cmp",
+        {"noise": "gaussian", "sigma": 10.0},
+        budget=1.0,
+        methods=rows,
+        train_options={"precision": "32", "net": "csbdeep-unet"},
+        progress=False,
+    )
     # N2V2's own net wins over the common option; the precision reaches both rows
-    assert seen == [{"method": "n2v", "precision": "32", "net": "csbdeep-unet"}, {"method": "n2v", "precision": "32", "net": "n2v2-unet"}]
-    assert "training options {'precision': '32', 'net': 'csbdeep-unet'}" in (tmp_path / "cmp" / "comparison.md").read_text()
+    assert seen == [
+        {"method": "n2v", "precision": "32", "net": "csbdeep-unet"},
+        {"method": "n2v", "precision": "32", "net": "n2v2-unet"},
+    ]
+    assert (
+        "training options {'precision': '32', 'net': 'csbdeep-unet'}"
+        in (tmp_path / "cmp" / "comparison.md").read_text()
+    )

@@ -7,8 +7,12 @@ from typer.testing import CliRunner
 from noise2stack import api
 from noise2stack.cli import app
 
-spec = pytest.importorskip("bioimageio.spec", reason="bioimage.io export tests need pip install 'noise2stack[bioimageio]'")
-core = pytest.importorskip("bioimageio.core", reason="bioimage.io export tests need pip install 'noise2stack[bioimageio]'")
+spec = pytest.importorskip(
+    "bioimageio.spec", reason="bioimage.io export tests need pip install 'noise2stack[bioimageio]'"
+)
+core = pytest.importorskip(
+    "bioimageio.core", reason="bioimage.io export tests need pip install 'noise2stack[bioimageio]'"
+)
 
 runner = CliRunner()
 TINY = dict(progress=False, epochs=1, steps_per_epoch=2, patch=16, batch=4, val_patches=4, seed=0)

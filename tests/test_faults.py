@@ -30,7 +30,10 @@ def _fingerprint(path):
 @pytest.fixture
 def d(tmp_path, tiny_stack):
     tifffile.imwrite(tmp_path / "clean.tif", tiny_stack)
-    assert run("simulate", tmp_path / "clean.tif", tmp_path / "noisy.tif", "--noise", "gaussian", "--sigma", "5").exit_code == 0
+    assert (
+        run("simulate", tmp_path / "clean.tif", tmp_path / "noisy.tif", "--noise", "gaussian", "--sigma", "5").exit_code
+        == 0
+    )
     return tmp_path
 
 
@@ -55,7 +58,9 @@ def test_existing_outputs_need_overwrite(d):
     assert run("train", d / "noisy.tif", "--out", d / "m", "--overwrite", *TINY).exit_code == 0
     assert (d / "m" / "notes.txt").read_text() == "mine"  # only model files are replaced
     weights = (d / "m" / "weights.safetensors").read_bytes()
-    _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "m", "--overwrite", "--epochs", "1", "--patch", "64"), "--patch 64")
+    _one_line_exit_2(
+        run("train", d / "noisy.tif", "--out", d / "m", "--overwrite", "--epochs", "1", "--patch", "64"), "--patch 64"
+    )
     assert (d / "m" / "weights.safetensors").read_bytes() == weights  # a refused run destroys nothing
     (d / "den.tif").write_bytes(b"precious")
     _one_line_exit_2(run("predict", d / "m", d / "noisy.tif", d / "den.tif"), "exists")
@@ -72,7 +77,9 @@ def test_full_disk_leaves_no_partial_file(d, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(tifffile, "imwrite", full_disk)
-    _one_line_exit_2(run("simulate", d / "clean.tif", d / "out.tif", "--noise", "gaussian", "--sigma", "1"), "No space left")
+    _one_line_exit_2(
+        run("simulate", d / "clean.tif", d / "out.tif", "--noise", "gaussian", "--sigma", "1"), "No space left"
+    )
     monkeypatch.setattr(tifffile, "imwrite", real_imwrite)
     assert sorted(p.name for p in d.iterdir()) == ["clean.tif", "noisy.tif"]
 
@@ -123,14 +130,19 @@ def test_truncated_compressed_tiff(tmp_path):
 
 def test_unwritable_output_folder(d):
     (d / "afile").write_text("x")
-    _one_line_exit_2(run("simulate", d / "clean.tif", d / "afile" / "out.tif", "--noise", "gaussian", "--sigma", "1"), "does not exist")
+    _one_line_exit_2(
+        run("simulate", d / "clean.tif", d / "afile" / "out.tif", "--noise", "gaussian", "--sigma", "1"),
+        "does not exist",
+    )
     _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "afile" / "m", *TINY), "does not exist")
 
 
 def test_read_only_output_folder(d, monkeypatch):
     # root ignores permission bits, so the check itself is made to see a read-only folder
     monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)
-    _one_line_exit_2(run("simulate", d / "clean.tif", d / "o.tif", "--noise", "gaussian", "--sigma", "1"), "not writable")
+    _one_line_exit_2(
+        run("simulate", d / "clean.tif", d / "o.tif", "--noise", "gaussian", "--sigma", "1"), "not writable"
+    )
     _one_line_exit_2(run("train", d / "noisy.tif", "--out", d / "m", *TINY), "not writable")
     assert not (d / "o.tif").exists() and not (d / "m").exists()
 
@@ -139,7 +151,9 @@ def test_compare_keeps_earlier_results(d, tiny_stack):
     (d / "cmp").mkdir()
     (d / "cmp" / "comparison.md").write_text("earlier")
     with pytest.raises(Noise2StackError, match="--overwrite"):
-        api.compare(tiny_stack, d / "cmp", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Noise2Void"], progress=False)
+        api.compare(
+            tiny_stack, d / "cmp", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Noise2Void"], progress=False
+        )
     assert (d / "cmp" / "comparison.md").read_text() == "earlier"
 
 

@@ -15,7 +15,9 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def em(shared_data):
-    clean = read_stack(shared_data / "em_isbi2012_sstem" / "train_volume_zyx.tif")[:2, 100:228, 100:228].astype(np.float32)
+    clean = read_stack(shared_data / "em_isbi2012_sstem" / "train_volume_zyx.tif")[:2, 100:228, 100:228].astype(
+        np.float32
+    )
     noisy = clean + np.random.default_rng(0).normal(0, 20, clean.shape).astype(np.float32)
     return clean, noisy
 
@@ -51,14 +53,18 @@ def test_missing_bm3d_gives_the_install_hint(tmp_path, monkeypatch):
     tifffile.imwrite(tmp_path / "n.tif", np.random.default_rng(0).random((2, 16, 16)).astype(np.float32))
     r = runner.invoke(app, ["denoise", str(tmp_path / "n.tif"), str(tmp_path / "o.tif"), "--method", "bm3d"])
     assert r.exit_code == 2
-    assert r.output.strip().splitlines() == ["noise2stack: error: BM3D needs the optional package bm3d (non-commercial licence): pip install 'noise2stack[bm3d]'"]
+    assert r.output.strip().splitlines() == [
+        "noise2stack: error: BM3D needs the optional package bm3d (non-commercial licence): pip install 'noise2stack[bm3d]'"
+    ]
     assert not (tmp_path / "o.tif").exists()
 
 
 def test_denoise_cli_on_a_2d_image(tmp_path):
     image = np.random.default_rng(0).random((24, 20)).astype(np.float32)
     tifffile.imwrite(tmp_path / "i.tif", image)
-    r = runner.invoke(app, ["denoise", str(tmp_path / "i.tif"), str(tmp_path / "o.tif"), "--method", "median", "--quiet"])
+    r = runner.invoke(
+        app, ["denoise", str(tmp_path / "i.tif"), str(tmp_path / "o.tif"), "--method", "median", "--quiet"]
+    )
     assert r.exit_code == 0, r.output
     from scipy import ndimage
 

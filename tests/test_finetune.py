@@ -21,7 +21,9 @@ TINY_CLI = ["--epochs", "1", "--steps-per-epoch", "1", "--patch", "16", "--batch
 def start(tmp_path_factory):
     d = tmp_path_factory.mktemp("ft")
     y, x = np.mgrid[0:40, 0:36]
-    stack = np.stack([100 * np.exp(-((y - 20 - z) ** 2 + (x - 18) ** 2) / 60.0) + 10 for z in range(7)]).astype(np.float32)
+    stack = np.stack([100 * np.exp(-((y - 20 - z) ** 2 + (x - 18) ** 2) / 60.0) + 10 for z in range(7)]).astype(
+        np.float32
+    )
     stack += np.random.default_rng(0).normal(0, 5, stack.shape).astype(np.float32)
     tifffile.imwrite(d / "a.tif", stack)
     tifffile.imwrite(d / "b.tif", 3 * stack[::-1] + 50)  # other intensities: other normalisation
@@ -30,8 +32,20 @@ def start(tmp_path_factory):
 
 
 def test_refused_for_another_method_with_one_line_naming_both(start):
-    r = CliRunner().invoke(app, ["train", str(start / "b.tif"), "--out", str(start / "x"), "--init", str(start / "n2v"),
-                                 "--method", "n2stack", *TINY_CLI])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(start / "b.tif"),
+            "--out",
+            str(start / "x"),
+            "--init",
+            str(start / "n2v"),
+            "--method",
+            "n2stack",
+            *TINY_CLI,
+        ],
+    )
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and "--method n2v" in lines[0] and "--method n2stack" in lines[0]
@@ -39,21 +53,50 @@ def test_refused_for_another_method_with_one_line_naming_both(start):
 
 
 def test_refused_for_another_net(start):
-    r = CliRunner().invoke(app, ["train", str(start / "b.tif"), "--out", str(start / "y"), "--init", str(start / "n2v"),
-                                 "--net", "n2n-unet", *TINY_CLI])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(start / "b.tif"),
+            "--out",
+            str(start / "y"),
+            "--init",
+            str(start / "n2v"),
+            "--net",
+            "n2n-unet",
+            *TINY_CLI,
+        ],
+    )
     assert r.exit_code == 2 and "--net csbdeep-unet" in r.output and "--net n2n-unet" in r.output
     assert not (start / "y").exists()
 
 
 def test_fine_tuned_model_records_its_start_and_keeps_the_normalisation(start):
-    r = CliRunner().invoke(app, ["train", str(start / "b.tif"), "--out", str(start / "ft"), "--init", str(start / "n2v"), *TINY_CLI])
+    r = CliRunner().invoke(
+        app, ["train", str(start / "b.tif"), "--out", str(start / "ft"), "--init", str(start / "n2v"), *TINY_CLI]
+    )
     assert r.exit_code == 0, r.output
     config = yaml.safe_load((start / "ft" / "config.yaml").read_text())
     assert config["method"] == "n2v"  # inherited from the starting model
-    assert config["init_from"] == {"path": str((start / "n2v").resolve()), "sha256": file_sha256(start / "n2v" / "weights.safetensors")}
+    assert config["init_from"] == {
+        "path": str((start / "n2v").resolve()),
+        "sha256": file_sha256(start / "n2v" / "weights.safetensors"),
+    }
     norm = lambda name: json.loads((start / name / "normalization.json").read_text())  # noqa: E731
     assert norm("ft") == norm("n2v")
-    r = CliRunner().invoke(app, ["train", str(start / "b.tif"), "--out", str(start / "ft2"), "--init", str(start / "n2v"), "--renormalize", *TINY_CLI])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(start / "b.tif"),
+            "--out",
+            str(start / "ft2"),
+            "--init",
+            str(start / "n2v"),
+            "--renormalize",
+            *TINY_CLI,
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert norm("ft2") != norm("n2v")
 

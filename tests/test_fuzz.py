@@ -37,7 +37,11 @@ def arrays(draw):
 
 
 @BUDGET
-@given(array=arrays(), axes=st.sampled_from(["ZYX", "YX", "YXZ", "TYX", "ZYXC", "ZZX", ""]), suffix=st.sampled_from([".npy", ".tif"]))
+@given(
+    array=arrays(),
+    axes=st.sampled_from(["ZYX", "YX", "YXZ", "TYX", "ZYXC", "ZZX", ""]),
+    suffix=st.sampled_from([".npy", ".tif"]),
+)
 def test_readers(tmp_path, array, axes, suffix):
     path = tmp_path / f"a{suffix}"
     try:
@@ -136,13 +140,19 @@ def test_metrics(shape, data, normalize):
 
 
 config_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**9), 10**9),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
     st.lists(st.integers(-5, 200), max_size=3),
 )
 
 
 @BUDGET
-@given(st.dictionaries(st.sampled_from(list(TrainConfig.model_fields) + ["bogus", "Patch", ""]), config_values, max_size=6))
+@given(
+    st.dictionaries(st.sampled_from(list(TrainConfig.model_fields) + ["bogus", "Patch", ""]), config_values, max_size=6)
+)
 def test_config_loader(values):
     try:
         cfg = make_config(**values)

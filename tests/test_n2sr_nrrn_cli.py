@@ -56,9 +56,14 @@ def test_n2sr_trains_on_a_2d_image_and_predicts_stacks_plane_by_plane(n2sr_model
 def test_n2sr_tiled_equals_untiled_blend_and_cut(n2sr_model):
     d = n2sr_model
     outs = {}
-    for name, extra in {"whole": ["--tile", "512"], "blend": ["--tile", "128"], "cut": ["--tile", "128", "--stitch", "cut"],
-                        "sr_whole": ["--output-scale", "2"], "sr_blend": ["--output-scale", "2", "--tile", "32", "--overlap", "8"],
-                        "sr_cut": ["--output-scale", "2", "--tile", "64", "--stitch", "cut"]}.items():
+    for name, extra in {
+        "whole": ["--tile", "512"],
+        "blend": ["--tile", "128"],
+        "cut": ["--tile", "128", "--stitch", "cut"],
+        "sr_whole": ["--output-scale", "2"],
+        "sr_blend": ["--output-scale", "2", "--tile", "32", "--overlap", "8"],
+        "sr_cut": ["--output-scale", "2", "--tile", "64", "--stitch", "cut"],
+    }.items():
         r = run("predict", d / "model", d / "image.tif", d / f"{name}.tif", "--axes", "YX", "--quiet", *extra)
         assert r.exit_code == 0, r.output
         outs[name] = tifffile.imread(d / f"{name}.tif")
@@ -92,8 +97,13 @@ def test_nrrn_trains_saves_loads_and_predicts(nrrn_model):
     config = (d / "model" / "config.yaml").read_text()
     assert "units: 1" in config and "lr: 0.0001" in config and "neighbors: 2" in config
     outs = {}
-    for name, extra in {"whole": ["--tile", "512"], "blend": ["--tile", "60"], "cut": ["--tile", "30", "--stitch", "cut"],
-                        "two": ["--images", "2"], "one": ["--images", "1"]}.items():
+    for name, extra in {
+        "whole": ["--tile", "512"],
+        "blend": ["--tile", "60"],
+        "cut": ["--tile", "30", "--stitch", "cut"],
+        "two": ["--images", "2"],
+        "one": ["--images", "1"],
+    }.items():
         r = run("predict", d / "model", d / "stack.tif", d / f"{name}.tif", "--quiet", *extra)
         assert r.exit_code == 0, r.output
         outs[name] = tifffile.imread(d / f"{name}.tif")
@@ -107,12 +117,16 @@ def test_nrrn_trains_saves_loads_and_predicts(nrrn_model):
 
 def test_nrrn_save_units_writes_one_tiff_per_unit(nrrn_model, tmp_path):
     d = nrrn_model
-    r = run("predict", d / "model", d / "stack.tif", tmp_path / "den.tif", "--save-units", tmp_path / "units", "--quiet")
+    r = run(
+        "predict", d / "model", d / "stack.tif", tmp_path / "den.tif", "--save-units", tmp_path / "units", "--quiet"
+    )
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "units").iterdir()) == ["unit_1.tif"]
     unit = tifffile.imread(tmp_path / "units" / "unit_1.tif")
     assert unit.shape == (5, 40, 120) and np.abs(unit - tifffile.imread(tmp_path / "den.tif")).max() > 0
-    r = run("predict", d / "model", d / "stack.tif", tmp_path / "den2.tif", "--save-units", tmp_path / "units", "--quiet")
+    r = run(
+        "predict", d / "model", d / "stack.tif", tmp_path / "den2.tif", "--save-units", tmp_path / "units", "--quiet"
+    )
     assert r.exit_code == 2 and "--overwrite" in r.output and not (tmp_path / "den2.tif").exists()
 
 
@@ -138,7 +152,7 @@ def test_n2sr_output_scale_2_is_one_tiled_pass_equal_to_the_network_on_the_whole
     windows = {}
     for scale in (1, 2):
         calls = []
-        hook = model.net.register_forward_hook(lambda module, args, output: calls.append(output.shape))
+        hook = model.net.register_forward_hook(lambda module, args, output: calls.append(output.shape))  # noqa: B023 (removed below)
         try:
             out = api.predict(model, stack, axes="ZYX", output_scale=scale, tile=16, overlap=4, progress=False)
         finally:

@@ -34,7 +34,10 @@ def test_manifest_and_reader(tmp_path):
     from npe2 import PluginManifest
 
     manifest = PluginManifest.from_file(os.path.join(os.path.dirname(plugin.__file__), "napari.yaml"))
-    assert {w.display_name for w in manifest.contributions.widgets} == {"Train and denoise", "Denoise with a trained model"}
+    assert {w.display_name for w in manifest.contributions.widgets} == {
+        "Train and denoise",
+        "Denoise with a trained model",
+    }
     data = stack()
     np.save(tmp_path / "s.npy", data)
     read = plugin.get_reader(str(tmp_path / "s.npy"))
@@ -68,7 +71,9 @@ def test_cancel_stops_training(viewer, qtbot, tmp_path):
     widget.folder.setText(str(tmp_path))
     widget.extra_options = ["--epochs", "1000", "--steps-per-epoch", "2", "--patch", "16", "--batch", "4"]
     widget.start()
-    qtbot.waitUntil(lambda: widget.process is not None and (widget.model_dir / "training_log.csv").is_file(), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: widget.process is not None and (widget.model_dir / "training_log.csv").is_file(), timeout=60_000
+    )
     widget.cancel()
     qtbot.waitUntil(lambda: widget.train_button.isEnabled(), timeout=60_000)
     assert widget.cancelled and widget.process.returncode is not None
@@ -80,7 +85,16 @@ def test_cancel_stops_training(viewer, qtbot, tmp_path):
 def test_apply_widget(viewer, qtbot, tmp_path):
     data = stack()
     np.save(tmp_path / "s.npy", data)
-    api.train(tmp_path / "s.npy", tmp_path / "model", progress=False, epochs=1, steps_per_epoch=2, patch=16, batch=4, val_patches=4)
+    api.train(
+        tmp_path / "s.npy",
+        tmp_path / "model",
+        progress=False,
+        epochs=1,
+        steps_per_epoch=2,
+        patch=16,
+        batch=4,
+        val_patches=4,
+    )
     viewer.add_image(data, name="cells")
     widget = plugin.ApplyWidget(viewer)
     widget.folder.setText(str(tmp_path / "nothing"))
@@ -89,4 +103,6 @@ def test_apply_widget(viewer, qtbot, tmp_path):
     widget.folder.setText(str(tmp_path / "model"))
     widget.start()
     qtbot.waitUntil(lambda: "cells denoised" in viewer.layers, timeout=30_000)
-    np.testing.assert_array_equal(viewer.layers["cells denoised"].data, api.predict(tmp_path / "model", data, progress=False))
+    np.testing.assert_array_equal(
+        viewer.layers["cells denoised"].data, api.predict(tmp_path / "model", data, progress=False)
+    )

@@ -29,16 +29,34 @@ def trained(tmp_path_factory):
     noisy = api.simulate(clean, None, "gaussian", sigma=12.0, seed=3)
     np.save(folder / "clean.npy", clean)
     np.save(folder / "noisy.npy", noisy)
-    api.train(folder / "noisy.npy", folder / "model", progress=False, epochs=2, steps_per_epoch=3, patch=16, batch=4,
-              val_patches=4, seed=0)
+    api.train(
+        folder / "noisy.npy",
+        folder / "model",
+        progress=False,
+        epochs=2,
+        steps_per_epoch=3,
+        patch=16,
+        batch=4,
+        val_patches=4,
+        seed=0,
+    )
     api.predict(folder / "model", folder / "noisy.npy", folder / "denoised.npy", progress=False)
     return folder
 
 
 def test_report_prints_evaluate_values(trained, tmp_path):
     out = tmp_path / "report.html"
-    r = run("report", trained / "model", trained / "noisy.npy", "--reference", trained / "clean.npy",
-            "--denoised", trained / "denoised.npy", "--out", out)
+    r = run(
+        "report",
+        trained / "model",
+        trained / "noisy.npy",
+        "--reference",
+        trained / "clean.npy",
+        "--denoised",
+        trained / "denoised.npy",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, r.output
     text = out.read_text(encoding="utf-8")
     denoised = api.evaluate(trained / "denoised.npy", trained / "clean.npy")
@@ -48,7 +66,7 @@ def test_report_prints_evaluate_values(trained, tmp_path):
     assert f'id="noisy-psnr">{noisy["psnr"]:.2f}<' in text
     assert f"mean PSNR {denoised['psnr']:.2f} dB" in r.output
     # The per-plane table: plane, noisy PSNR, denoised PSNR, noisy SSIM, denoised SSIM.
-    table = text[text.index('id="per-plane"'):]
+    table = text[text.index('id="per-plane"') :]
     for n, d in zip(noisy["per_plane"], denoised["per_plane"]):
         row = f"<td>{n['plane']}</td><td>{n['psnr']:.2f}</td><td>{d['psnr']:.2f}</td><td>{n['ssim']:.4f}</td><td>{d['ssim']:.4f}</td>"
         assert row in table
@@ -105,9 +123,19 @@ def test_chromium_renders_the_report(trained, tmp_path):
     api.report(trained / "model", trained / "noisy.npy", out, reference=trained / "clean.npy")
     shot = tmp_path / "shot.png"
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--screenshot={shot}",
-         "--window-size=1200,3000", out.resolve().as_uri()],
-        check=True, capture_output=True, timeout=60,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=1200,3000",
+            out.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     from PIL import Image
 

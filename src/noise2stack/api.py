@@ -34,7 +34,9 @@ def _load(stack: StackLike, axes: str | None) -> np.ndarray:
     """A ZYX array from a path or array; ``axes=None`` takes YX for 2-D and ZYX for 3-D data."""
     if isinstance(stack, np.ndarray):
         if stack.dtype.kind not in "uif" or stack.size == 0:
-            raise Noise2StackError(f"an image must be a non-empty array of integers or floats, got {stack.dtype} {stack.shape}")
+            raise Noise2StackError(
+                f"an image must be a non-empty array of integers or floats, got {stack.dtype} {stack.shape}"
+            )
         if stack.dtype.kind == "f" and not np.isfinite(stack).all():
             raise Noise2StackError("the array contains NaN or Inf values; replace them before denoising")
         array = stack
@@ -185,7 +187,9 @@ def train(
     init_state = None
     if start is not None:
         init_state = _init_state(start, config)
-        config = config.model_copy(update={"init_from": {"path": str(start.folder.resolve()), "sha256": start.checksum()}})
+        config = config.model_copy(
+            update={"init_from": {"path": str(start.folder.resolve()), "sha256": start.checksum()}}
+        )
     inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
     if not inputs:
         raise Noise2StackError("no input stacks given")
@@ -196,14 +200,18 @@ def train(
         what = "an independent noisy copy" if kind == "copy" else "the clean stack"
         raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs --target: {what} of each input")
     if target_list and len(target_list) != len(inputs):
-        raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input")
+        raise Noise2StackError(
+            f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input"
+        )
     out = Path(out)
     if start is not None and start.folder is not None and _same_path(out, start.folder):
         raise Noise2StackError(f"--init {start.folder} is also --out; write the fine-tuned model to another folder")
     from noise2stack.io.zarr_io import is_zarr_path
 
     stream = stream or any(not isinstance(p, np.ndarray) and is_zarr_path(p) for p in inputs)
-    paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)]
+    paths = [
+        p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)
+    ]
     for p in paths:
         if not is_zarr_path(p):
             check_readable(p)
@@ -213,7 +221,9 @@ def train(
         if not out.is_dir():
             raise Noise2StackError(f"--out {out} exists and is not a folder")
         if any(out.iterdir()) and not overwrite:
-            raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
+            raise Noise2StackError(
+                f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)"
+            )
     _check_parent(out)
 
     if channels not in ("separate", "joint"):
@@ -224,7 +234,9 @@ def train(
     if "C" in config.axes:
         n_channels = sorted({s.shape[1] for s in stacks})
         if len(n_channels) != 1:
-            raise Noise2StackError(f"the input stacks have different channel counts {n_channels}; give stacks of one count")
+            raise Noise2StackError(
+                f"the input stacks have different channel counts {n_channels}; give stacks of one count"
+            )
         if channels == "separate":
             return _train_separate(
                 stacks, n_channels[0], out, config, target_list, val, val_target, progress, init, renormalize
@@ -254,12 +266,22 @@ def train(
     }
     normalizer = start.normalizer if start is not None and not renormalize else None
     return fit(
-        config, stacks, out, targets=target_stacks, val_inputs=val_stacks, val_targets=val_targets, progress=progress,
-        info=info, normalizer=normalizer, init_state=init_state,
+        config,
+        stacks,
+        out,
+        targets=target_stacks,
+        val_inputs=val_stacks,
+        val_targets=val_targets,
+        progress=progress,
+        info=info,
+        normalizer=normalizer,
+        init_state=init_state,
     )
 
 
-def _train_separate(stacks, n_channels, out, config, targets, val, val_target, progress, init, renormalize) -> list[Model]:
+def _train_separate(
+    stacks, n_channels, out, config, targets, val, val_target, progress, init, renormalize
+) -> list[Model]:
     """``--channels separate``: one model per channel, in ``out/channel-0``, ``out/channel-1``, ...
 
     (the layout :func:`predict` reads); ``stacks`` are (Z, C, Y, X) arrays.
@@ -269,20 +291,33 @@ def _train_separate(stacks, n_channels, out, config, targets, val, val_target, p
     Path(out).mkdir(exist_ok=True)
     loaded = {
         name: [_load(p, config.axes) for p in paths] if paths else None
-        for name, paths in (("targets", targets), ("val", [val] if val is not None else None),
-                            ("val_target", [val_target] if val_target is not None else None))
+        for name, paths in (
+            ("targets", targets),
+            ("val", [val] if val is not None else None),
+            ("val_target", [val_target] if val_target is not None else None),
+        )
     }
     models = []
     for c in range(n_channels):
+
         def pick(arrays):
             return None if arrays is None else [a[:, c] for a in arrays]
 
         val_c, val_target_c = pick(loaded["val"]), pick(loaded["val_target"])
-        models.append(train(
-            [s[:, c] for s in stacks], Path(out) / f"channel-{c}", config=single, targets=pick(loaded["targets"]),
-            val=val_c[0] if val_c else None, val_target=val_target_c[0] if val_target_c else None,
-            overwrite=True, progress=progress, init=init, renormalize=renormalize,
-        ))
+        models.append(
+            train(
+                [s[:, c] for s in stacks],
+                Path(out) / f"channel-{c}",
+                config=single,
+                targets=pick(loaded["targets"]),
+                val=val_c[0] if val_c else None,
+                val_target=val_target_c[0] if val_target_c else None,
+                overwrite=True,
+                progress=progress,
+                init=init,
+                renormalize=renormalize,
+            )
+        )
     return models
 
 
@@ -329,7 +364,11 @@ def _stream_views(inputs: Sequence[StackLike]) -> list:
         stack_axis = resolve_stack_axis(spec, None)
         loops = loop_axes(spec, stack_axis)
         for loop in np.ndindex(*[spec.size(a) for a in loops]):
-            views.append(StackView(functools.partial(open_array, spec), spec.axes, stack_axis, dict(zip(loops, loop)), spec.shape))
+            views.append(
+                StackView(
+                    functools.partial(open_array, spec), spec.axes, stack_axis, dict(zip(loops, loop)), spec.shape
+                )
+            )
     return views
 
 
@@ -353,11 +392,16 @@ def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Mo
     inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
     stacks = [_load(s, config.axes) for s in inputs]
     return fit(
-        config, stacks, folder,
+        config,
+        stacks,
+        folder,
         targets=[_load(t, config.axes) for t in targets] if targets else None,
         val_inputs=[_load(val, config.axes)] if val is not None else None,
         val_targets=[_load(val_target, config.axes)] if val_target is not None else None,
-        progress=progress, resume=True, normalizer=model.normalizer, noise_model=model.noise_model,
+        progress=progress,
+        resume=True,
+        normalizer=model.normalizer,
+        noise_model=model.noise_model,
     )
 
 
@@ -380,7 +424,7 @@ def predict(
     batch: int | None = None,
     axes: str | None = None,
     overwrite: bool = False,
-    progress: "bool | ProgressLog" = True,
+    progress: bool | ProgressLog = True,
     kspace: Sequence[str | os.PathLike] | None = None,
     tta: bool = False,
     uncertainty: str | os.PathLike | None = None,
@@ -472,12 +516,29 @@ def predict(
                     f"predict this {method.name} model into a TIFF or .npy output"
                 )
         return predict_chunked(
-            model, noisy, out, axes=axes, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
-            batch=batch, tta=tta, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
-            overwrite=overwrite, progress=progress, devices=devices, precision=precision,
+            model,
+            noisy,
+            out,
+            axes=axes,
+            stack_axis=stack_axis,
+            chunk_planes=chunk_planes,
+            tile=tile,
+            overlap=overlap,
+            batch=batch,
+            tta=tta,
+            scheduler=scheduler,
+            jobs=jobs,
+            pyramid=pyramid,
+            channels=channels,
+            overwrite=overwrite,
+            progress=progress,
+            devices=devices,
+            precision=precision,
         )
     if devices not in (None, 1):
-        raise Noise2StackError("--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it")
+        raise Noise2StackError(
+            "--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it"
+        )
     if out is not None:
         out = _check_output(out, [noisy], overwrite)
     if uncertainty is not None:
@@ -486,8 +547,13 @@ def predict(
             raise Noise2StackError("--uncertainty must differ from the output path")
     folders = channel_models(model) if not isinstance(model, Model) else [model]
     separate = dict(tile=tile, overlap=overlap, batch=batch, tta=tta, stitch=stitch, precision=precision)
-    others = {"--kspace": kspace, "--uncertainty": uncertainty, "--save-units": save_units, "--images": images,
-              "--output-scale": output_scale != 1}
+    others = {
+        "--kspace": kspace,
+        "--uncertainty": uncertainty,
+        "--save-units": save_units,
+        "--images": images,
+        "--output-scale": output_scale != 1,
+    }
     if len(folders) > 1 and channels == "joint":
         raise Noise2StackError(f"--channels joint: {model} holds one model per channel; leave out --channels")
     if len(folders) > 1:
@@ -523,7 +589,9 @@ def predict(
         sidecars = [read_sidecar(p) for p in kspace]
         for p, side in zip(kspace, sidecars):
             if side["mask"].shape != stack.shape:
-                raise Noise2StackError(f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})")
+                raise Noise2StackError(
+                    f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})"
+                )
     if stitch not in ("blend", "cut"):
         raise Noise2StackError(f"unknown --stitch {stitch!r}; use blend or cut")
     scales = (1, m.method.output_scale(m.config))
@@ -562,13 +630,32 @@ def predict(
             from noise2stack.predict.cut import predict_stack_cut
 
             return predict_stack_cut(
-                net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-                channels_last=m.config.channels_last, progress=progress, precision=precision,
+                net,
+                normalized,
+                m.neighbors,
+                m.include_center,
+                tile=tile,
+                overlap=overlap,
+                batch=batch,
+                channels_last=m.config.channels_last,
+                progress=progress,
+                precision=precision,
             )
         return predict_stack(
-            net, normalized, m.neighbors, m.include_center, tile=tile, overlap=overlap, batch=batch,
-            channels_last=m.config.channels_last, progress=progress, tta=tta, precision=precision,
-            head=head, out_channels=1 if head is None else 2, output_scale=scale,
+            net,
+            normalized,
+            m.neighbors,
+            m.include_center,
+            tile=tile,
+            overlap=overlap,
+            batch=batch,
+            channels_last=m.config.channels_last,
+            progress=progress,
+            tta=tta,
+            precision=precision,
+            head=head,
+            out_channels=1 if head is None else 2,
+            output_scale=scale,
         )
 
     if output_scale == 2 and stitch == "blend":  # one pass: the tiler keeps each window's 2x core
@@ -606,7 +693,12 @@ def predict(
         reference = None if isinstance(noisy, np.ndarray) or output_scale != 1 else noisy
         write_stack(out, result, axes, metadata=provenance, reference=reference)
     if uncertainty is not None:
-        meta = {"noise2stack": package_version(), "method": m.config.method, "content": "posterior std", "model_sha256": m.checksum()}
+        meta = {
+            "noise2stack": package_version(),
+            "method": m.config.method,
+            "content": "posterior std",
+            "model_sha256": m.checksum(),
+        }
         write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
     if unit_paths:
         unit_dir.mkdir(exist_ok=True)
@@ -638,7 +730,9 @@ def _check_in_memory(noisy: StackLike, tta: bool) -> None:
         )
 
 
-def _predict_separate(models: list, noisy: StackLike, out, axes: str | None, progress, others: dict, **options) -> np.ndarray:
+def _predict_separate(
+    models: list, noisy: StackLike, out, axes: str | None, progress, others: dict, **options
+) -> np.ndarray:
     """``--channels separate`` in memory: each channel of a C-axis stack denoised by its own model
     (``models``: one per channel, or one for all), written in the input's axes."""
     given = [name for name, value in others.items() if value]
@@ -651,15 +745,23 @@ def _predict_separate(models: list, noisy: StackLike, out, axes: str | None, pro
         raise Noise2StackError(f"a model per channel needs a channel axis: give --axes with C (got {axes})")
     stack = _load(noisy, axes)  # (Z, C, Y, X)
     if len(loaded) > 1 and len(loaded) != stack.shape[1]:
-        raise Noise2StackError(f"{len(loaded)} channel models for {stack.shape[1]} channel(s); give one model, or one per channel")
+        raise Noise2StackError(
+            f"{len(loaded)} channel models for {stack.shape[1]} channel(s); give one model, or one per channel"
+        )
     result = np.stack(
-        [predict(loaded[c if len(loaded) > 1 else 0], stack[:, c], None, axes="ZYX", progress=progress, **options)
-         for c in range(stack.shape[1])],
+        [
+            predict(loaded[c if len(loaded) > 1 else 0], stack[:, c], None, axes="ZYX", progress=progress, **options)
+            for c in range(stack.shape[1])
+        ],
         axis=1,
     )
     if out is not None:
-        provenance = {"noise2stack": package_version(), "channels": "separate",
-                      "model_sha256": [m.checksum() for m in loaded], **options}
+        provenance = {
+            "noise2stack": package_version(),
+            "channels": "separate",
+            "model_sha256": [m.checksum() for m in loaded],
+            **options,
+        }
         write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
     return result
 
@@ -730,16 +832,28 @@ def predict_chunked(
 
     spec = inspect_volume(noisy, axes)
     store = predict_volume(
-        channel_models(model), spec, out, stack_axis=stack_axis, chunk_planes=chunk_planes, tile=tile, overlap=overlap,
-        batch=batch, tta=tta, channels=channels, scheduler=scheduler, jobs=jobs, pyramid=pyramid, overwrite=overwrite,
-        progress=progress, devices=devices, precision=precision,
+        channel_models(model),
+        spec,
+        out,
+        stack_axis=stack_axis,
+        chunk_planes=chunk_planes,
+        tile=tile,
+        overlap=overlap,
+        batch=batch,
+        tta=tta,
+        channels=channels,
+        scheduler=scheduler,
+        jobs=jobs,
+        pyramid=pyramid,
+        overwrite=overwrite,
+        progress=progress,
+        devices=devices,
+        precision=precision,
     )
     return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
 
 
-def evaluate(
-    prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX"
-) -> dict:
+def evaluate(prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX") -> dict:
     """PSNR, SSIM and NRMSE per plane and their means (see :mod:`noise2stack.metrics`)."""
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
@@ -793,7 +907,14 @@ def simulate(
     else:
         noisy = add_noise(stack, noise, sigma=sigma, peak=peak, seed=seed)
     if out is not None:
-        provenance = {"noise2stack": package_version(), "noise": noise, "sigma": sigma, "peak": peak, "keep": keep, "seed": seed}
+        provenance = {
+            "noise2stack": package_version(),
+            "noise": noise,
+            "sigma": sigma,
+            "peak": peak,
+            "keep": keep,
+            "seed": seed,
+        }
         reference = None if isinstance(clean, np.ndarray) else clean
         if noise == "kspace":
             kspace.write_sidecar(sidecar_path(out), sidecar)
@@ -822,7 +943,12 @@ def denoise(
     stack = _load(array, axes)
     result = denoise_stack(stack, method, sigma=sigma, average=average_neighbors, progress=progress, **options)
     if out is not None:
-        meta = {"noise2stack": package_version(), "method": method, "sigma": sigma, "average_neighbors": average_neighbors}
+        meta = {
+            "noise2stack": package_version(),
+            "method": method,
+            "sigma": sigma,
+            "average_neighbors": average_neighbors,
+        }
         write_stack(out, result, axes, metadata=meta)
     return result
 
@@ -868,8 +994,16 @@ def compare(
         if unknown:
             raise Noise2StackError(f"unknown training options {sorted(unknown)}")
     return run_compare(
-        stack, out, noise, budget=budget, seed=seed, methods=methods, normalize=normalize, progress=progress,
-        title=title, train_options=train_options,
+        stack,
+        out,
+        noise,
+        budget=budget,
+        seed=seed,
+        methods=methods,
+        normalize=normalize,
+        progress=progress,
+        title=title,
+        train_options=train_options,
     )
 
 
@@ -892,8 +1026,15 @@ def noise_model(
     """
     from noise2stack.noise import histogram, poisson_gaussian
 
-    sources = [n for n, v in (("--signal/--observation", signal if signal is not None else observation),
-                              ("--calibration", calibration), ("--estimate-from", estimate_from)) if v is not None]
+    sources = [
+        n
+        for n, v in (
+            ("--signal/--observation", signal if signal is not None else observation),
+            ("--calibration", calibration),
+            ("--estimate-from", estimate_from),
+        )
+        if v is not None
+    ]
     if len(sources) != 1:
         raise Noise2StackError("give exactly one of --signal with --observation, --calibration or --estimate-from")
     if (signal is None) != (observation is None):
@@ -915,12 +1056,20 @@ def noise_model(
     if signal is not None:
         s, o = load(signal), load(observation)
         if s.shape != o.shape:
-            raise Noise2StackError(f"--signal has shape {s.shape} but --observation has shape {o.shape}; they must match")
-        model = histogram.from_pairs(s, o, provenance={**record, "signal": _file_record(signal), "observation": _file_record(observation)})
+            raise Noise2StackError(
+                f"--signal has shape {s.shape} but --observation has shape {o.shape}; they must match"
+            )
+        model = histogram.from_pairs(
+            s, o, provenance={**record, "signal": _file_record(signal), "observation": _file_record(observation)}
+        )
     elif calibration is not None:
-        model = histogram.from_calibration(load(calibration), provenance={**record, "calibration": _file_record(calibration)})
+        model = histogram.from_calibration(
+            load(calibration), provenance={**record, "calibration": _file_record(calibration)}
+        )
     else:
-        model = poisson_gaussian.estimate_model(load(estimate_from), provenance={**record, "noisy": _file_record(estimate_from)})
+        model = poisson_gaussian.estimate_model(
+            load(estimate_from), provenance={**record, "noisy": _file_record(estimate_from)}
+        )
     model.save(out)
     if plot is not None:
         histogram.plot(model, plot)
@@ -969,9 +1118,13 @@ def analyze(
     if target is not None:
         copy = _load(target, axes)
         if copy.shape != noisy.shape:
-            raise Noise2StackError(f"--target has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack")
+            raise Noise2StackError(
+                f"--target has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack"
+            )
     if min(noisy.shape[1:]) < 8:
-        raise Noise2StackError(f"planes of {noisy.shape[1]}x{noisy.shape[2]} pixels are too small to analyze (at least 8x8)")
+        raise Noise2StackError(
+            f"planes of {noisy.shape[1]}x{noisy.shape[2]} pixels are too small to analyze (at least 8x8)"
+        )
     if float(noisy.max()) == float(noisy.min()):
         raise Noise2StackError("the stack is constant: there is nothing to analyze")
     result = analyze_stack(noisy, copy, max_pairs=max_pairs)
@@ -1005,14 +1158,20 @@ def analysis_summary(result: dict) -> str:
     rec = result["recommendation"]
     pred, raw = result["neighbor_predictability_db"], result["neighbor_predictability_raw_db"]
     lines = [f"stack {'x'.join(map(str, result['shape']))} (ZYX), {result['planes_sampled']} planes sampled"]
-    lines.append("neighbour predictability (dB, noise-corrected; raw in brackets): "
-                 + ", ".join(f"d={d}: {db(pred[d]).strip()} [{db(raw[d]).strip()}]" for d in pred))
+    lines.append(
+        "neighbour predictability (dB, noise-corrected; raw in brackets): "
+        + ", ".join(f"d={d}: {db(pred[d]).strip()} [{db(raw[d]).strip()}]" for d in pred)
+    )
     rho = result["noise_correlation"]
     if rho is None:
         lines.append("noise correlation between planes: n/a (one plane)")
     else:
-        verdict = ("HIGH: the noise is correlated between neighbouring planes; Noise2Stack self-supervision "
-                   "would learn to copy it" if rho >= CORRELATED_NOISE else "low: the noise is independent between planes")
+        verdict = (
+            "HIGH: the noise is correlated between neighbouring planes; Noise2Stack self-supervision "
+            "would learn to copy it"
+            if rho >= CORRELATED_NOISE
+            else "low: the noise is independent between planes"
+        )
         lines.append(f"noise correlation between neighbouring planes: {rho:.2f} ({verdict})")
     if result["copy_noise_correlation"] is not None:
         lines.append(f"noise correlation between stack and copy: {result['copy_noise_correlation']:.2f}")
@@ -1024,8 +1183,10 @@ def analysis_summary(result: dict) -> str:
     else:
         line += "no Poisson-Gaussian fit" + ("" if noise["r2"] is None else f" (r2 {noise['r2']:.2f})")
     lines.append(line)
-    lines.append(f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
-                 + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else ""))
+    lines.append(
+        f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
+        + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else "")
+    )
     lines.append(f"  why: {rec['reason']}")
     return "\n".join(lines)
 
@@ -1063,8 +1224,8 @@ def report(
         ``out`` (path), ``metrics`` (``{"noisy": evaluate(...), "denoised": evaluate(...)}`` or None),
         ``analysis`` (:func:`analyze` of the noisy stack, or ``{"error": why}``).
     """
-    from noise2stack.model import LOG_FILE
     from noise2stack import report as pages
+    from noise2stack.model import LOG_FILE
 
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
@@ -1080,16 +1241,23 @@ def report(
     if reference is not None:
         clean = _load(reference, axes)
         if clean.shape != stack.shape:
-            raise Noise2StackError(f"--reference has shape {clean.shape}, the noisy stack {stack.shape} (ZYX); give the clean version of the same stack")
+            raise Noise2StackError(
+                f"--reference has shape {clean.shape}, the noisy stack {stack.shape} (ZYX); give the clean version of the same stack"
+            )
     if denoised is not None:
         result = _load(denoised, axes)
         if result.shape != stack.shape:
-            raise Noise2StackError(f"--denoised has shape {result.shape}, the noisy stack {stack.shape} (ZYX); give this stack's prediction")
+            raise Noise2StackError(
+                f"--denoised has shape {result.shape}, the noisy stack {stack.shape} (ZYX); give this stack's prediction"
+            )
     else:
         result = predict(m, stack, progress=False)
     metrics = None
     if clean is not None:
-        metrics = {"noisy": evaluate(stack, clean, normalize=normalize), "denoised": evaluate(result, clean, normalize=normalize)}
+        metrics = {
+            "noisy": evaluate(stack, clean, normalize=normalize),
+            "denoised": evaluate(result, clean, normalize=normalize),
+        }
     try:
         analysis = analyze(stack)
     except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
@@ -1106,8 +1274,9 @@ def report(
         "denoised": "predicted for this report" if denoised is None else name(denoised, "(array)"),
         "reference": name(reference, "(array)") if reference is not None else "",
     }
-    text = pages.model_report_html(model=m, noisy=stack, denoised=result, reference=clean, metrics=metrics,
-                                   analysis=analysis, log=log, names=names)
+    text = pages.model_report_html(
+        model=m, noisy=stack, denoised=result, reference=clean, metrics=metrics, analysis=analysis, log=log, names=names
+    )
     from noise2stack.io.atomic import write_text
 
     write_text(out, text)
@@ -1154,13 +1323,19 @@ def export(
         if m.folder is not None and (m.folder / VERSIONS_FILE).is_file():
             with contextlib.suppress(json.JSONDecodeError, OSError):
                 record = json.loads((m.folder / VERSIONS_FILE).read_text(encoding="utf-8"))
-        paths = [r.get("path") for r in ((record.get("training_data") or {}).get("inputs") or []) if isinstance(r, dict)]
+        paths = [
+            r.get("path") for r in ((record.get("training_data") or {}).get("inputs") or []) if isinstance(r, dict)
+        ]
         if not paths or not paths[0] or not Path(paths[0]).is_file():
-            raise Noise2StackError("the model's training stack is not available; pass --sample NOISY for the package's test data")
+            raise Noise2StackError(
+                "the model's training stack is not available; pass --sample NOISY for the package's test data"
+            )
         sample = paths[0]
     stack = _load(sample, axes or m.config.axes)
     from noise2stack.data.sampler import min_planes
 
     if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
-        raise Noise2StackError(f"the sample stack has {stack.shape[0]} plane(s); this model needs at least {min_planes(m.neighbors, m.include_center)}")
+        raise Noise2StackError(
+            f"the sample stack has {stack.shape[0]} plane(s); this model needs at least {min_planes(m.neighbors, m.include_center)}"
+        )
     return export_bioimageio(m, stack, out, name=name, authors=list(authors) if authors else None)

@@ -11,7 +11,7 @@ import math
 import signal
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
@@ -63,19 +63,23 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main_options(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit"),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
 ) -> None:
     """Self-supervised denoising of image stacks (Noise2Stack and friends)."""
 
 
 @app.command()
 def train(
-    noisy: Optional[List[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
+    noisy: Optional[list[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
     out: Optional[Path] = typer.Option(None, "--out", help="model folder to write"),
     method: Optional[str] = typer.Option(None, "--method", help="training strategy [default: n2stack]"),
     mode: Optional[str] = typer.Option(None, "--mode", help="self | copy [default: self]"),
     neighbors: Optional[int] = typer.Option(None, "--neighbors", help="even number of neighbour planes [default: 2]"),
-    target: Optional[List[Path]] = typer.Option(None, "--target", help="independent noisy copy of each input (copy mode)"),
+    target: Optional[list[Path]] = typer.Option(
+        None, "--target", help="independent noisy copy of each input (copy mode)"
+    ),
     max_time: Optional[float] = typer.Option(None, "--max-time", help="wall-clock budget in seconds"),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="[default: 100, or what fits --max-time]"),
     steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="[default: 100]"),
@@ -83,37 +87,91 @@ def train(
     batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
-    net: Optional[str] = typer.Option(None, "--net", help="csbdeep-unet | n2n-unet | n2v2-unet | n2sr-unet | nrrn [default: csbdeep-unet, or the method's]"),
-    n2v2: bool = typer.Option(False, "--n2v2", help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts"),
-    n2v_window: Optional[int] = typer.Option(None, "--n2v-window", help="with --method n2v: side of the square a masked pixel's replacement comes from [default: 11]"),
-    n2v_fraction: Optional[float] = typer.Option(None, "--n2v-fraction", help="with --method n2v: share of pixels masked per patch [default: 0.05]"),
-    residual: Optional[bool] = typer.Option(None, "--residual/--no-residual", help="add the middle input plane(s) to the output"),
-    batch_norm: Optional[bool] = typer.Option(None, "--batch-norm/--no-batch-norm", help="batch normalisation in the U-Net (csbdeep-unet, n2v2-unet) [default: off]"),
-    background: Optional[bool] = typer.Option(None, "--background/--no-background", help="subtract the median background"),
+    net: Optional[str] = typer.Option(
+        None,
+        "--net",
+        help="csbdeep-unet | n2n-unet | n2v2-unet | n2sr-unet | nrrn [default: csbdeep-unet, or the method's]",
+    ),
+    n2v2: bool = typer.Option(
+        False,
+        "--n2v2",
+        help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts",
+    ),
+    n2v_window: Optional[int] = typer.Option(
+        None,
+        "--n2v-window",
+        help="with --method n2v: side of the square a masked pixel's replacement comes from [default: 11]",
+    ),
+    n2v_fraction: Optional[float] = typer.Option(
+        None, "--n2v-fraction", help="with --method n2v: share of pixels masked per patch [default: 0.05]"
+    ),
+    residual: Optional[bool] = typer.Option(
+        None, "--residual/--no-residual", help="add the middle input plane(s) to the output"
+    ),
+    batch_norm: Optional[bool] = typer.Option(
+        None,
+        "--batch-norm/--no-batch-norm",
+        help="batch normalisation in the U-Net (csbdeep-unet, n2v2-unet) [default: off]",
+    ),
+    background: Optional[bool] = typer.Option(
+        None, "--background/--no-background", help="subtract the median background"
+    ),
     loss: Optional[str] = typer.Option(None, "--loss", help="mse | mae: training loss [default: mse]"),
-    normalization: Optional[str] = typer.Option(None, "--normalization", help="percentile | minmax | meanstd [default: percentile]"),
+    normalization: Optional[str] = typer.Option(
+        None, "--normalization", help="percentile | minmax | meanstd [default: percentile]"
+    ),
     val: Optional[Path] = typer.Option(None, "--val", help="validation stack instead of held-out planes"),
-    val_target: Optional[Path] = typer.Option(None, "--val-target", help="noisy copy of the validation stack (copy mode)"),
+    val_target: Optional[Path] = typer.Option(
+        None, "--val-target", help="noisy copy of the validation stack (copy mode)"
+    ),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", help="continue the interrupted training in this model folder"
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
     log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per epoch to this file"),
     # probabilistic methods (pn2v, pn2stack)
-    noise_model: Optional[Path] = typer.Option(None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"),
-    samples: Optional[int] = typer.Option(None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"),
-    clip: Optional[bool] = typer.Option(None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"),
+    noise_model: Optional[Path] = typer.Option(
+        None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"
+    ),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"
+    ),
+    clip: Optional[bool] = typer.Option(
+        None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"
+    ),
     # --- fine-tuning and NRRN (issue 10) ---
-    init: Optional[Path] = typer.Option(None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"),
-    renormalize: bool = typer.Option(False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"),
+    init: Optional[Path] = typer.Option(
+        None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"
+    ),
+    renormalize: bool = typer.Option(
+        False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"
+    ),
     units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
     # streaming from stores (Zarr / OME-Zarr always stream)
     workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
-    stream_cache_mb: Optional[int] = typer.Option(None, "--stream-cache-mb", help="streaming: MiB of planes each process caches (main and every worker) [default: 256]"),
-    stream: bool = typer.Option(False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"),
-    devices: Optional[int] = typer.Option(None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto | 32 | bf16 | 16: mixed-precision arithmetic [default: auto, bf16 where the hardware has it]"),
-    channels: str = typer.Option("separate", "--channels", help="with a C in --axes: separate (one model per channel, in OUT/channel-N) or joint (one model sees all channels' neighbours and predicts all)"),
+    stream_cache_mb: Optional[int] = typer.Option(
+        None,
+        "--stream-cache-mb",
+        help="streaming: MiB of planes each process caches (main and every worker) [default: 256]",
+    ),
+    stream: bool = typer.Option(
+        False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"
+    ),
+    devices: Optional[int] = typer.Option(
+        None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"
+    ),
+    precision: Optional[str] = typer.Option(
+        None,
+        "--precision",
+        help="auto | 32 | bf16 | 16: mixed-precision arithmetic [default: auto, bf16 where the hardware has it]",
+    ),
+    channels: str = typer.Option(
+        "separate",
+        "--channels",
+        help="with a C in --axes: separate (one model per channel, in OUT/channel-N) or joint (one model sees all channels' neighbours and predicts all)",
+    ),
 ) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
 
@@ -130,14 +188,46 @@ def train(
         method, net, extra = "n2v", "n2v2-unet", {"n2v_replacement": "median"}
     log = _progress_log(quiet, log_json)
     model = _run(
-        api.train, noisy or None, out, targets=target, val=val, val_target=val_target, config_file=config,
-        overwrite=overwrite, progress=log, resume=resume,
-        method=method, mode=mode, neighbors=neighbors, max_time=max_time, epochs=epochs,
-        steps_per_epoch=steps_per_epoch, patch=patch, batch=batch, seed=seed, axes=axes, net=net,
-        residual=residual, batch_norm=batch_norm, background=background, normalization=normalization, loss=loss, n2v_window=n2v_window, n2v_fraction=n2v_fraction,
-        noise_model=str(noise_model) if noise_model is not None else None, pn2v_samples=samples, noise_model_clip=clip,
-        init=init, renormalize=renormalize, units=units,
-        num_workers=workers, stream_cache_mb=stream_cache_mb, stream=stream, devices=devices, precision=precision, channels=channels,
+        api.train,
+        noisy or None,
+        out,
+        targets=target,
+        val=val,
+        val_target=val_target,
+        config_file=config,
+        overwrite=overwrite,
+        progress=log,
+        resume=resume,
+        method=method,
+        mode=mode,
+        neighbors=neighbors,
+        max_time=max_time,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        patch=patch,
+        batch=batch,
+        seed=seed,
+        axes=axes,
+        net=net,
+        residual=residual,
+        batch_norm=batch_norm,
+        background=background,
+        normalization=normalization,
+        loss=loss,
+        n2v_window=n2v_window,
+        n2v_fraction=n2v_fraction,
+        noise_model=str(noise_model) if noise_model is not None else None,
+        pn2v_samples=samples,
+        noise_model_clip=clip,
+        init=init,
+        renormalize=renormalize,
+        units=units,
+        num_workers=workers,
+        stream_cache_mb=stream_cache_mb,
+        stream=stream,
+        devices=devices,
+        precision=precision,
+        channels=channels,
         **extra,
     )
     log.close()
@@ -145,7 +235,9 @@ def train(
     if isinstance(model, list):  # --channels separate: one model per channel
         stopped = [m for m in model if m.stopped_by_signal is not None]
         if stopped:
-            typer.echo(f"noise2stack: training stopped by a signal in {stopped[0].folder}; run the command again", err=True)
+            typer.echo(
+                f"noise2stack: training stopped by a signal in {stopped[0].folder}; run the command again", err=True
+            )
             raise typer.Exit(128 + stopped[0].stopped_by_signal)
         if not quiet:
             typer.echo(f"{len(model)} channel models written to {folder}/channel-0 ... channel-{len(model) - 1}")
@@ -167,32 +259,66 @@ def predict(
     model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
     noisy: Path = typer.Argument(..., help="stack to denoise"),
     out: Path = typer.Argument(..., help="output file (float32 TIFF or .npy)"),
-    tile: int = typer.Option(512, "--tile", help="tile side in pixels; each tile also reads the network's context, so any size gives the same result"),
+    tile: int = typer.Option(
+        512,
+        "--tile",
+        help="tile side in pixels; each tile also reads the network's context, so any size gives the same result",
+    ),
     overlap: Optional[int] = typer.Option(None, "--overlap", help="blending ramp between tiles in pixels [default: 0]"),
     tta: bool = typer.Option(False, "--tta", help="mean over the 8 rotations and flips (8x the time)"),
     batch: Optional[int] = typer.Option(None, "--batch", help="tiles per forward pass [default: 1 on CPU, 8 on GPU]"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
-    kspace: Optional[List[Path]] = typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
+    kspace: Optional[list[Path]] = typer.Option(
+        None, "--kspace", help="k-space sidecar(s) for spectral post-processing"
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
     quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
-    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per 10 % of the planes to this file"),
+    log_json: Optional[Path] = typer.Option(
+        None, "--log-json", help="append one JSON object per 10 % of the planes to this file"
+    ),
     uncertainty: Optional[Path] = typer.Option(
         None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior standard deviation per pixel here"
     ),
     # --- Noise2SR and NRRN (issue 10) ---
-    output_scale: int = typer.Option(1, "--output-scale", help="2: keep a Noise2SR model's super-resolved output (Y, X doubled)"),
-    stitch: str = typer.Option("blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"),
-    images: Optional[int] = typer.Option(None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"),
-    save_units: Optional[Path] = typer.Option(None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"),
+    output_scale: int = typer.Option(
+        1, "--output-scale", help="2: keep a Noise2SR model's super-resolved output (Y, X doubled)"
+    ),
+    stitch: str = typer.Option(
+        "blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"
+    ),
+    images: Optional[int] = typer.Option(
+        None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"
+    ),
+    save_units: Optional[Path] = typer.Option(
+        None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"
+    ),
     # chunked prediction (a Zarr input or a *.zarr output)
-    stack_axis: Optional[str] = typer.Option(None, "--stack-axis", help="Z or T: the axis neighbours are taken along [default: Z when present]"),
-    chunk_planes: int = typer.Option(32, "--chunk-planes", help="Zarr output: planes per chunk along the stack axis (memory grows with it)"),
-    scheduler: str = typer.Option("threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"),
+    stack_axis: Optional[str] = typer.Option(
+        None, "--stack-axis", help="Z or T: the axis neighbours are taken along [default: Z when present]"
+    ),
+    chunk_planes: int = typer.Option(
+        32, "--chunk-planes", help="Zarr output: planes per chunk along the stack axis (memory grows with it)"
+    ),
+    scheduler: str = typer.Option(
+        "threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"
+    ),
     jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
     pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
-    channels: Optional[str] = typer.Option(None, "--channels", help="separate | joint: each channel on its own (MODEL/channel-N per channel, or one model for all), or all at once by a model trained with --channels joint [default: as the model was trained]"),
-    devices: Optional[int] = typer.Option(None, "--devices", help="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis"),
-    precision: str = typer.Option("32", "--precision", help="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)"),
+    channels: Optional[str] = typer.Option(
+        None,
+        "--channels",
+        help="separate | joint: each channel on its own (MODEL/channel-N per channel, or one model for all), or all at once by a model trained with --channels joint [default: as the model was trained]",
+    ),
+    devices: Optional[int] = typer.Option(
+        None,
+        "--devices",
+        help="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis",
+    ),
+    precision: str = typer.Option(
+        "32",
+        "--precision",
+        help="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)",
+    ),
 ) -> None:
     """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr).
 
@@ -201,11 +327,33 @@ def predict(
     from noise2stack import api
 
     log = _progress_log(quiet, log_json)
-    _run(api.predict, model_dir, noisy, out, tile=tile, overlap=overlap, batch=batch, axes=axes, overwrite=overwrite,
-         progress=log, kspace=kspace, tta=tta, uncertainty=uncertainty,
-         output_scale=output_scale, stitch=stitch, images=images, save_units=save_units,
-         stack_axis=stack_axis, chunk_planes=chunk_planes, scheduler=scheduler, jobs=jobs, pyramid=pyramid, channels=channels,
-         devices=devices, precision=precision)
+    _run(
+        api.predict,
+        model_dir,
+        noisy,
+        out,
+        tile=tile,
+        overlap=overlap,
+        batch=batch,
+        axes=axes,
+        overwrite=overwrite,
+        progress=log,
+        kspace=kspace,
+        tta=tta,
+        uncertainty=uncertainty,
+        output_scale=output_scale,
+        stitch=stitch,
+        images=images,
+        save_units=save_units,
+        stack_axis=stack_axis,
+        chunk_planes=chunk_planes,
+        scheduler=scheduler,
+        jobs=jobs,
+        pyramid=pyramid,
+        channels=channels,
+        devices=devices,
+        precision=precision,
+    )
     log.close()
     if not quiet:
         typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
@@ -216,20 +364,35 @@ def noise_model_command(
     out: Path = typer.Argument(..., help="noise-model file to write (.npz)"),
     signal_file: Optional[Path] = typer.Option(None, "--signal", help="clean signal, paired with --observation"),
     observation: Optional[Path] = typer.Option(None, "--observation", help="noisy observation of --signal, same shape"),
-    calibration: Optional[Path] = typer.Option(None, "--calibration", help="stack of repeated noisy images of one static scene"),
-    estimate_from: Optional[Path] = typer.Option(None, "--estimate-from", help="noisy data: fit a Poisson-Gaussian model"),
+    calibration: Optional[Path] = typer.Option(
+        None, "--calibration", help="stack of repeated noisy images of one static scene"
+    ),
+    estimate_from: Optional[Path] = typer.Option(
+        None, "--estimate-from", help="noisy data: fit a Poisson-Gaussian model"
+    ),
     plot: Optional[Path] = typer.Option(None, "--plot", help="also write p(x | s) for a few signal levels as a PNG"),
-    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: YX for 2-D, ZYX for 3-D]"),
+    axes: Optional[str] = typer.Option(
+        None, "--axes", help="axes of the input files [default: YX for 2-D, ZYX for 3-D]"
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing output files"),
 ) -> None:
     """Make a noise model p(x | s) for pn2v/pn2stack (histogram, paper 004 §5.2)."""
     from noise2stack import api
 
     model = _run(
-        api.noise_model, out, signal=signal_file, observation=observation, calibration=calibration,
-        estimate_from=estimate_from, plot=plot, axes=axes, overwrite=overwrite,
+        api.noise_model,
+        out,
+        signal=signal_file,
+        observation=observation,
+        calibration=calibration,
+        estimate_from=estimate_from,
+        plot=plot,
+        axes=axes,
+        overwrite=overwrite,
     )
-    typer.echo(f"noise model written to {out} (range [{model.low:.4g}, {model.high:.4g}], made from {model.provenance.get('made_from')})")
+    typer.echo(
+        f"noise model written to {out} (range [{model.low:.4g}, {model.high:.4g}], made from {model.provenance.get('made_from')})"
+    )
 
 
 @app.command()
@@ -271,9 +434,13 @@ def simulate(
     noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian | kspace"),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Gaussian sigma in image units"),
     peak: Optional[float] = typer.Option(None, "--peak", help="photons at the image maximum (Poisson)"),
-    keep: Optional[float] = typer.Option(None, "--keep", help="kspace: expected kept fraction of frequencies (paper: 0.1)"),
+    keep: Optional[float] = typer.Option(
+        None, "--keep", help="kspace: expected kept fraction of frequencies (paper: 0.1)"
+    ),
     seed: int = typer.Option(0, "--seed", help="random seed"),
-    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input (kspace: planes are Y, X) [default: YX or ZYX]"),
+    axes: Optional[str] = typer.Option(
+        None, "--axes", help="axes of the input (kspace: planes are Y, X) [default: YX or ZYX]"
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ) -> None:
     """Add synthetic noise to a clean image (k-space undersampling also writes a sidecar)."""
@@ -290,8 +457,12 @@ def denoise(
     noisy: Path = typer.Argument(..., help="stack or image to denoise"),
     out: Path = typer.Argument(..., help="output file (float32)"),
     method: str = typer.Option(..., "--method", help="bm3d | nlm | median | gaussian"),
-    sigma: Optional[float] = typer.Option(None, "--sigma", help="noise sigma in image units [default: estimated per plane]"),
-    average_neighbors: int = typer.Option(0, "--average-neighbors", help="first average each plane with K neighbours per side"),
+    sigma: Optional[float] = typer.Option(
+        None, "--sigma", help="noise sigma in image units [default: estimated per plane]"
+    ),
+    average_neighbors: int = typer.Option(
+        0, "--average-neighbors", help="first average each plane with K neighbours per side"
+    ),
     size: int = typer.Option(3, "--size", help="median filter size in pixels"),
     smoothing: float = typer.Option(1.0, "--smoothing", help="Gaussian filter sigma in pixels"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
@@ -302,8 +473,19 @@ def denoise(
     from noise2stack import api
     from noise2stack.progress import default_mode
 
-    _run(api.denoise, noisy, out, method, sigma=sigma, average_neighbors=average_neighbors, axes=axes,
-         overwrite=overwrite, progress=default_mode(quiet) == "bar", size=size, smoothing=smoothing)
+    _run(
+        api.denoise,
+        noisy,
+        out,
+        method,
+        sigma=sigma,
+        average_neighbors=average_neighbors,
+        axes=axes,
+        overwrite=overwrite,
+        progress=default_mode(quiet) == "bar",
+        size=size,
+        smoothing=smoothing,
+    )
     if not quiet:
         typer.echo(f"denoised stack written to {out}")
 
@@ -311,7 +493,9 @@ def denoise(
 @app.command()
 def compare(
     clean: Path = typer.Argument(..., help="clean reference stack; noisy copies are simulated"),
-    out: Path = typer.Option(..., "--out", help="folder for comparison.md, results.json, panel.png, psnr_per_plane.png"),
+    out: Path = typer.Option(
+        ..., "--out", help="folder for comparison.md, results.json, panel.png, psnr_per_plane.png"
+    ),
     noise: str = typer.Option(..., "--noise", help="gaussian | poisson | poisson-gaussian"),
     sigma: Optional[float] = typer.Option(None, "--sigma", help="Gaussian sigma in image units"),
     peak: Optional[float] = typer.Option(None, "--peak", help="photons at the image maximum (Poisson)"),
@@ -327,8 +511,16 @@ def compare(
     from noise2stack import api
 
     _run(
-        api.compare, clean, out, {"noise": noise, "sigma": sigma, "peak": peak}, budget=budget,
-        methods=[m.strip() for m in methods.split(",")] if methods else None, normalize=normalize, seed=seed, axes=axes, overwrite=overwrite,
+        api.compare,
+        clean,
+        out,
+        {"noise": noise, "sigma": sigma, "peak": peak},
+        budget=budget,
+        methods=[m.strip() for m in methods.split(",")] if methods else None,
+        normalize=normalize,
+        seed=seed,
+        axes=axes,
+        overwrite=overwrite,
         progress=not quiet,
     )
     if not quiet:
@@ -337,7 +529,9 @@ def compare(
 
 @app.command()
 def demo(
-    out: Path = typer.Option(Path("demo_output"), "--out", help="folder for the demo's results (earlier demo results in it are replaced)"),
+    out: Path = typer.Option(
+        Path("demo_output"), "--out", help="folder for the demo's results (earlier demo results in it are replaced)"
+    ),
     max_time: float = typer.Option(110.0, "--max-time", help="training budget in seconds"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
@@ -374,7 +568,9 @@ def report(
     model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
     noisy: Path = typer.Argument(..., help="the noisy stack"),
     out: Path = typer.Option(..., "--out", help="HTML file to write (self-contained: images embedded)"),
-    reference: Optional[Path] = typer.Option(None, "--reference", help="clean stack of the same shape: adds PSNR/SSIM per plane"),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="clean stack of the same shape: adds PSNR/SSIM per plane"
+    ),
     denoised: Optional[Path] = typer.Option(None, "--denoised", help="the model's prediction [default: predicted now]"),
     normalize: str = typer.Option("none", "--normalize", help="metric normalisation: none | care"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the inputs [default: the model's]"),
@@ -383,8 +579,17 @@ def report(
     """One HTML page: before/after planes and crops, training curves, `analyze` figures, per-plane PSNR/SSIM."""
     from noise2stack import api
 
-    result = _run(api.report, model_dir, noisy, out, reference=reference, denoised=denoised, normalize=normalize,
-                  axes=axes, overwrite=overwrite)
+    result = _run(
+        api.report,
+        model_dir,
+        noisy,
+        out,
+        reference=reference,
+        denoised=denoised,
+        normalize=normalize,
+        axes=axes,
+        overwrite=overwrite,
+    )
     line = f"report written to {out}"
     if result["metrics"] is not None:
         line += f" (mean PSNR {result['metrics']['denoised']['psnr']:.2f} dB, noisy {result['metrics']['noisy']['psnr']:.2f} dB)"
@@ -396,16 +601,28 @@ def export(
     model_dir: Path = typer.Argument(..., help="model folder written by `train` (n2stack, n2n, n2c or n2v)"),
     out: Path = typer.Argument(..., help="package to write (.zip)"),
     format: str = typer.Option("bioimageio", "--format", help="bioimageio (BioImage Model Zoo, format 0.5)"),
-    sample: Optional[Path] = typer.Option(None, "--sample", help="noisy stack for the test tensors [default: the training stack]"),
+    sample: Optional[Path] = typer.Option(
+        None, "--sample", help="noisy stack for the test tensors [default: the training stack]"
+    ),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of --sample [default: the model's]"),
     name: Optional[str] = typer.Option(None, "--name", help="model name in the package"),
-    author: Optional[List[str]] = typer.Option(None, "--author", help="author name (repeat for several)"),
+    author: Optional[list[str]] = typer.Option(None, "--author", help="author name (repeat for several)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing package"),
 ) -> None:
     """Write a BioImage Model Zoo package: TorchScript weights, normalisation, test tensors, cover, README."""
     from noise2stack import api
 
-    _run(api.export, model_dir, out, format=format, sample=sample, axes=axes, name=name, authors=author, overwrite=overwrite)
+    _run(
+        api.export,
+        model_dir,
+        out,
+        format=format,
+        sample=sample,
+        axes=axes,
+        name=name,
+        authors=author,
+        overwrite=overwrite,
+    )
     typer.echo(f"bioimage.io package written to {out}")
 
 
@@ -422,7 +639,11 @@ def main(argv: list[str] | None = None) -> None:
     except UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `noise2stack` alone: typer printed the help
             sys.exit(0)
-        hint = f" (see noise2stack {exc.ctx.info_name} --help)" if exc.ctx is not None and exc.ctx.parent is not None else ""
+        hint = (
+            f" (see noise2stack {exc.ctx.info_name} --help)"
+            if exc.ctx is not None and exc.ctx.parent is not None
+            else ""
+        )
         typer.echo(f"noise2stack: error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
     except Abort:

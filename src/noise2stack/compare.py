@@ -22,7 +22,6 @@ from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_json, write_text
 from noise2stack.noise import add_noise
 
-
 OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png", "comparison.html")
 
 
@@ -110,7 +109,11 @@ def compare(
 
     def record(label: str, stack: np.ndarray, train_s: float, predict_s: float) -> None:
         planes[label] = stack[mid]  # only the panel's plane is kept, not every stack
-        results[label] = {"metrics": api.evaluate(stack, clean, normalize=normalize), "train_s": train_s, "predict_s": predict_s}
+        results[label] = {
+            "metrics": api.evaluate(stack, clean, normalize=normalize),
+            "train_s": train_s,
+            "predict_s": predict_s,
+        }
         if progress:
             print(f"[compare] {label}: PSNR {results[label]['metrics']['psnr']:.2f} dB", flush=True)
 
@@ -126,8 +129,15 @@ def compare(
             targets = {"copy": [copy], "clean": [clean]}.get(row.needs)
             t0 = time.perf_counter()
             model = api.train(
-                noisy, Path(tmp) / row.label.replace(" ", "_"), targets=targets, progress=False,
-                method=row.method, max_time=budget, seed=seed, patch=patch, **{**(train_options or {}), **row.options},
+                noisy,
+                Path(tmp) / row.label.replace(" ", "_"),
+                targets=targets,
+                progress=False,
+                method=row.method,
+                max_time=budget,
+                seed=seed,
+                patch=patch,
+                **{**(train_options or {}), **row.options},
             )
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -143,15 +153,17 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
     for label, r in results.items():
         m = r["metrics"]
         table[label] = {k: m[k] for k in ("psnr", "ssim", "nrmse")} | {
-            "train_s": round(r["train_s"], 1), "predict_s": round(r["predict_s"], 2),
+            "train_s": round(r["train_s"], 1),
+            "predict_s": round(r["predict_s"], 2),
             "per_plane_psnr": [p["psnr"] for p in m["per_plane"]],
         }
-        lines.append(f"| {label} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['nrmse']:.3f} | {r['train_s']:.0f} | {r['predict_s']:.1f} |")
+        lines.append(
+            f"| {label} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['nrmse']:.3f} | {r['train_s']:.0f} | {r['predict_s']:.1f} |"
+        )
     text = (
         f"# {title or 'Method comparison'}\n\nNoise: {noise}; metrics against the clean stack, normalisation "
         f"`{normalize}`; training budget {budget:.0f} s wall clock per trainable method (2 CPU cores)"
-        f"{f'; training options {train_options}' if train_options else ''}.\n\n"
-        + header + "\n".join(lines) + "\n"
+        f"{f'; training options {train_options}' if train_options else ''}.\n\n" + header + "\n".join(lines) + "\n"
     )
     write_text(out / "comparison.md", text)
     write_json(out / "results.json", table)
@@ -160,7 +172,9 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
     from noise2stack.report import comparison_html
 
     caption = text.split("\n\n")[1]
-    html_text = comparison_html(table, title, caption, (out / "panel.png").read_bytes(), (out / "psnr_per_plane.png").read_bytes())
+    html_text = comparison_html(
+        table, title, caption, (out / "panel.png").read_bytes(), (out / "psnr_per_plane.png").read_bytes()
+    )
     write_text(out / "comparison.html", html_text)
     return table
 

@@ -34,7 +34,8 @@ class TrainConfig(BaseModel):
         "(self mode) to the network output",
     )
     batch_norm: bool = Field(
-        False, description="batch normalisation after every convolution of the U-Net but the last (csbdeep-unet, n2v2-unet; as CAREamics)"
+        False,
+        description="batch normalisation after every convolution of the U-Net but the last (csbdeep-unet, n2v2-unet; as CAREamics)",
     )
     patch: int = Field(64, ge=8, le=4096, description="side of the square training patches")
     batch: int = Field(16, ge=1, le=4096, description="patches per training step")
@@ -42,13 +43,16 @@ class TrainConfig(BaseModel):
         None, ge=1, le=100_000, description="epochs; default 100, or as many as fit in max_time"
     )
     steps_per_epoch: int = Field(
-        100, ge=1, le=1_000_000,
+        100,
+        ge=1,
+        le=1_000_000,
         description="optimisation steps per epoch; with max_time and not given, chosen for about 10 epochs (10 to 100 steps)",
     )
     max_time: Optional[float] = Field(None, gt=0, description="wall-clock budget for training")
     seed: int = Field(0, ge=0, lt=2**32)
     loss: Literal["mse", "mae"] = Field(
-        "mse", description="training loss of the MSE methods: mean squared or mean absolute error (CAREamics' N2N uses MAE)"
+        "mse",
+        description="training loss of the MSE methods: mean squared or mean absolute error (CAREamics' N2N uses MAE)",
     )
     lr: float = Field(1e-3, gt=0, le=1.0, description="Adam's initial learning rate (cosine decay to 0, per step)")
     warmup_steps: int = Field(
@@ -56,7 +60,8 @@ class TrainConfig(BaseModel):
     )
     axes: str = Field("ZYX", description="axis letters of the input files")
     normalization: Literal["percentile", "minmax", "meanstd"] = Field(
-        "percentile", description="percentile (CARE, 3-99.8 % to 0-1), minmax (to -0.5-0.5) or meanstd (zero mean, unit std; CAREamics)"
+        "percentile",
+        description="percentile (CARE, 3-99.8 % to 0-1), minmax (to -0.5-0.5) or meanstd (zero mean, unit std; CAREamics)",
     )
     percentiles: tuple[float, float] = Field((3.0, 99.8), description="for percentile normalisation")
     background: bool = Field(False, description="subtract the median background image first (paper 3.2)")
@@ -66,7 +71,9 @@ class TrainConfig(BaseModel):
     channels_last: bool = Field(True, description="channels_last memory layout (faster convolutions on CPU)")
     num_workers: int = Field(0, ge=0, le=64, description="data-loader worker processes")
     stream_cache_mb: int = Field(
-        256, ge=1, le=1_048_576,
+        256,
+        ge=1,
+        le=1_048_576,
         description="streaming from a store: MiB of normalised planes each process (main and every worker) "
         "caches; when the training planes are more, batches draw from blocks of whole stored chunks that fit in it",
     )
@@ -77,21 +84,29 @@ class TrainConfig(BaseModel):
         "AVX512-BF16 or AMX, GPUs with bf16), fp16 on older GPUs, else float32. The model folder records the one used",
     )
     joint_channels: int = Field(
-        1, ge=1, le=64,
+        1,
+        ge=1,
+        le=64,
         description="image channels trained jointly (--channels joint): the network sees every channel's "
         "neighbour planes and predicts every channel at once; 1: a single-channel model",
     )
     devices: int = Field(
-        1, ge=1, le=64,
+        1,
+        ge=1,
+        le=64,
         description="train on this many devices with Lightning DDP (GPUs, or CPU processes with the gloo backend); needs --epochs",
     )
     n2v_fraction: float = Field(
-        0.05, gt=0, le=0.5,
+        0.05,
+        gt=0,
+        le=0.5,
         description="Noise2Void: share of pixels masked per patch (5 %: about 3 dB more than the original 0.2 % "
         "at a 60 s budget, benchmarks/results/n2v_race.md)",
     )
     n2v_window: int = Field(
-        11, ge=3, le=31,
+        11,
+        ge=3,
+        le=31,
         description="Noise2Void: side of the square a masked pixel's replacement comes from (odd; 11 as CAREamics and n2v)",
     )
     n2v_replacement: Literal["uniform", "median"] = Field(
@@ -102,12 +117,15 @@ class TrainConfig(BaseModel):
         None, description="pn2v/pn2stack: noise-model file (.npz from `noise2stack noise-model`), in raw data units"
     )
     pn2v_samples: int = Field(
-        64, ge=2, le=2048,
+        64,
+        ge=2,
+        le=2048,
         description="pn2v/pn2stack: signal samples K the network predicts per pixel (paper: 800; 64 keeps "
         "CPU steps affordable, see methods/pn2v.py)",
     )
     noise_model_clip: bool = Field(
-        False, description="pn2v/pn2stack: clip the data into the noise model's range instead of refusing data outside it"
+        False,
+        description="pn2v/pn2stack: clip the data into the noise model's range instead of refusing data outside it",
     )
     checkpoint_seconds: float = Field(
         120.0, ge=0, le=86_400, description="write a resumable checkpoint at least this often (and every epoch)"
@@ -135,7 +153,7 @@ class TrainConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _known_names(self) -> "TrainConfig":
+    def _known_names(self) -> TrainConfig:
         from noise2stack.nets import NETS
 
         if self.net not in NETS:

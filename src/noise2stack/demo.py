@@ -37,8 +37,15 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
     noisy = add_noise(clean, **NOISE)
     write_stack(out / "noisy.tif", noisy)
     model = api.train(
-        noisy, out / "model", overwrite=True, progress=progress,
-        method="n2stack", mode="self", neighbors=2, max_time=max_time, seed=0,
+        noisy,
+        out / "model",
+        overwrite=True,
+        progress=progress,
+        method="n2stack",
+        mode="self",
+        neighbors=2,
+        max_time=max_time,
+        seed=0,
     )
     denoised = api.predict(model, noisy, out / "denoised.tif", overwrite=True, progress=progress)
     before = api.evaluate(noisy, clean)
@@ -52,7 +59,10 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
         "epochs": model.config.epochs,
         "noisy": {k: before[k] for k in ("psnr", "ssim", "nrmse")},
         "denoised": {k: after[k] for k in ("psnr", "ssim", "nrmse")},
-        "per_plane_psnr": {"noisy": [p["psnr"] for p in before["per_plane"]], "denoised": [p["psnr"] for p in after["per_plane"]]},
+        "per_plane_psnr": {
+            "noisy": [p["psnr"] for p in before["per_plane"]],
+            "denoised": [p["psnr"] for p in after["per_plane"]],
+        },
     }
     write_json(out / "metrics.json", metrics)
     planes = [clean.shape[0] // 4, clean.shape[0] // 2, 3 * clean.shape[0] // 4]

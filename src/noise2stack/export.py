@@ -43,10 +43,14 @@ def check_exportable(model) -> None:
             f"bioimage.io export supports {', '.join(EXPORTABLE)}"
         )
     if model.config.joint_channels > 1:
-        raise Noise2StackError("bioimage.io export takes single-channel models; train with --channels separate to export")
+        raise Noise2StackError(
+            "bioimage.io export takes single-channel models; train with --channels separate to export"
+        )
     if model.normalizer.background is not None:
-        raise Noise2StackError("the model subtracts a median background image, which bioimage.io pre-processing cannot hold; "
-                               "train without background subtraction to export")
+        raise Noise2StackError(
+            "the model subtracts a median background image, which bioimage.io pre-processing cannot hold; "
+            "train without background subtraction to export"
+        )
 
 
 def test_tensors(model, stack: np.ndarray, align: int) -> tuple[np.ndarray, list[int], tuple[slice, slice]]:
@@ -60,18 +64,24 @@ def test_tensors(model, stack: np.ndarray, align: int) -> tuple[np.ndarray, list
     n_planes, height, width = stack.shape
     side_y, side_x = min(TEST_SIDE, height) // align * align, min(TEST_SIDE, width) // align * align
     if side_y < align or side_x < align:
-        raise Noise2StackError(f"the sample stack's planes ({height}x{width}) are smaller than the network's {align} px step")
+        raise Noise2StackError(
+            f"the sample stack's planes ({height}x{width}) are smaller than the network's {align} px step"
+        )
     y0, x0 = (height - side_y) // 2, (width - side_x) // 2
     box = (slice(y0, y0 + side_y), slice(x0, x0 + side_x))
     middle = n_planes // 2
     planes = sorted({min(max(z, 0), n_planes - 1) for z in (middle - 1, middle, middle + 1)})
-    inputs = np.stack([plane_inputs(stack, z, model.neighbors, model.include_center)[:, box[0], box[1]] for z in planes])
+    inputs = np.stack(
+        [plane_inputs(stack, z, model.neighbors, model.include_center)[:, box[0], box[1]] for z in planes]
+    )
     return inputs.astype(np.float32), planes, box
 
 
 def _readme(model, offsets: list[int], names: list[str]) -> str:
     config = model.config
-    mapping = "\n".join(f"| {c} | `{n}` | plane i{'' if o == 0 else f' {o:+d}'} |" for c, (o, n) in enumerate(zip(offsets, names)))
+    mapping = "\n".join(
+        f"| {c} | `{n}` | plane i{'' if o == 0 else f' {o:+d}'} |" for c, (o, n) in enumerate(zip(offsets, names))
+    )
     norm = model.normalizer
     return f"""# noise2stack {config.method} denoiser
 
@@ -90,7 +100,7 @@ these planes of the stack into the channels, in this order:
 At the ends of the stack a missing neighbour is replaced by the nearest existing plane on the same
 side, or the first plane on the other side if there is none (noise2stack's marginal-plane rule), so
 `z_minus_1` of plane 0 is plane 1. {"Plane *i* itself is not an input: its noise is independent of its neighbours', so the network cannot copy it (self-supervised Noise2Stack)." if 0 not in offsets else ""}
-Each batch entry is one plane; y and x must be multiples of {2 ** model.net.depth}.
+Each batch entry is one plane; y and x must be multiples of {2**model.net.depth}.
 
 ## Output
 
@@ -128,7 +138,9 @@ def _cover(path: Path, test_input: np.ndarray, test_output: np.ndarray, offsets:
     plt.close(fig)
 
 
-def export_bioimageio(model, stack: np.ndarray, out: Path, name: str | None = None, authors: list[str] | None = None) -> dict:
+def export_bioimageio(
+    model, stack: np.ndarray, out: Path, name: str | None = None, authors: list[str] | None = None
+) -> dict:
     """Write the package to ``out`` (a .zip, atomically). ``stack``: a ``ZYX`` sample for the test tensors.
 
     Returns
@@ -141,7 +153,9 @@ def export_bioimageio(model, stack: np.ndarray, out: Path, name: str | None = No
         from bioimageio.spec import ValidationContext, save_bioimageio_package
         from bioimageio.spec.model import v0_5 as spec
     except ImportError:
-        raise Noise2StackError("bioimage.io export needs bioimageio.spec: pip install 'noise2stack[bioimageio]'") from None
+        raise Noise2StackError(
+            "bioimage.io export needs bioimageio.spec: pip install 'noise2stack[bioimageio]'"
+        ) from None
     from noise2stack import api
     from noise2stack.data.sampler import input_offsets
     from noise2stack.io.atomic import atomic_path
@@ -176,28 +190,47 @@ def export_bioimageio(model, stack: np.ndarray, out: Path, name: str | None = No
         inputs = spec.InputTensorDescr(
             id=spec.TensorId("planes"),
             description="planes of a Z stack in offset order (channel names); see README.md",
-            axes=[spec.BatchAxis(), spec.ChannelAxis(channel_names=[spec.Identifier(n) for n in names]),
-                  spec.SpaceInputAxis(id=spec.AxisId("y"), size=space), spec.SpaceInputAxis(id=spec.AxisId("x"), size=space)],
+            axes=[
+                spec.BatchAxis(),
+                spec.ChannelAxis(channel_names=[spec.Identifier(n) for n in names]),
+                spec.SpaceInputAxis(id=spec.AxisId("y"), size=space),
+                spec.SpaceInputAxis(id=spec.AxisId("x"), size=space),
+            ],
             test_tensor=spec.FileDescr(source=folder / "test_input.npy"),
-            preprocessing=[spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(
-                gain=gain, offset=float(norm.out_low - norm.low_value * gain)))],
+            preprocessing=[
+                spec.ScaleLinearDescr(
+                    kwargs=spec.ScaleLinearKwargs(gain=gain, offset=float(norm.out_low - norm.low_value * gain))
+                )
+            ],
         )
         same = {axis: spec.SizeReference(tensor_id=spec.TensorId("planes"), axis_id=spec.AxisId(axis)) for axis in "yx"}
         outputs = spec.OutputTensorDescr(
             id=spec.TensorId("denoised"),
             description="the denoised plane i, in input units",
-            axes=[spec.BatchAxis(), spec.ChannelAxis(channel_names=[spec.Identifier("denoised")]),
-                  spec.SpaceOutputAxis(id=spec.AxisId("y"), size=same["y"]), spec.SpaceOutputAxis(id=spec.AxisId("x"), size=same["x"])],
+            axes=[
+                spec.BatchAxis(),
+                spec.ChannelAxis(channel_names=[spec.Identifier("denoised")]),
+                spec.SpaceOutputAxis(id=spec.AxisId("y"), size=same["y"]),
+                spec.SpaceOutputAxis(id=spec.AxisId("x"), size=same["x"]),
+            ],
             test_tensor=spec.FileDescr(source=folder / "test_output.npy"),
-            postprocessing=[spec.ScaleLinearDescr(kwargs=spec.ScaleLinearKwargs(
-                gain=float(1.0 / gain), offset=float(norm.low_value - norm.out_low / gain)))],
+            postprocessing=[
+                spec.ScaleLinearDescr(
+                    kwargs=spec.ScaleLinearKwargs(
+                        gain=float(1.0 / gain), offset=float(norm.low_value - norm.out_low / gain)
+                    )
+                )
+            ],
         )
         torch_version = torch.__version__.split("+")[0]
         with ValidationContext(perform_io_checks=True):
             description = spec.ModelDescr(
-                name=name or f"noise2stack {model.config.method} {model.config.mode} {model.config.neighbors} neighbours",
-                description=(f"Self-supervised denoiser of image stacks (noise2stack {model.config.method}); "
-                             f"input channels are the planes {', '.join(names)} around the plane to denoise."),
+                name=name
+                or f"noise2stack {model.config.method} {model.config.mode} {model.config.neighbors} neighbours",
+                description=(
+                    f"Self-supervised denoiser of image stacks (noise2stack {model.config.method}); "
+                    f"input channels are the planes {', '.join(names)} around the plane to denoise."
+                ),
                 authors=[spec.Author(name=a) for a in (authors or ["noise2stack user"])],
                 cite=[spec.CiteEntry(text=CITATION, url=spec.HttpUrl(CITATION_URL))],
                 license=spec.LicenseId("BSD-3-Clause"),
@@ -206,8 +239,11 @@ def export_bioimageio(model, stack: np.ndarray, out: Path, name: str | None = No
                 tags=["denoising", "noise2stack", "self-supervised", "3d", "pytorch"],
                 inputs=[inputs],
                 outputs=[outputs],
-                weights=spec.WeightsDescr(torchscript=spec.TorchscriptWeightsDescr(
-                    source=folder / "weights.pt", pytorch_version=spec.Version(torch_version))),
+                weights=spec.WeightsDescr(
+                    torchscript=spec.TorchscriptWeightsDescr(
+                        source=folder / "weights.pt", pytorch_version=spec.Version(torch_version)
+                    )
+                ),
                 version=spec.Version(package_version()),
             )
         with atomic_path(out) as tmp_zip:

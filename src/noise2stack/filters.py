@@ -37,7 +37,9 @@ def _nlm(plane: np.ndarray, sigma: float, options: dict) -> np.ndarray:
     from skimage.restoration import denoise_nl_means
 
     # h = 0.8 sigma with sigma subtracted from distances: scikit-image's recommended setting
-    return denoise_nl_means(plane, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True).astype(np.float32)
+    return denoise_nl_means(plane, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True).astype(
+        np.float32
+    )
 
 
 def _median(plane: np.ndarray, sigma: float, options: dict) -> np.ndarray:

@@ -49,7 +49,14 @@ VERSIONS_FILE = "versions.json"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 NOISE_MODEL_FILE = "noise_model.npz"
 MODEL_FILES = (
-    CONFIG_FILE, WEIGHTS_FILE, LAST_WEIGHTS_FILE, NORMALIZATION_FILE, BACKGROUND_FILE, LOG_FILE, VERSIONS_FILE, CHECKPOINT_FILE,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    LAST_WEIGHTS_FILE,
+    NORMALIZATION_FILE,
+    BACKGROUND_FILE,
+    LOG_FILE,
+    VERSIONS_FILE,
+    CHECKPOINT_FILE,
     NOISE_MODEL_FILE,
 )
 
@@ -110,10 +117,18 @@ class Model:
         self.noise_model = noise_model
         self.method: Method = get_method(config.method).bind(config, normalizer, noise_model)
         joint = config.joint_channels  # every input and output plane comes once per joint channel
-        self.net = net if net is not None else build_net(
-            config.net, self.method.in_channels(config) * joint, self.method.residual_channels(config),
-            out_channels=self.method.out_channels(config) * joint, joint_channels=joint,
-            **self.method.net_options(config), **({"batch_norm": True} if config.batch_norm else {}),
+        self.net = (
+            net
+            if net is not None
+            else build_net(
+                config.net,
+                self.method.in_channels(config) * joint,
+                self.method.residual_channels(config),
+                out_channels=self.method.out_channels(config) * joint,
+                joint_channels=joint,
+                **self.method.net_options(config),
+                **({"batch_norm": True} if config.batch_norm else {}),
+            )
         )
         self.folder: Path | None = None
         self.stopped_by_signal: int | None = None  # set by training stopped with SIGINT/SIGTERM
@@ -148,7 +163,7 @@ class Model:
         self.folder = folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, weights: str = WEIGHTS_FILE) -> "Model":
+    def load(cls, folder: str | os.PathLike, weights: str = WEIGHTS_FILE) -> Model:
         """Load a model folder without unpickling anything.
 
         Raises

@@ -21,8 +21,17 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
-    QVBoxLayout, QWidget,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
 )
 
 READABLE = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
@@ -165,9 +174,23 @@ class TrainWidget(QWidget):
         np.save(work / "noisy.npy", data)
         self.model_dir = work / "model"
         command = [
-            sys.executable, "-m", "noise2stack.cli", "train", str(work / "noisy.npy"), "--out", str(self.model_dir),
-            "--method", self.method.currentText(), "--max-time", f"{self.budget.value():g}", "--quiet",
-            "--log-json", str(work / "log.jsonl"), "--axes", "ZYX" if data.ndim == 3 else "YX", *self.extra_options,
+            sys.executable,
+            "-m",
+            "noise2stack.cli",
+            "train",
+            str(work / "noisy.npy"),
+            "--out",
+            str(self.model_dir),
+            "--method",
+            self.method.currentText(),
+            "--max-time",
+            f"{self.budget.value():g}",
+            "--quiet",
+            "--log-json",
+            str(work / "log.jsonl"),
+            "--axes",
+            "ZYX" if data.ndim == 3 else "YX",
+            *self.extra_options,
         ]
         if self.method.currentText() == "n2stack":
             command += ["--neighbors", str(self.neighbors.value())]
@@ -214,8 +237,13 @@ class TrainWidget(QWidget):
         self.worker = _denoise_in_thread(self, self.model_dir, layer)
 
     def _done(self, result: np.ndarray, layer) -> None:
-        self.viewer.add_image(result, name=f"{layer.name} denoised", scale=layer.scale, translate=layer.translate,
-                              contrast_limits=layer.contrast_limits)
+        self.viewer.add_image(
+            result,
+            name=f"{layer.name} denoised",
+            scale=layer.scale,
+            translate=layer.translate,
+            contrast_limits=layer.contrast_limits,
+        )
         self.progress.setValue(100)
         self._finish(f"done; model folder {self.model_dir}")
 
@@ -288,13 +316,16 @@ class ApplyWidget(QWidget):
         self.worker = _denoise_in_thread(self, Path(self.folder.text()), layer)
 
     def _done(self, result: np.ndarray, layer) -> None:
-        self.viewer.add_image(result, name=f"{layer.name} denoised", scale=layer.scale, translate=layer.translate,
-                              contrast_limits=layer.contrast_limits)
+        self.viewer.add_image(
+            result,
+            name=f"{layer.name} denoised",
+            scale=layer.scale,
+            translate=layer.translate,
+            contrast_limits=layer.contrast_limits,
+        )
         self.status.setText("done")
         self.button.setEnabled(True)
 
     def _failed(self, exc) -> None:
         self.status.setText(f"error: {exc}")
         self.button.setEnabled(True)
-
-

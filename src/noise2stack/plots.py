@@ -10,7 +10,9 @@ import numpy as np
 from noise2stack.io.atomic import atomic_path
 
 
-def _grid(path: str | os.PathLike, cells: list[list[tuple[str, np.ndarray] | None]], ranges: list[tuple[float, float]]) -> None:
+def _grid(
+    path: str | os.PathLike, cells: list[list[tuple[str, np.ndarray] | None]], ranges: list[tuple[float, float]]
+) -> None:
     """Draw rows of (title, image) cells, row ``r`` with grey range ``ranges[r]``; write a PNG atomically."""
     import matplotlib
 

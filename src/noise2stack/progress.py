@@ -38,7 +38,11 @@ def _clock(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "?"
     seconds = max(0, int(round(seconds)))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 def _json_value(value):
@@ -60,7 +64,9 @@ class ProgressLog:
         Where ``"lines"`` go (default: stderr).
     """
 
-    def __init__(self, mode: str = "bar", json_path: str | os.PathLike | None = None, stream: IO[str] | None = None) -> None:
+    def __init__(
+        self, mode: str = "bar", json_path: str | os.PathLike | None = None, stream: IO[str] | None = None
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown progress mode {mode!r}")
         self.mode = mode
@@ -88,14 +94,20 @@ class ProgressLog:
             stream.write(line + "\n")
             stream.flush()
 
-    def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float, elapsed_s: float, left_s: float | None) -> None:
+    def epoch(
+        self, epoch: int, epochs: int, train_loss: float, val_loss: float, elapsed_s: float, left_s: float | None
+    ) -> None:
         """One finished training epoch (``epoch`` counts from 1)."""
         val = "n/a" if not math.isfinite(val_loss) else f"{val_loss:.5g}"
         self.event(
             "epoch",
             f"epoch {epoch}/{epochs}  loss {train_loss:.5g}  val_loss {val}  elapsed {_clock(elapsed_s)}  left {_clock(left_s)}",
-            epoch=epoch, epochs=epochs, train_loss=float(train_loss), val_loss=float(val_loss),
-            elapsed_s=round(elapsed_s, 3), left_s=None if left_s is None else round(left_s, 3),
+            epoch=epoch,
+            epochs=epochs,
+            train_loss=float(train_loss),
+            val_loss=float(val_loss),
+            elapsed_s=round(elapsed_s, 3),
+            left_s=None if left_s is None else round(left_s, 3),
         )
 
     def predict_start(self) -> None:
@@ -115,8 +127,12 @@ class ProgressLog:
         elapsed = now - self._predict_start
         left = elapsed / done * (total - done) if done else None
         self.event(
-            "predict", f"denoising: {done}/{total} planes ({percent:.0f} %)  elapsed {_clock(elapsed)}  left {_clock(left)}",
-            planes_done=done, planes=total, percent=round(percent, 1), elapsed_s=round(elapsed, 3),
+            "predict",
+            f"denoising: {done}/{total} planes ({percent:.0f} %)  elapsed {_clock(elapsed)}  left {_clock(left)}",
+            planes_done=done,
+            planes=total,
+            percent=round(percent, 1),
+            elapsed_s=round(elapsed, 3),
             left_s=None if left is None else round(left, 3),
         )
 
@@ -131,7 +147,7 @@ class ProgressLog:
             self._json = None
 
 
-def as_progress_log(progress: "bool | ProgressLog") -> ProgressLog:
+def as_progress_log(progress: bool | ProgressLog) -> ProgressLog:
     """The API's ``progress`` argument as a :class:`ProgressLog` (True: bar, False: quiet)."""
     if isinstance(progress, ProgressLog):
         return progress

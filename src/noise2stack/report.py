@@ -169,8 +169,12 @@ def analysis_png(analysis: dict) -> bytes:
         if noise["gain"] is not None:
             x = np.linspace(bins[:, 0].min(), bins[:, 0].max(), 50)
             fit = "fits" if noise["fits"] else "does not fit"
-            ax.plot(x, noise["gain"] * x + noise["read_noise_variance"], "r-",
-                    label=f"gain {noise['gain']:.3g}, read {noise['read_noise_variance']:.3g} ({fit})")
+            ax.plot(
+                x,
+                noise["gain"] * x + noise["read_noise_variance"],
+                "r-",
+                label=f"gain {noise['gain']:.3g}, read {noise['read_noise_variance']:.3g} ({fit})",
+            )
         ax.legend(fontsize=8)
     ax.set_xlabel("local mean intensity")
     ax.set_ylabel("noise variance")
@@ -238,14 +242,15 @@ def model_report_html(
     )
     if metrics is not None:
         rows = [
-            [name.capitalize(), f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['nrmse']:.4f}"] for name, m in metrics.items()
+            [name.capitalize(), f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['nrmse']:.4f}"]
+            for name, m in metrics.items()
         ]
         parts.append("<h2>Quality against the reference</h2>")
         parts.append(
             f'<p>Mean PSNR of the denoised stack: <b id="mean-psnr">{metrics["denoised"]["psnr"]:.2f}</b> dB '
             f'(noisy: <span id="noisy-psnr">{metrics["noisy"]["psnr"]:.2f}</span> dB), mean SSIM '
             f'<b id="mean-ssim">{metrics["denoised"]["ssim"]:.4f}</b>; normalisation '
-            f'<code>{esc(metrics["denoised"]["normalize"])}</code>.</p>'
+            f"<code>{esc(metrics['denoised']['normalize'])}</code>.</p>"
         )
         parts.append(table(["stack", "PSNR (dB)", "SSIM", "NRMSE"], rows, "summary"))
 
@@ -254,15 +259,19 @@ def model_report_html(
     if reference is not None:
         columns["Reference"] = reference
     grey_reference = "Reference" if reference is not None else "Noisy"
-    parts.append("<h2>Before and after</h2><p>Every image of a row shares the grey levels of the "
-                 f"{grey_reference.lower()} plane (0.5-99.5 percentiles).</p>")
+    parts.append(
+        "<h2>Before and after</h2><p>Every image of a row shares the grey levels of the "
+        f"{grey_reference.lower()} plane (0.5-99.5 percentiles).</p>"
+    )
     parts.append(img(panel_png(columns, planes, grey_reference), "noisy and denoised planes"))
     rows_slice, cols_slice = crop_box(noisy.shape[1:])
     middle = [planes[len(planes) // 2]]
     crops = {k: v[:, rows_slice, cols_slice] for k, v in columns.items()}
-    parts.append(f"<h2>Zoomed crops</h2><p>Central {rows_slice.stop - rows_slice.start} x "
-                 f"{cols_slice.stop - cols_slice.start} pixels (rows {rows_slice.start}-{rows_slice.stop - 1}, "
-                 f"columns {cols_slice.start}-{cols_slice.stop - 1}) of plane {middle[0]}.</p>")
+    parts.append(
+        f"<h2>Zoomed crops</h2><p>Central {rows_slice.stop - rows_slice.start} x "
+        f"{cols_slice.stop - cols_slice.start} pixels (rows {rows_slice.start}-{rows_slice.stop - 1}, "
+        f"columns {cols_slice.start}-{cols_slice.stop - 1}) of plane {middle[0]}.</p>"
+    )
     parts.append(img(panel_png(crops, middle, grey_reference), "zoomed crops"))
 
     parts.append("<h2>Training</h2>")
@@ -284,9 +293,11 @@ def model_report_html(
             [str(n["plane"]), f"{n['psnr']:.2f}", f"{d['psnr']:.2f}", f"{n['ssim']:.4f}", f"{d['ssim']:.4f}"]
             for n, d in zip(noisy_planes, den_planes)
         ]
-        parts.append("<details><summary>Table: PSNR and SSIM per plane</summary>"
-                     + table(["plane", "noisy PSNR", "denoised PSNR", "noisy SSIM", "denoised SSIM"], rows, "per-plane")
-                     + "</details>")
+        parts.append(
+            "<details><summary>Table: PSNR and SSIM per plane</summary>"
+            + table(["plane", "noisy PSNR", "denoised PSNR", "noisy SSIM", "denoised SSIM"], rows, "per-plane")
+            + "</details>"
+        )
     return page(f"noise2stack report: {Path(names['noisy']).name}", "\n".join(parts))
 
 
@@ -298,16 +309,26 @@ def _analysis_section(analysis: dict) -> list[str]:
     rho = analysis["noise_correlation"]
     parts.append(
         '<p class="advice">Recommendation: <b>'
-        + esc(f"{rec['method']} {rec['mode']}" + (f", {rec['neighbors']} neighbours" if rec["method"] == "n2stack" else ""))
+        + esc(
+            f"{rec['method']} {rec['mode']}"
+            + (f", {rec['neighbors']} neighbours" if rec["method"] == "n2stack" else "")
+        )
         + f"</b>: {esc(rec['reason'])}</p>"
     )
-    parts.append(table(
-        ["measure", "value"],
-        [[f"neighbour predictability, distance {d} (dB)", "n/a" if v is None else f"{v:.1f}"] for d, v in pred.items()]
-        + [["noise correlation between neighbouring planes", "n/a" if rho is None else f"{rho:.2f}"],
-           ["noise variance (image units²)", f"{analysis['noise']['variance']:.4g}"]],
-        "analysis",
-    ))
+    parts.append(
+        table(
+            ["measure", "value"],
+            [
+                [f"neighbour predictability, distance {d} (dB)", "n/a" if v is None else f"{v:.1f}"]
+                for d, v in pred.items()
+            ]
+            + [
+                ["noise correlation between neighbouring planes", "n/a" if rho is None else f"{rho:.2f}"],
+                ["noise variance (image units²)", f"{analysis['noise']['variance']:.4g}"],
+            ],
+            "analysis",
+        )
+    )
     parts.append(img(analysis_png(analysis), "neighbour predictability, noise correlation and noise fit"))
 
     return parts
@@ -331,15 +352,27 @@ def comparison_html(table_rows: dict, title: str, caption: str, panel: bytes, pe
     fig.tight_layout()
     bars = figure_png(fig)
     rows = [
-        [label, f"{r['psnr']:.2f}", f"{r['ssim']:.3f}", f"{r['nrmse']:.3f}", f"{r['train_s']:.0f}", f"{r['predict_s']:.1f}"]
+        [
+            label,
+            f"{r['psnr']:.2f}",
+            f"{r['ssim']:.3f}",
+            f"{r['nrmse']:.3f}",
+            f"{r['train_s']:.0f}",
+            f"{r['predict_s']:.1f}",
+        ]
         for label, r in table_rows.items()
     ]
-    body = "\n".join([
-        f"<h1>{html.escape(title or 'Method comparison')}</h1>",
-        f'<p class="meta">{html.escape(caption)}</p>',
-        table(["method", "PSNR (dB)", "SSIM", "NRMSE", "training (s)", "prediction (s)"], rows, "comparison"),
-        "<h2>Mean PSNR per method</h2>", img(bars, "mean PSNR per method"),
-        "<h2>PSNR per plane</h2>", img(per_plane, "PSNR per plane"),
-        "<h2>The same crop of the middle plane</h2>", img(panel, "crops of every method"),
-    ])
+    body = "\n".join(
+        [
+            f"<h1>{html.escape(title or 'Method comparison')}</h1>",
+            f'<p class="meta">{html.escape(caption)}</p>',
+            table(["method", "PSNR (dB)", "SSIM", "NRMSE", "training (s)", "prediction (s)"], rows, "comparison"),
+            "<h2>Mean PSNR per method</h2>",
+            img(bars, "mean PSNR per method"),
+            "<h2>PSNR per plane</h2>",
+            img(per_plane, "PSNR per plane"),
+            "<h2>The same crop of the middle plane</h2>",
+            img(panel, "crops of every method"),
+        ]
+    )
     return page(title or "Method comparison", body)

@@ -37,8 +37,12 @@ def test_median_replacement_is_the_window_median_without_the_centre():
     patch = np.random.default_rng(0).random((1, 16, 16)).astype(np.float32)
     masked, mask = mask_patch(patch, 0.02, np.random.default_rng(1), replacement="median", window=5)
     for y, x in zip(*np.nonzero(mask[0])):
-        window = [patch[0, y + dy, x + dx] for dy in range(-2, 3) for dx in range(-2, 3)
-                  if (dy, dx) != (0, 0) and 0 <= y + dy < 16 and 0 <= x + dx < 16]
+        window = [
+            patch[0, y + dy, x + dx]
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if (dy, dx) != (0, 0) and 0 <= y + dy < 16 and 0 <= x + dx < 16
+        ]
         assert masked[0, y, x] == np.float32(np.median(window))
 
 

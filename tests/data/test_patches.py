@@ -9,7 +9,9 @@ def test_patch_input_and_target_come_from_the_same_window_and_planes():
     # value encodes (z, y, x) so the patch says where it came from
     z, y, x = np.meshgrid(np.arange(5), np.arange(32), np.arange(32), indexing="ij")
     stack = (z * 10000 + y * 100 + x).astype(np.float32)
-    source = PatchSource([stack], [stack], [(0, 0), (0, 2)], neighbors=2, include_center=False, patch=8, augmentation="none")
+    source = PatchSource(
+        [stack], [stack], [(0, 0), (0, 2)], neighbors=2, include_center=False, patch=8, augmentation="none"
+    )
     rng = np.random.default_rng(3)
     for _ in range(20):
         inp, tgt = source.sample(rng)
@@ -42,7 +44,9 @@ def test_joint_channel_patches_are_neighbour_major_and_target_every_channel():
     """(Z, C, Y, X) stacks: input channel n*C + c is neighbour n of image channel c; target (C, P, P)."""
     z, c, y, x = np.meshgrid(np.arange(6), np.arange(3), np.arange(20), np.arange(20), indexing="ij")
     stack = (z * 100000 + c * 10000 + y * 100 + x).astype(np.float32)
-    source = PatchSource([stack], [stack], [(0, 0), (0, 4)], neighbors=2, include_center=True, patch=8, augmentation="dihedral")
+    source = PatchSource(
+        [stack], [stack], [(0, 0), (0, 4)], neighbors=2, include_center=True, patch=8, augmentation="dihedral"
+    )
     rng = np.random.default_rng(5)
     for _ in range(20):
         inp, tgt = source.sample(rng)

@@ -16,15 +16,26 @@ from noise2stack.io.zarr_io import inspect_volume, open_array
 
 def test_streamed_patches_equal_in_memory_patches(tmp_path):
     tzyx = (np.random.default_rng(0).random((2, 6, 40, 33)) * 1000).astype(np.uint16)
-    zarr.create_array(str(tmp_path / "v.zarr"), shape=tzyx.shape, chunks=(1, 2, 16, 16), dtype="uint16",
-                      dimension_names=["t", "z", "y", "x"])[:] = tzyx
+    zarr.create_array(
+        str(tmp_path / "v.zarr"),
+        shape=tzyx.shape,
+        chunks=(1, 2, 16, 16),
+        dtype="uint16",
+        dimension_names=["t", "z", "y", "x"],
+    )[:] = tzyx
     spec = inspect_volume(tmp_path / "v.zarr")
     norm = Normalizer("percentile", 100.0, 900.0)
     views = [StackView(functools.partial(open_array, spec), "TZYX", "Z", {"T": t}, spec.shape) for t in range(2)]
     planes = [(s, i) for s in range(2) for i in range(6)]
     cache = PlaneCache(6 * 40 * 33 * 4)  # 6 planes for both views together
-    streamed = PatchSource([NormalizedStack(v, norm, cache) for v in views],
-                           [NormalizedStack(v, norm) for v in views], planes, 4, False, 16)
+    streamed = PatchSource(
+        [NormalizedStack(v, norm, cache) for v in views],
+        [NormalizedStack(v, norm) for v in views],
+        planes,
+        4,
+        False,
+        16,
+    )
     loaded = [norm.normalize(tzyx[t]) for t in range(2)]
     memory = PatchSource(loaded, loaded, planes, 4, False, 16)
     for step in range(20):
@@ -50,8 +61,9 @@ def test_a_cache_miss_reads_the_whole_stored_chunk_once(tmp_path):
     """A store chunked 4 planes deep: asking for plane 5 reads planes 4-7 in one go; 4, 6 and 7 then
     come from the cache, with the same values as the loaded stack."""
     zyx = (np.random.default_rng(1).random((10, 12, 9)) * 100).astype(np.float32)
-    zarr.create_array(str(tmp_path / "v.zarr"), shape=zyx.shape, chunks=(4, 12, 9), dtype="float32",
-                      dimension_names=["z", "y", "x"])[:] = zyx
+    zarr.create_array(
+        str(tmp_path / "v.zarr"), shape=zyx.shape, chunks=(4, 12, 9), dtype="float32", dimension_names=["z", "y", "x"]
+    )[:] = zyx
     spec = inspect_volume(tmp_path / "v.zarr")
     view = StackView(functools.partial(open_array, spec), "ZYX", "Z", {}, spec.shape)
     reads = []
@@ -68,8 +80,13 @@ def test_a_cache_miss_reads_the_whole_stored_chunk_once(tmp_path):
 
 def _views(tmp_path, depth=96, side=64, chunk=8):
     zyx = (np.random.default_rng(2).random((depth, side, side)) * 100).astype(np.float32)
-    zarr.create_array(str(tmp_path / "v.zarr"), shape=zyx.shape, chunks=(chunk, side, side), dtype="float32",
-                      dimension_names=["z", "y", "x"])[:] = zyx
+    zarr.create_array(
+        str(tmp_path / "v.zarr"),
+        shape=zyx.shape,
+        chunks=(chunk, side, side),
+        dtype="float32",
+        dimension_names=["z", "y", "x"],
+    )[:] = zyx
     spec = inspect_volume(tmp_path / "v.zarr")
     return zyx, StackView(functools.partial(open_array, spec), "ZYX", "Z", {}, spec.shape)
 
@@ -85,7 +102,9 @@ def test_local_planes_are_one_block_of_whole_chunks_and_every_plane_is_equally_l
     block = local(0, 0)
     assert all(local(0, step) == block for step in range(32)) and local(0, 32) != block
     first = planes[block[0]][1]
-    assert first % 8 == 0 and [planes[i][1] for i in block] == [i for i in range(first, first + 32) if i % 10 and i < 96]
+    assert first % 8 == 0 and [planes[i][1] for i in block] == [
+        i for i in range(first, first + 32) if i % 10 and i < 96
+    ]
     drawn = np.zeros(96)
     for b in range(3000):
         for i in local(b // 50, b % 50 * 32):

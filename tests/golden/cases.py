@@ -37,7 +37,10 @@ def stacks() -> dict[str, np.ndarray]:
 # case name -> (training options, prediction options); "targets" names a stack of stacks()
 CASES: dict[str, tuple[dict, dict]] = {
     "n2stack_self": ({"method": "n2stack", "mode": "self", "neighbors": 2}, {}),
-    "n2stack_self_cut": ({"method": "n2stack", "mode": "self", "neighbors": 2}, {"stitch": "cut", "tile": 64, "overlap": 16}),
+    "n2stack_self_cut": (
+        {"method": "n2stack", "mode": "self", "neighbors": 2},
+        {"stitch": "cut", "tile": 64, "overlap": 16},
+    ),
     "n2stack_self_tta": ({"method": "n2stack", "mode": "self", "neighbors": 4}, {"tta": True}),
     "n2stack_copy": ({"method": "n2stack", "mode": "copy", "neighbors": 2, "targets": "copy"}, {}),
     "n2n": ({"method": "n2n", "targets": "copy"}, {}),
@@ -95,8 +98,12 @@ def record() -> None:
             outputs, model_dir = run_case(name, Path(tmp))
             np.savez(DATA / f"{name}.npz", **outputs)
             if name == OLD_FOLDER_CASE:  # one whole model folder as this version writes it
-                shutil.copytree(model_dir, DATA / "model_folder", dirs_exist_ok=True,
-                                ignore=shutil.ignore_patterns("last.*", "checkpoint.*", "*.csv"))
+                shutil.copytree(
+                    model_dir,
+                    DATA / "model_folder",
+                    dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("last.*", "checkpoint.*", "*.csv"),
+                )
             shutil.copy(model_dir / "config.yaml", DATA / f"{name}.config.yaml")
             print(name, {k: (v.shape, float(np.abs(v).mean())) for k, v in outputs.items()})
 

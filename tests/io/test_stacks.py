@@ -34,7 +34,10 @@ def test_bad_axes(axes):
         to_zyx(np.zeros((2, 3, 4)), axes)
 
 
-@pytest.mark.parametrize("array,match", [(np.zeros((0, 4, 4)), "empty"), (np.zeros((2, 2, 2), bool), "dtype"), (np.zeros((2, 2, 2), complex), "dtype")])
+@pytest.mark.parametrize(
+    "array,match",
+    [(np.zeros((0, 4, 4)), "empty"), (np.zeros((2, 2, 2), bool), "dtype"), (np.zeros((2, 2, 2), complex), "dtype")],
+)
 def test_bad_arrays(tmp_path, array, match):
     np.save(tmp_path / "a.npy", array)
     with pytest.raises(Noise2StackError, match=match):

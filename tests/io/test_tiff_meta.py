@@ -20,8 +20,13 @@ def stack(shape=(5, 24, 20)):
 
 def test_imagej_hyperstack_spacing_resolution_and_frame_interval(tmp_path):
     p = tmp_path / "ij.tif"
-    tifffile.imwrite(p, stack((3, 5, 24, 20)), imagej=True, resolution=(1 / 0.25, 1 / 0.2),
-                     metadata={"axes": "TZYX", "spacing": 0.5, "unit": "micron", "finterval": 2.5})
+    tifffile.imwrite(
+        p,
+        stack((3, 5, 24, 20)),
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.2),
+        metadata={"axes": "TZYX", "spacing": 0.5, "unit": "micron", "finterval": 2.5},
+    )
     scale, units = read_tiff_voxel_sizes(p, "TZYX")
     assert scale == pytest.approx({"T": 2.5, "Z": 0.5, "Y": 0.2, "X": 0.25})
     assert units == {"T": "second", "Z": "micrometer", "Y": "micrometer", "X": "micrometer"}
@@ -29,9 +34,20 @@ def test_imagej_hyperstack_spacing_resolution_and_frame_interval(tmp_path):
 
 def test_ome_tiff_physical_sizes_with_units(tmp_path):
     p = tmp_path / "a.ome.tif"
-    tifffile.imwrite(p, stack(), ome=True, metadata={"axes": "ZYX", "PhysicalSizeX": 4.0, "PhysicalSizeXUnit": "nm",
-                                                     "PhysicalSizeY": 4.0, "PhysicalSizeYUnit": "nm",
-                                                     "PhysicalSizeZ": 50.0, "PhysicalSizeZUnit": "nm"})
+    tifffile.imwrite(
+        p,
+        stack(),
+        ome=True,
+        metadata={
+            "axes": "ZYX",
+            "PhysicalSizeX": 4.0,
+            "PhysicalSizeXUnit": "nm",
+            "PhysicalSizeY": 4.0,
+            "PhysicalSizeYUnit": "nm",
+            "PhysicalSizeZ": 50.0,
+            "PhysicalSizeZUnit": "nm",
+        },
+    )
     spec = inspect_volume(p)
     assert spec.scale == {"Z": 50.0, "Y": 4.0, "X": 4.0}
     assert spec.units == {"Z": "nanometer", "Y": "nanometer", "X": "nanometer"}
@@ -54,7 +70,9 @@ def test_unit_spellings():
 
 def test_sizes_survive_tiff_to_tiff_and_tiff_to_ome_zarr_prediction(tmp_path):
     src = tmp_path / "in.tif"
-    tifffile.imwrite(src, stack(), imagej=True, resolution=(1 / 0.3, 1 / 0.3), metadata={"axes": "ZYX", "spacing": 1.2, "unit": "um"})
+    tifffile.imwrite(
+        src, stack(), imagej=True, resolution=(1 / 0.3, 1 / 0.3), metadata={"axes": "ZYX", "spacing": 1.2, "unit": "um"}
+    )
     folder = tmp_path / "model"
     Model(make_config(neighbors=2), Normalizer("percentile", 0.0, 100.0)).save(folder)
     api.predict(folder, src, tmp_path / "out.tif", progress=False)

@@ -29,8 +29,17 @@ def _hand_written_ome(path, dims):
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     group.create_array("0", shape=(3,) * len(dims), dtype="f4")
     axes = [{"name": d, "type": "space"} for d in dims]
-    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": [
-        {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * len(dims)}]}]}]}
+    group.attrs["ome"] = {
+        "version": "0.5",
+        "multiscales": [
+            {
+                "axes": axes,
+                "datasets": [
+                    {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [1.0] * len(dims)}]}
+                ],
+            }
+        ],
+    }
 
 
 def test_ome_zarr_is_read_lazily_with_its_axes_scale_and_units(tmp_path):
@@ -47,8 +56,14 @@ def test_ome_zarr_is_read_lazily_with_its_axes_scale_and_units(tmp_path):
 
 def test_written_store_round_trips_and_validates(tmp_path):
     out = tmp_path / "out.zarr"
-    create_ome_zarr(out, "CZYX", (2, 5, 130, 140), (1, 2, 64, 64), {"Z": 0.5, "C": 1.0, "Y": 0.2, "X": 0.25},
-                    {"Z": "micrometer", "Y": "micrometer", "X": "micrometer"})
+    create_ome_zarr(
+        out,
+        "CZYX",
+        (2, 5, 130, 140),
+        (1, 2, 64, 64),
+        {"Z": 0.5, "C": 1.0, "Y": 0.2, "X": 0.25},
+        {"Z": "micrometer", "Y": "micrometer", "X": "micrometer"},
+    )
     data = np.random.default_rng(0).random((2, 5, 130, 140)).astype(np.float32)
     zarr.open_array(str(out / "0"), mode="r+")[:] = data
     assert write_pyramid(out, min_side=32) == 3  # 130x140 -> 65x70 -> 32x35
@@ -75,17 +90,24 @@ def test_plain_zarr_array_takes_dimension_names_or_axes(tmp_path):
 
 
 def test_lazy_tiff_names_its_axes(tmp_path):
-    tifffile.imwrite(tmp_path / "a.tif", np.zeros((2, 3, 4, 8, 9), np.uint16), metadata={"axes": "TCZYX"}, photometric="minisblack")
+    tifffile.imwrite(
+        tmp_path / "a.tif", np.zeros((2, 3, 4, 8, 9), np.uint16), metadata={"axes": "TCZYX"}, photometric="minisblack"
+    )
     spec = inspect_volume(tmp_path / "a.tif")
     assert spec.kind == "tiff" and spec.axes == "TCZYX"
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: p.mkdir(), "is not a Zarr array or group"),
-    (lambda p: zarr.open_group(str(p), mode="w").create_array("raw", shape=(3, 4, 4), dtype="f4"),
-     "Zarr group without OME-NGFF multiscales metadata; pass the array inside it"),
-    (lambda p: _hand_written_ome(p, "zy"), "without y and x"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: p.mkdir(), "is not a Zarr array or group"),
+        (
+            lambda p: zarr.open_group(str(p), mode="w").create_array("raw", shape=(3, 4, 4), dtype="f4"),
+            "Zarr group without OME-NGFF multiscales metadata; pass the array inside it",
+        ),
+        (lambda p: _hand_written_ome(p, "zy"), "without y and x"),
+    ],
+)
 def test_bad_zarr_inputs_are_one_line_errors(tmp_path, make, message):
     make(tmp_path / "bad.zarr")
     with pytest.raises(Noise2StackError, match=message):
@@ -111,7 +133,18 @@ def test_cli_five_d_ome_zarr_in_and_out_with_one_model_per_channel(tmp_path, cap
         make_model(models / f"channel-{c}", seed=10 + c)
     out = tmp_path / "out.zarr"
     with pytest.raises(SystemExit) as code:
-        main(["predict", str(models), str(tmp_path / "in.ome.zarr"), str(out), "--chunk-planes", "3", "--pyramid", "--quiet"])
+        main(
+            [
+                "predict",
+                str(models),
+                str(tmp_path / "in.ome.zarr"),
+                str(out),
+                "--chunk-planes",
+                "3",
+                "--pyramid",
+                "--quiet",
+            ]
+        )
     assert code.value.code == 0
     multiscales = ngff_zarr.from_ngff_zarr(str(out), validate=True)
     image = multiscales.images[0]

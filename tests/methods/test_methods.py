@@ -65,7 +65,12 @@ def test_each_method_trains_and_predicts_through_the_cli(tmp_path, copies, tiny_
     from noise2stack.cli import app
 
     a, b = copies
-    files = {"noisy": tmp_path / "a.tif", "copy": tmp_path / "b.tif", "clean": tmp_path / "c.tif", "cfg": tmp_path / "n2v2.yaml"}
+    files = {
+        "noisy": tmp_path / "a.tif",
+        "copy": tmp_path / "b.tif",
+        "clean": tmp_path / "c.tif",
+        "cfg": tmp_path / "n2v2.yaml",
+    }
     tifffile.imwrite(files["noisy"], a)
     tifffile.imwrite(files["copy"], b)
     tifffile.imwrite(files["clean"], tiny_stack)
@@ -97,7 +102,9 @@ def test_n2v2_flag_refuses_other_methods(tmp_path, copies):
     from noise2stack.cli import app
 
     tifffile.imwrite(tmp_path / "a.tif", copies[0])
-    r = CliRunner().invoke(app, ["train", str(tmp_path / "a.tif"), "--out", str(tmp_path / "m"), "--n2v2", "--method", "n2stack"])
+    r = CliRunner().invoke(
+        app, ["train", str(tmp_path / "a.tif"), "--out", str(tmp_path / "m"), "--n2v2", "--method", "n2stack"]
+    )
     assert r.exit_code == 2 and "variant of --method n2v" in r.output
     assert not (tmp_path / "m").exists()
 

@@ -12,7 +12,7 @@ from noise2stack.data.normalize import Normalizer
 from noise2stack.data.patches import PatchSource
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods import get_method
-from noise2stack.methods.pn2v import posterior, pn2v_loss
+from noise2stack.methods.pn2v import pn2v_loss, posterior
 from noise2stack.noise import add_noise
 from noise2stack.noise.histogram import TINY_DENSITY
 from noise2stack.noise.poisson_gaussian import to_histogram
@@ -97,8 +97,12 @@ def test_pn2stack_never_feeds_plane_i(tiny_stack):
     method = get_method("pn2stack")
     stack = tiny_stack.copy()
     stack[3] = 1e6  # plane i: a value no neighbour has
-    source = PatchSource([stack], [stack], [(0, 3)], neighbors=4, include_center=method.include_center(config), patch=16)
-    inputs, targets, masks = draw_batch(source, functools.partial(method.transform, config=config), 4, np.random.default_rng(0))
+    source = PatchSource(
+        [stack], [stack], [(0, 3)], neighbors=4, include_center=method.include_center(config), patch=16
+    )
+    inputs, targets, masks = draw_batch(
+        source, functools.partial(method.transform, config=config), 4, np.random.default_rng(0)
+    )
     assert inputs.shape[1] == 4 and inputs.max().item() < 1e3
     assert torch.all(targets == 1e6) and torch.all(masks == 1)
 

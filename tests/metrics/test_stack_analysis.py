@@ -109,7 +109,9 @@ def test_fit_says_no_when_variance_does_not_follow_a_line():
     assert fit_poisson_gaussian(bins)["fits"] is False
     flat = [(float(m), 9.0, 100) for m in range(10)]
     fit = fit_poisson_gaussian(flat)
-    assert fit["fits"] and fit["gain"] == pytest.approx(0.0, abs=1e-9) and fit["read_noise_variance"] == pytest.approx(9.0)
+    assert (
+        fit["fits"] and fit["gain"] == pytest.approx(0.0, abs=1e-9) and fit["read_noise_variance"] == pytest.approx(9.0)
+    )
 
 
 def test_robust_correlation_ignores_sparse_outliers():

@@ -17,7 +17,9 @@ def test_output_is_twice_the_input_and_last_unet_layer_has_256_channels():
 
 def test_bilinear_half_is_the_mean_of_each_2x2_cell():
     sr = torch.arange(16.0).reshape(1, 1, 4, 4)
-    expected = torch.tensor([[[[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4], [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]]]])
+    expected = torch.tensor(
+        [[[[(0 + 1 + 4 + 5) / 4, (2 + 3 + 6 + 7) / 4], [(8 + 9 + 12 + 13) / 4, (10 + 11 + 14 + 15) / 4]]]]
+    )
     torch.testing.assert_close(downsample_bilinear(sr), expected)
     x = torch.randn(1, 1, 10, 12)
     torch.testing.assert_close(downsample_bilinear(x), F.avg_pool2d(x, 2))

@@ -13,7 +13,19 @@ def _conv_params(cin, cout):
 
 def test_table_s1_parameter_count():
     # Table S1, n = 2 input planes: 32,32 | 64,64 | 128,64 | (128)64,32 | (64)32,32,1
-    layers = [(2, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 64), (128, 64), (64, 32), (64, 32), (32, 32), (32, 1)]
+    layers = [
+        (2, 32),
+        (32, 32),
+        (32, 64),
+        (64, 64),
+        (64, 128),
+        (128, 64),
+        (128, 64),
+        (64, 32),
+        (64, 32),
+        (32, 32),
+        (32, 1),
+    ]
     expected = sum(_conv_params(a, b) for a, b in layers)
     assert expected == 333185
     net = build_net("csbdeep-unet", 2)
@@ -22,7 +34,13 @@ def test_table_s1_parameter_count():
 
 def test_table_s2_parameter_count():
     n = 5
-    layers = [(n, 48), (48, 48)] + [(48, 48)] * 5 + [(96, 96), (96, 96)] + [(144, 96), (96, 96)] * 3 + [(96 + n, 64), (64, 32), (32, 1)]
+    layers = (
+        [(n, 48), (48, 48)]
+        + [(48, 48)] * 5
+        + [(96, 96), (96, 96)]
+        + [(144, 96), (96, 96)] * 3
+        + [(96 + n, 64), (64, 32), (32, 1)]
+    )
     net = build_net("n2n-unet", n)
     assert sum(p.numel() for p in net.parameters()) == sum(_conv_params(a, b) for a, b in layers)
     assert any(isinstance(m, torch.nn.Conv2d) and m.in_channels == 144 for m in net.modules())
@@ -134,6 +152,7 @@ class _CountingOp:
         def counted(*args):
             self.calls += 1
             return fn(*args)
+
         return counted
 
     def __call__(self, *args):

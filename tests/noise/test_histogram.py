@@ -81,8 +81,13 @@ def test_log_likelihood_finite_far_from_data_and_pulls_the_signal_towards_it():
     assert signal.grad.item() == pytest.approx(225.0 / width**2, rel=1e-4)  # towards the observation
     # inside the support the tail changes nothing measurable
     inside = model.log_likelihood(torch.tensor(100.0), torch.tensor(101.0)).item()
-    assert inside == pytest.approx(math.log(model.probabilities[100, 100] / model.bin_width * 0.5
-                                             + model.probabilities[101, 100] / model.bin_width * 0.5), abs=1e-3)
+    assert inside == pytest.approx(
+        math.log(
+            model.probabilities[100, 100] / model.bin_width * 0.5
+            + model.probabilities[101, 100] / model.bin_width * 0.5
+        ),
+        abs=1e-3,
+    )
 
 
 def test_calibration_mean_is_signal():

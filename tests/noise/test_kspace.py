@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from noise2stack.errors import Noise2StackError
-from noise2stack.noise.kspace import consistent_spectrum, radial_frequency, solve_lambda, spectral_consistency, undersample
+from noise2stack.noise.kspace import (
+    consistent_spectrum,
+    radial_frequency,
+    solve_lambda,
+    spectral_consistency,
+    undersample,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +88,49 @@ def test_cli_simulate_kspace_and_post_process(tmp_path, brain):
     clean = brain[:, 60:124, 60:124]
     tifffile.imwrite(tmp_path / "clean.tif", clean, photometric="minisblack")
     for name, seed in (("a", 1), ("b", 2)):
-        r = runner.invoke(app, ["simulate", str(tmp_path / "clean.tif"), str(tmp_path / f"{name}.tif"), "--noise", "kspace", "--keep", "0.1", "--seed", str(seed)])
+        r = runner.invoke(
+            app,
+            [
+                "simulate",
+                str(tmp_path / "clean.tif"),
+                str(tmp_path / f"{name}.tif"),
+                "--noise",
+                "kspace",
+                "--keep",
+                "0.1",
+                "--seed",
+                str(seed),
+            ],
+        )
         assert r.exit_code == 0, r.output
         assert (tmp_path / f"{name}.kspace.npz").is_file()
     tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--patch", "32", "--batch", "2", "--quiet"]
-    r = runner.invoke(app, ["train", str(tmp_path / "a.tif"), "--target", str(tmp_path / "b.tif"), "--method", "n2n", "--out", str(tmp_path / "m"), *tiny])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            str(tmp_path / "a.tif"),
+            "--target",
+            str(tmp_path / "b.tif"),
+            "--method",
+            "n2n",
+            "--out",
+            str(tmp_path / "m"),
+            *tiny,
+        ],
+    )
     assert r.exit_code == 0, r.output
-    args = ["predict", str(tmp_path / "m"), str(tmp_path / "a.tif"), str(tmp_path / "pp.tif"), "--quiet",
-            "--kspace", str(tmp_path / "a.kspace.npz"), "--kspace", str(tmp_path / "b.kspace.npz")]
+    args = [
+        "predict",
+        str(tmp_path / "m"),
+        str(tmp_path / "a.tif"),
+        str(tmp_path / "pp.tif"),
+        "--quiet",
+        "--kspace",
+        str(tmp_path / "a.kspace.npz"),
+        "--kspace",
+        str(tmp_path / "b.kspace.npz"),
+    ]
     assert runner.invoke(app, args).exit_code == 0
     from noise2stack import api
 
@@ -108,13 +149,43 @@ def test_cli_kspace_bad_input(tmp_path, brain):
     tifffile.imwrite(tmp_path / "clean.tif", brain[:, :64, :64], photometric="minisblack")
     tifffile.imwrite(tmp_path / "small.tif", brain[:, :32, :32], photometric="minisblack")
     for keep in ("0", "-0.5", "1.5"):
-        r = runner.invoke(app, ["simulate", str(tmp_path / "clean.tif"), str(tmp_path / "n.tif"), "--noise", "kspace", "--keep", keep])
+        r = runner.invoke(
+            app, ["simulate", str(tmp_path / "clean.tif"), str(tmp_path / "n.tif"), "--noise", "kspace", "--keep", keep]
+        )
         assert r.exit_code == 2 and "--keep" in r.output and len(r.output.strip().splitlines()) == 1
-    assert runner.invoke(app, ["simulate", str(tmp_path / "small.tif"), str(tmp_path / "s.tif"), "--noise", "kspace", "--keep", "0.2"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            ["simulate", str(tmp_path / "small.tif"), str(tmp_path / "s.tif"), "--noise", "kspace", "--keep", "0.2"],
+        ).exit_code
+        == 0
+    )
     tiny = ["--epochs", "1", "--steps-per-epoch", "1", "--patch", "16", "--batch", "2", "--quiet"]
-    assert runner.invoke(app, ["train", str(tmp_path / "clean.tif"), "--out", str(tmp_path / "m"), *tiny]).exit_code == 0
-    r = runner.invoke(app, ["predict", str(tmp_path / "m"), str(tmp_path / "clean.tif"), str(tmp_path / "o.tif"), "--kspace", str(tmp_path / "s.kspace.npz")])
+    assert (
+        runner.invoke(app, ["train", str(tmp_path / "clean.tif"), "--out", str(tmp_path / "m"), *tiny]).exit_code == 0
+    )
+    r = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "m"),
+            str(tmp_path / "clean.tif"),
+            str(tmp_path / "o.tif"),
+            "--kspace",
+            str(tmp_path / "s.kspace.npz"),
+        ],
+    )
     assert r.exit_code == 2 and "shape" in r.output and not (tmp_path / "o.tif").exists()
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04junk")
-    r = runner.invoke(app, ["predict", str(tmp_path / "m"), str(tmp_path / "clean.tif"), str(tmp_path / "o.tif"), "--kspace", str(tmp_path / "junk.npz")])
+    r = runner.invoke(
+        app,
+        [
+            "predict",
+            str(tmp_path / "m"),
+            str(tmp_path / "clean.tif"),
+            str(tmp_path / "o.tif"),
+            "--kspace",
+            str(tmp_path / "junk.npz"),
+        ],
+    )
     assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -45,7 +44,9 @@ def in_memory(model_dir, zyx):
     return api.predict(model_dir, zyx, axes="ZYX", progress=False)
 
 
-@pytest.mark.parametrize("n_planes,chunk,neighbors", [(n, c, k) for n in range(2, 12) for c in (1, 2, 3, 5) for k in (2, 4, 6)])
+@pytest.mark.parametrize(
+    "n_planes,chunk,neighbors", [(n, c, k) for n in range(2, 12) for c in (1, 2, 3, 5) for k in (2, 4, 6)]
+)
 def test_slab_keeps_the_end_of_stack_rule(n_planes, chunk, neighbors):
     """Every plane's neighbours inside its block's slab are its neighbours in the whole volume."""
     for include_center in (False, True):
@@ -61,7 +62,9 @@ def test_slab_keeps_the_end_of_stack_rule(n_planes, chunk, neighbors):
 def test_chunked_equals_in_memory_along_z_odd_sizes(tmp_path, model_dir):
     zyx = volume((11, 37, 29))
     src = tmp_path / "in.zarr"
-    zarr.create_array(str(src), shape=zyx.shape, chunks=(4, 16, 16), dtype="float32", dimension_names=["z", "y", "x"])[:] = zyx
+    zarr.create_array(str(src), shape=zyx.shape, chunks=(4, 16, 16), dtype="float32", dimension_names=["z", "y", "x"])[
+        :
+    ] = zyx
     spec = inspect_volume(src)
     assert spec.axes == "ZYX"
     predict_volume([model_dir], spec, tmp_path / "out.zarr", chunk_planes=3, scheduler="synchronous", progress=False)
@@ -81,8 +84,16 @@ def test_chunked_along_t_with_z_looped_from_lazy_tiff(tmp_path, model_dir):
     assert spec.axes == "TZYX" and spec.kind == "tiff"
     out = tmp_path / "out.zarr"
     ticks = []
-    predict_volume([model_dir], spec, out, stack_axis="T", chunk_planes=4, scheduler="threads", jobs=2,
-                   progress=lambda d, t: ticks.append((d, t)))
+    predict_volume(
+        [model_dir],
+        spec,
+        out,
+        stack_axis="T",
+        chunk_planes=4,
+        scheduler="threads",
+        jobs=2,
+        progress=lambda d, t: ticks.append((d, t)),
+    )
     result = zarr.open_array(str(out / "0"), mode="r")[:]
     for z in range(2):
         assert np.array_equal(result[:, z], in_memory(model_dir, tzyx[:, z]))
@@ -175,8 +186,14 @@ def test_unreachable_scheduler_fails_fast(tmp_path, model_dir):
         port = s.getsockname()[1]
     t0 = time.monotonic()
     with pytest.raises(Noise2StackError, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}"):
-        predict_volume([model_dir], inspect_volume(tmp_path / "in.npy"), tmp_path / "o.zarr",
-                       scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2, progress=False)
+        predict_volume(
+            [model_dir],
+            inspect_volume(tmp_path / "in.npy"),
+            tmp_path / "o.zarr",
+            scheduler=f"tcp://127.0.0.1:{port}",
+            connect_timeout=2,
+            progress=False,
+        )
     assert time.monotonic() - t0 < 30
     assert not (tmp_path / "o.zarr").exists()
 
@@ -186,7 +203,9 @@ def test_zcyx_tiff_comes_out_in_ngff_order(tmp_path, model_dir):
     zcyx = volume((7, 2, 19, 17), seed=4)
     tifffile.imwrite(tmp_path / "in.tif", zcyx, metadata={"axes": "ZCYX"}, photometric="minisblack")
     out = tmp_path / "out.zarr"
-    predict_volume([model_dir], inspect_volume(tmp_path / "in.tif"), out, chunk_planes=4, scheduler="synchronous", progress=False)
+    predict_volume(
+        [model_dir], inspect_volume(tmp_path / "in.tif"), out, chunk_planes=4, scheduler="synchronous", progress=False
+    )
     assert inspect_volume(out).axes == "CZYX"
     result = zarr.open_array(str(out / "0"), mode="r")[:]
     for c in range(2):
@@ -205,7 +224,14 @@ def test_two_worker_local_cluster_equals_a_local_run(tmp_path, model_dir, monkey
     np.save(tmp_path / "in.npy", zyx)
     spec = inspect_volume(tmp_path / "in.npy")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        predict_volume([model_dir], spec, tmp_path / "out.zarr", chunk_planes=2, scheduler=cluster.scheduler_address, progress=False)
+        predict_volume(
+            [model_dir],
+            spec,
+            tmp_path / "out.zarr",
+            chunk_planes=2,
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
         with Client(cluster) as client:  # each worker process loaded the model at most once
             loads = client.run(lambda: __import__("noise2stack.predict.chunked", fromlist=["x"]).MODEL_LOADS["count"])
     assert sorted(loads.values()) in ([1, 1], [0, 1])
@@ -257,13 +283,32 @@ def test_two_devices_each_predict_their_own_blocks_in_order_equal_to_one(tmp_pat
 def test_devices_refused_without_gpus_or_for_in_memory_output(tmp_path, model_dir):
     np.save(tmp_path / "in.npy", volume((4, 16, 16)))
     if not torch.cuda.is_available():
-        r = CliRunner().invoke(app, ["predict", str(model_dir), str(tmp_path / "in.npy"), str(tmp_path / "o.zarr"), "--devices", "2", "--quiet"])
+        r = CliRunner().invoke(
+            app,
+            [
+                "predict",
+                str(model_dir),
+                str(tmp_path / "in.npy"),
+                str(tmp_path / "o.zarr"),
+                "--devices",
+                "2",
+                "--quiet",
+            ],
+        )
         assert r.exit_code == 2 and "2 GPUs" in r.output and not (tmp_path / "o.zarr").exists()
-    r = CliRunner().invoke(app, ["predict", str(model_dir), str(tmp_path / "in.npy"), str(tmp_path / "o.tif"), "--devices", "2", "--quiet"])
+    r = CliRunner().invoke(
+        app, ["predict", str(model_dir), str(tmp_path / "in.npy"), str(tmp_path / "o.tif"), "--devices", "2", "--quiet"]
+    )
     assert r.exit_code == 2 and "Zarr" in r.output and not (tmp_path / "o.tif").exists()
     with pytest.raises(Noise2StackError, match="one worker per GPU"):
-        predict_volume([model_dir], inspect_volume(tmp_path / "in.npy"), tmp_path / "p.zarr", devices=["cpu", "cpu"],
-                       scheduler="processes", progress=False)
+        predict_volume(
+            [model_dir],
+            inspect_volume(tmp_path / "in.npy"),
+            tmp_path / "p.zarr",
+            devices=["cpu", "cpu"],
+            scheduler="processes",
+            progress=False,
+        )
 
 
 def test_in_memory_prediction_of_a_stack_too_big_is_refused_before_reading(tmp_path, model_dir, monkeypatch):

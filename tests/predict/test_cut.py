@@ -33,6 +33,8 @@ def test_a_progress_callable_is_called_per_plane_and_draws_no_bar(capsys):
     net = build_net("csbdeep-unet", 2)
     stack = np.random.default_rng(0).random((3, 40, 36)).astype(np.float32)
     calls = []
-    predict_stack_cut(net, stack, 2, False, tile=16, overlap=4, progress=lambda done, total: calls.append((done, total)))
+    predict_stack_cut(
+        net, stack, 2, False, tile=16, overlap=4, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls[-1] == (3, 3) and [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert "denoising" not in capsys.readouterr().err

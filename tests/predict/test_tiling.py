@@ -18,10 +18,12 @@ def _whole_plane(net, stack, neighbors, include_center):
     from noise2stack.data.sampler import plane_inputs
 
     with torch.inference_mode():
-        return np.stack([
-            net(torch.from_numpy(plane_inputs(stack, z, neighbors, include_center)[None]))[0, 0].numpy()
-            for z in range(stack.shape[0])
-        ])
+        return np.stack(
+            [
+                net(torch.from_numpy(plane_inputs(stack, z, neighbors, include_center)[None]))[0, 0].numpy()
+                for z in range(stack.shape[0])
+            ]
+        )
 
 
 @pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet"])
@@ -92,14 +94,15 @@ def test_dihedral_views_are_undone_exactly():
     a = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
     views = [forward(a) for forward, _ in DIHEDRAL]
     assert len({v.tobytes() + bytes(v.shape) for v in views}) == 8  # 8 different views
-    for (forward, inverse) in DIHEDRAL:
+    for forward, inverse in DIHEDRAL:
         np.testing.assert_array_equal(inverse(forward(a)), a)
 
 
 def test_tta_is_the_mean_of_the_eight_views(net):
     stack = np.random.default_rng(4).random((3, 40, 36)).astype(np.float32)
     expected = np.mean(
-        [inverse(predict_stack(net, np.ascontiguousarray(forward(stack)), 2, True)) for forward, inverse in DIHEDRAL], axis=0
+        [inverse(predict_stack(net, np.ascontiguousarray(forward(stack)), 2, True)) for forward, inverse in DIHEDRAL],
+        axis=0,
     )
     plain = predict_stack(net, stack, 2, True)
     tta = predict_stack(net, stack, 2, True, tta=True)

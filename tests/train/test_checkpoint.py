@@ -12,7 +12,12 @@ from noise2stack.train.checkpoint import load_state, save_state
 def test_round_trip_keeps_types_and_tensors(tmp_path):
     state = {
         "global_step": 7,
-        "optimizer_states": [{"state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(2, 3)}}, "param_groups": [{"betas": (0.9, 0.999), "params": [0]}]}],
+        "optimizer_states": [
+            {
+                "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(2, 3)}},
+                "param_groups": [{"betas": (0.9, 0.999), "params": [0]}],
+            }
+        ],
         "loops": {"x": {"done": True, "values": [1, 2.5, None, "s"]}},
         "best": math.inf,
     }

@@ -23,9 +23,23 @@ def test_ddp_two_cpu_processes_train_a_loadable_model(tmp_path, make_stack):
     np.save(tmp_path / "stack.npy", stack)
     (tmp_path / "c.yaml").write_text("".join(f"{k}: {v}\n" for k, v in kwargs.items()))
     run = subprocess.run(
-        [sys.executable, "-m", "noise2stack.cli", "train", str(tmp_path / "stack.npy"), "--out", str(tmp_path / "ddp"),
-         "--config", str(tmp_path / "c.yaml"), "--devices", "2", "--quiet"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "noise2stack.cli",
+            "train",
+            str(tmp_path / "stack.npy"),
+            "--out",
+            str(tmp_path / "ddp"),
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "--devices",
+            "2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     single = api.train(np.load(tmp_path / "stack.npy"), tmp_path / "one", progress=False, **kwargs)

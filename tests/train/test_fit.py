@@ -23,7 +23,9 @@ def test_short_training_on_real_data_lowers_loss_and_raises_psnr(shared_data, tm
     clean = clean.astype(np.float32)
     noisy = add_noise(clean, "poisson-gaussian", peak=20, sigma=10, seed=5)
     start = time.monotonic()
-    model = api.train(noisy, tmp_path / "model", progress=False, neighbors=2, epochs=4, steps_per_epoch=25, patch=48, seed=0)
+    model = api.train(
+        noisy, tmp_path / "model", progress=False, neighbors=2, epochs=4, steps_per_epoch=25, patch=48, seed=0
+    )
     denoised = api.predict(model, noisy, progress=False)
     elapsed = time.monotonic() - start
     log = np.genfromtxt(tmp_path / "model" / "training_log.csv", delimiter=",", names=True)
@@ -66,7 +68,7 @@ def test_epochs_fitted_to_max_time_on_a_real_clock(tmp_path, tiny_stack):
     cfg = make_config(steps_per_epoch=2, patch=16, batch=2, max_time=4.0, val_patches=2)
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
     assert model.config.epochs is not None and model.config.epochs >= 1
-    assert "epochs: %d" % model.config.epochs in (tmp_path / "m" / "config.yaml").read_text()
+    assert f"epochs: {model.config.epochs}" in (tmp_path / "m" / "config.yaml").read_text()
     rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()[1:]
     assert 1 <= len(rows) <= model.config.epochs
     assert 0.2 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 3.0
@@ -115,7 +117,11 @@ def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
     recorded = []
     refit = callbacks.FitEpochsToBudget(max_time=100.0, on_refit=recorded.append)
     trainer = SimpleNamespace(
-        current_epoch=0, fit_loop=SimpleNamespace(max_epochs=50), callbacks=[], num_training_batches=100, lr_scheduler_configs=[]
+        current_epoch=0,
+        fit_loop=SimpleNamespace(max_epochs=50),
+        callbacks=[],
+        num_training_batches=100,
+        lr_scheduler_configs=[],
     )
     module = SimpleNamespace(epochs=50)
     refit.on_train_start(trainer, module)
@@ -153,7 +159,9 @@ def test_several_stacks_train_one_model(tmp_path, tiny_stack, make_stack):
     for name, stack in (("a.npy", tiny_stack), ("b.npy", other)):
         np.save(tmp_path / name, add_noise(stack, "gaussian", sigma=5, seed=1))
         files.append(tmp_path / name)
-    model = api.train(files, tmp_path / "m", progress=False, epochs=1, steps_per_epoch=2, patch=16, batch=4, val_patches=4)
+    model = api.train(
+        files, tmp_path / "m", progress=False, epochs=1, steps_per_epoch=2, patch=16, batch=4, val_patches=4
+    )
     import json
 
     recorded = json.loads((tmp_path / "m" / "versions.json").read_text())["training_data"]["inputs"]

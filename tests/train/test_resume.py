@@ -12,7 +12,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from noise2stack import api
 from noise2stack.model import Model
 from noise2stack.noise import add_noise
 from noise2stack.train.checkpoint import STATE_KEY, load_state
@@ -33,7 +32,18 @@ def _global_step(path):
 
 def _start(tmp_path, out):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "noise2stack.cli", "train", str(tmp_path / "noisy.tif"), "--out", str(out), "--config", str(tmp_path / "c.yaml"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "noise2stack.cli",
+        "train",
+        str(tmp_path / "noisy.tif"),
+        "--out",
+        str(out),
+        "--config",
+        str(tmp_path / "c.yaml"),
+        "--quiet",
+    ]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -73,14 +83,27 @@ def test_kill_9_then_resume_equals_uninterrupted(setup):
         assert rows[0].startswith("epoch,") and all(len(r.split(",")) == 6 for r in rows)
     resumed = subprocess.run(
         [sys.executable, "-m", "noise2stack.cli", "train", "--resume", str(d / "run"), "--quiet"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert resumed.returncode == 0, resumed.stderr
     # the reference in a subprocess too: same interpreter settings (threads) as the interrupted run
     ref = subprocess.run(
-        [sys.executable, "-m", "noise2stack.cli", "train", str(d / "noisy.tif"), "--out", str(d / "ref"),
-         "--config", str(d / "c.yaml"), "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "noise2stack.cli",
+            "train",
+            str(d / "noisy.tif"),
+            "--out",
+            str(d / "ref"),
+            "--config",
+            str(d / "c.yaml"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert ref.returncode == 0, ref.stderr
     for name in ("last.safetensors", "weights.safetensors"):
@@ -88,7 +111,9 @@ def test_kill_9_then_resume_equals_uninterrupted(setup):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     ref_log = (d / "ref" / "training_log.csv").read_text().splitlines()
     run_log = (d / "run" / "training_log.csv").read_text().splitlines()
-    assert [r.split(",")[:2] + r.split(",")[3:5] for r in run_log] == [r.split(",")[:2] + r.split(",")[3:5] for r in ref_log]
+    assert [r.split(",")[:2] + r.split(",")[3:5] for r in run_log] == [
+        r.split(",")[:2] + r.split(",")[3:5] for r in ref_log
+    ]
 
 
 def test_sigterm_stops_cleanly_with_a_resumable_model(setup):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def window_offsets(window: int = 11) -> np.ndarray:
     """(dy, dx) of every pixel of an odd ``window`` x ``window`` square but its centre: (window² - 1, 2)."""
     if window < 3 or window % 2 == 0:
@@ -34,7 +34,9 @@ def grid_shape(height: int, width: int, n: int) -> tuple[int, int]:
     return rows, cols
 
 
-def stratified_pixels(height: int, width: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def stratified_pixels(
+    height: int, width: int, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates of ``max(1, round(fraction * height * width))`` pixels, at most one per grid cell.
 
     Cell ``(r, c)`` of the :func:`grid_shape` grid spans rows ``r*height//rows`` to

@@ -56,11 +56,13 @@ class Normalizer:
             raise TypeError("a per-channel normalizer has one scale per channel: use channel(c).scale")
         return (self.out_high - self.out_low) / (self.high_value - self.low_value)
 
-    def channel(self, c: int) -> "Normalizer":
+    def channel(self, c: int) -> Normalizer:
         """The statistics of image channel ``c`` alone."""
         if self.channels == 1:
             return self
-        return Normalizer(self.kind, self.low_value[c], self.high_value[c], self.out_low, self.out_high, self.background)
+        return Normalizer(
+            self.kind, self.low_value[c], self.high_value[c], self.out_low, self.out_high, self.background
+        )
 
     def _check_channels(self, stack: np.ndarray) -> None:
         if self.channels > 1 and (stack.ndim < 3 or stack.shape[-3] != self.channels):
@@ -115,7 +117,7 @@ class Normalizer:
         }
 
     @classmethod
-    def from_dict(cls, data: dict, background: np.ndarray | None = None) -> "Normalizer":
+    def from_dict(cls, data: dict, background: np.ndarray | None = None) -> Normalizer:
         def value(v):
             return tuple(float(x) for x in v) if isinstance(v, list) else float(v)
 
@@ -179,7 +181,8 @@ def fit_normalizer(
 
 
 def fit_channel_normalizer(
-    stacks: Sequence[np.ndarray], kind: Literal["percentile", "minmax", "meanstd"] = "percentile",
+    stacks: Sequence[np.ndarray],
+    kind: Literal["percentile", "minmax", "meanstd"] = "percentile",
     percentiles: tuple[float, float] = (3.0, 99.8),
 ) -> Normalizer:
     """Statistics per image channel of (Z, C, Y, X) stacks (channels trained jointly): one
@@ -189,4 +192,6 @@ def fit_channel_normalizer(
         raise Noise2StackError(f"the stacks have different channel counts {sorted(channels)}; joint training needs one")
     fits = [fit_normalizer([s[:, c] for s in stacks], kind, percentiles) for c in range(channels.pop())]
     first = fits[0]
-    return Normalizer(kind, tuple(f.low_value for f in fits), tuple(f.high_value for f in fits), first.out_low, first.out_high)
+    return Normalizer(
+        kind, tuple(f.low_value for f in fits), tuple(f.high_value for f in fits), first.out_low, first.out_high
+    )

@@ -145,7 +145,9 @@ class NormalizedStack:
         if normalizer.background is not None:
             from noise2stack.errors import Noise2StackError
 
-            raise Noise2StackError("--background needs the whole stack in memory; it is not available when streaming from a store")
+            raise Noise2StackError(
+                "--background needs the whole stack in memory; it is not available when streaming from a store"
+            )
         self.view, self.normalizer = view, normalizer
         self.cache = PlaneCache() if cache is None else cache
         self.shape, self.dtype = view.shape, np.dtype(np.float32)
@@ -218,7 +220,9 @@ class LocalPlanes:
     so every plane is equally likely over a run.
     """
 
-    def __init__(self, planes, stacks, neighbors: int, patch: int, batch: int, seed: int, coverage: float = 0.25) -> None:
+    def __init__(
+        self, planes, stacks, neighbors: int, patch: int, batch: int, seed: int, coverage: float = 0.25
+    ) -> None:
         self.seed = int(seed)
         cache = stacks[0].cache
         plane_bytes = max(s.plane_bytes for s in stacks)

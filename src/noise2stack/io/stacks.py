@@ -43,8 +43,7 @@ def check_readable(path: str | os.PathLike) -> Path:
         raise Noise2StackError(f"not a file: {p}")
     if _suffix(p) not in SUPPORTED_SUFFIXES:
         raise Noise2StackError(
-            f"unsupported format {p.suffix or '(no suffix)'!r} for {p}; "
-            f"use one of {', '.join(SUPPORTED_SUFFIXES)}"
+            f"unsupported format {p.suffix or '(no suffix)'!r} for {p}; use one of {', '.join(SUPPORTED_SUFFIXES)}"
         )
     return p
 

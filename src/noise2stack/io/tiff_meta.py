@@ -20,12 +20,35 @@ import math
 
 #: Spellings found in ImageJ and OME metadata -> NGFF unit names.
 UNIT_NAMES = {
-    "micron": "micrometer", "microns": "micrometer", "um": "micrometer", "µm": "micrometer", "\u00b5m": "micrometer",
-    "micrometer": "micrometer", "nm": "nanometer", "nanometer": "nanometer", "mm": "millimeter", "millimeter": "millimeter",
-    "cm": "centimeter", "centimeter": "centimeter", "m": "meter", "meter": "meter", "pm": "picometer", "å": "angstrom",
-    "angstrom": "angstrom", "inch": "inch", "in": "inch",
-    "s": "second", "sec": "second", "second": "second", "seconds": "second", "ms": "millisecond",
-    "millisecond": "millisecond", "min": "minute", "minute": "minute", "h": "hour", "hour": "hour",
+    "micron": "micrometer",
+    "microns": "micrometer",
+    "um": "micrometer",
+    "µm": "micrometer",
+    "\u03bcm": "micrometer",
+    "micrometer": "micrometer",
+    "nm": "nanometer",
+    "nanometer": "nanometer",
+    "mm": "millimeter",
+    "millimeter": "millimeter",
+    "cm": "centimeter",
+    "centimeter": "centimeter",
+    "m": "meter",
+    "meter": "meter",
+    "pm": "picometer",
+    "å": "angstrom",
+    "angstrom": "angstrom",
+    "inch": "inch",
+    "in": "inch",
+    "s": "second",
+    "sec": "second",
+    "second": "second",
+    "seconds": "second",
+    "ms": "millisecond",
+    "millisecond": "millisecond",
+    "min": "minute",
+    "minute": "minute",
+    "h": "hour",
+    "hour": "hour",
 }
 
 
@@ -70,8 +93,12 @@ def _from_ome(tif) -> tuple[dict, dict] | None:
     except (KeyError, TypeError, IndexError, ValueError):
         return None
     scale, units = {}, {}
-    for letter, key, default in (("X", "PhysicalSizeX", "µm"), ("Y", "PhysicalSizeY", "µm"), ("Z", "PhysicalSizeZ", "µm"),
-                                 ("T", "TimeIncrement", "s")):
+    for letter, key, default in (
+        ("X", "PhysicalSizeX", "µm"),
+        ("Y", "PhysicalSizeY", "µm"),
+        ("Z", "PhysicalSizeZ", "µm"),
+        ("T", "TimeIncrement", "s"),
+    ):
         size = _positive(pixels.get(key))
         if size is not None:
             scale[letter] = size
@@ -150,5 +177,8 @@ def tiff_write_options(scale: dict, units: dict) -> tuple[dict, dict]:
     to_cm = {"micrometer": 1e-4, "nanometer": 1e-7, "millimeter": 0.1, "centimeter": 1.0, "meter": 100.0}
     if "Y" in scale and "X" in scale and units.get("Y") == units.get("X") and units.get("X") in to_cm:
         factor = to_cm[units["X"]]
-        options = {"resolution": (1.0 / (scale["X"] * factor), 1.0 / (scale["Y"] * factor)), "resolutionunit": "CENTIMETER"}
+        options = {
+            "resolution": (1.0 / (scale["X"] * factor), 1.0 / (scale["Y"] * factor)),
+            "resolutionunit": "CENTIMETER",
+        }
     return meta, options

@@ -84,8 +84,13 @@ class VolumeSpec:
             probe = p / self.array_path / "zarr.json"
         stat = probe.stat()
         return {
-            "path": str(p.resolve()), "array": self.array_path, "axes": self.axes, "shape": list(self.shape),
-            "dtype": self.dtype, "mtime_ns": stat.st_mtime_ns, "bytes": stat.st_size,
+            "path": str(p.resolve()),
+            "array": self.array_path,
+            "axes": self.axes,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "mtime_ns": stat.st_mtime_ns,
+            "bytes": stat.st_size,
         }
 
 
@@ -167,7 +172,9 @@ def _inspect_ome(p: Path, axes: str | None) -> VolumeSpec:
         raise Noise2StackError(f"{p} has axes {''.join(dims).lower()} without y and x; an image needs both")
     file_axes = "".join(dims)
     if axes is not None and check_axes(axes) != file_axes:
-        raise Noise2StackError(f"--axes {axes} does not match the axes {file_axes} in {p}'s OME-NGFF metadata; omit --axes")
+        raise Noise2StackError(
+            f"--axes {axes} does not match the axes {file_axes} in {p}'s OME-NGFF metadata; omit --axes"
+        )
     array_path = multiscales.metadata.datasets[0].path
     array = zarr.open_array(str(p / array_path), mode="r")
     scale = {d.upper(): float(v) for d, v in (image.scale or {}).items()}
@@ -213,15 +220,23 @@ def _inspect_npy(p: Path, axes: str | None) -> VolumeSpec:
 def _spec(p: Path, kind: str, array_path: str, axes: str, shape, dtype, scale: dict, units: dict) -> VolumeSpec:
     axes = check_axes(axes)
     if len(axes) != len(shape):
-        raise Noise2StackError(f"--axes {axes!r} has {len(axes)} letters but {p} has {len(shape)} axes, shape {tuple(shape)}")
+        raise Noise2StackError(
+            f"--axes {axes!r} has {len(axes)} letters but {p} has {len(shape)} axes, shape {tuple(shape)}"
+        )
     dtype = np.dtype(dtype)
     if dtype.kind not in "uif":
         raise Noise2StackError(f"{p} has dtype {dtype}; an image must hold integers or floats")
     if int(np.prod(shape)) == 0:
         raise Noise2StackError(f"{p} is empty (shape {tuple(shape)})")
     return VolumeSpec(
-        str(p), kind, array_path, axes, tuple(int(s) for s in shape), dtype.str,
-        {a: float(scale.get(a, 1.0)) for a in axes}, {a: units.get(a) for a in axes},
+        str(p),
+        kind,
+        array_path,
+        axes,
+        tuple(int(s) for s in shape),
+        dtype.str,
+        {a: float(scale.get(a, 1.0)) for a in axes},
+        {a: units.get(a) for a in axes},
     )
 
 
@@ -252,7 +267,9 @@ def inspect_volume(path: str | os.PathLike, axes: str | None = None) -> VolumeSp
         return _inspect_tiff(p, axes)
     if suffix == ".npy":
         return _inspect_npy(p, axes)
-    raise Noise2StackError(f"{p}: chunked reading supports Zarr, OME-Zarr, TIFF and .npy, not {suffix or '(no suffix)'}")
+    raise Noise2StackError(
+        f"{p}: chunked reading supports Zarr, OME-Zarr, TIFF and .npy, not {suffix or '(no suffix)'}"
+    )
 
 
 _OPEN: dict = {}
@@ -292,10 +309,14 @@ def ome_metadata(axes: str, scale: dict, units: dict, levels: int = 1, name: str
     datasets = []
     for level in range(levels):
         factor = [2.0**level if a in "YX" else 1.0 for a in axes]
-        datasets.append({
-            "path": str(level),
-            "coordinateTransformations": [{"type": "scale", "scale": [float(scale.get(a, 1.0)) * f for a, f in zip(axes, factor)]}],
-        })
+        datasets.append(
+            {
+                "path": str(level),
+                "coordinateTransformations": [
+                    {"type": "scale", "scale": [float(scale.get(a, 1.0)) * f for a, f in zip(axes, factor)]}
+                ],
+            }
+        )
     return {"version": OME_VERSION, "multiscales": [{"name": name, "axes": axes_meta, "datasets": datasets}]}
 
 
@@ -307,8 +328,14 @@ def validate_ome(attributes: dict) -> None:
 
 
 def create_ome_zarr(
-    path: str | os.PathLike, axes: str, shape: tuple, chunks: tuple, scale: dict, units: dict,
-    attributes: dict | None = None, dtype: str = "float32",
+    path: str | os.PathLike,
+    axes: str,
+    shape: tuple,
+    chunks: tuple,
+    scale: dict,
+    units: dict,
+    attributes: dict | None = None,
+    dtype: str = "float32",
 ) -> None:
     """Create an OME-Zarr 0.5 group with an empty full-resolution array ``0`` (fill value 0).
 
@@ -322,7 +349,11 @@ def create_ome_zarr(
     validate_ome({"ome": ome})
     group = zarr.open_group(str(path), mode="w-", zarr_format=3, attributes={"ome": ome, **(attributes or {})})
     group.create_array(
-        IMAGE_ARRAY, shape=tuple(shape), chunks=tuple(chunks), dtype=dtype, fill_value=0,
+        IMAGE_ARRAY,
+        shape=tuple(shape),
+        chunks=tuple(chunks),
+        dtype=dtype,
+        fill_value=0,
         dimension_names=[a.lower() for a in axes],
     )
 
@@ -353,8 +384,13 @@ def write_pyramid(path: str | os.PathLike, min_side: int = 64, max_levels: int =
         down = da.coarsen(np.mean, source, factors, trim_excess=True).astype(np.float32)
         chunks = tuple(min(c, s) for c, s in zip(previous.chunks, down.shape))
         target = group.create_array(
-            str(levels), shape=down.shape, chunks=chunks, dtype="float32", fill_value=0,
-            dimension_names=[a.lower() for a in axes], overwrite=True,
+            str(levels),
+            shape=down.shape,
+            chunks=chunks,
+            dtype="float32",
+            fill_value=0,
+            dimension_names=[a.lower() for a in axes],
+            overwrite=True,
         )
         da.store(down.rechunk(chunks), target, lock=False)
         previous = target

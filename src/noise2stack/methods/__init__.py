@@ -5,8 +5,7 @@ looks and how a prediction is made. Everything else (data pipeline, trainer, mod
 is shared.
 """
 
+from noise2stack.methods import n2c, n2sr, n2stack, n2v, nrrn, pn2v  # noqa: F401  (they register themselves)  # noqa: F401
 from noise2stack.methods.base import METHODS, Method, get_method, register
-from noise2stack.methods import n2c, n2stack, n2v, pn2v  # noqa: F401  (they register themselves)
-from noise2stack.methods import n2sr, nrrn  # noqa: F401
 
 __all__ = ["METHODS", "Method", "get_method", "register"]

@@ -52,7 +52,7 @@ class Method:
         """Network output planes: 1 (the denoised plane), or K signal samples (probabilistic methods)."""
         return 1
 
-    def bind(self, config: TrainConfig, normalizer, noise_model=None) -> "Method":
+    def bind(self, config: TrainConfig, normalizer, noise_model=None) -> Method:
         """The method as one model uses it: probabilistic methods return a copy holding the noise
         model in network units (the registry's instance stays stateless); others return ``self``,
         or a copy that computes ``config.loss`` when it is not the mean squared error."""

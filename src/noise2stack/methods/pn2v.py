@@ -83,7 +83,9 @@ class _Probabilistic(Method):
         if config.background:
             raise Noise2StackError(f"--method {config.method} cannot use --background: the noise model is in raw units")
         if config.loss != "mse":
-            raise Noise2StackError(f"--method {config.method} trains on the noise model's likelihood; --loss does not apply")
+            raise Noise2StackError(
+                f"--method {config.method} trains on the noise model's likelihood; --loss does not apply"
+            )
 
     def bind(self, config: TrainConfig, normalizer, noise_model=None) -> Method:
         if noise_model is None:

@@ -167,9 +167,9 @@ def analyze_stack(
     n_planes, height, width = stack.shape
     if height > max_side or width > max_side:
         top, left = max(0, (height - max_side) // 2), max(0, (width - max_side) // 2)
-        stack = stack[:, top:top + max_side, left:left + max_side]
+        stack = stack[:, top : top + max_side, left : left + max_side]
         if copy is not None:
-            copy = np.asarray(copy)[:, top:top + max_side, left:left + max_side]
+            copy = np.asarray(copy)[:, top : top + max_side, left : left + max_side]
 
     reach = max(distances) if n_planes > 1 else 0
     starts = sample_planes(n_planes, max_pairs, min(reach, n_planes - 1))
@@ -237,7 +237,11 @@ def analyze_stack(
 
     copy_corr = None
     if copy is not None:
-        copy_corr = float(np.median([robust_correlation(cache[z]["highpass"], highpass_residual(np.asarray(copy[z]))) for z in needed]))
+        copy_corr = float(
+            np.median(
+                [robust_correlation(cache[z]["highpass"], highpass_residual(np.asarray(copy[z]))) for z in needed]
+            )
+        )
     return {
         "neighbor_predictability_db": pred,
         "neighbor_predictability_raw_db": pred_raw,
@@ -272,26 +276,54 @@ def recommend(analysis: dict, has_copy: bool) -> dict:
     copy_rho = analysis.get("copy_noise_correlation")
     if has_copy and (copy_rho is None or copy_rho < CORRELATED_NOISE):
         if shares:
-            return {"method": "n2stack", "mode": "copy", "neighbors": neighbors,
-                    "reason": f"you have two copies with independent noise and neighbouring planes share signal "
-                              f"(predictability {p1_text}): train on the copy with {neighbors} neighbour planes"}
-        return {"method": "n2n", "mode": "copy", "neighbors": 0,
-                "reason": f"you have two copies with independent noise but neighbouring planes are too unlike "
-                          f"(predictability {p1_text}): Noise2Noise on the copy, no neighbours"}
-    copy_note = (f" (the copy's noise is correlated with the stack's, r = {copy_rho:.2f}, so it is no independent target)"
-                 if has_copy else "")
+            return {
+                "method": "n2stack",
+                "mode": "copy",
+                "neighbors": neighbors,
+                "reason": f"you have two copies with independent noise and neighbouring planes share signal "
+                f"(predictability {p1_text}): train on the copy with {neighbors} neighbour planes",
+            }
+        return {
+            "method": "n2n",
+            "mode": "copy",
+            "neighbors": 0,
+            "reason": f"you have two copies with independent noise but neighbouring planes are too unlike "
+            f"(predictability {p1_text}): Noise2Noise on the copy, no neighbours",
+        }
+    copy_note = (
+        f" (the copy's noise is correlated with the stack's, r = {copy_rho:.2f}, so it is no independent target)"
+        if has_copy
+        else ""
+    )
     if analysis["planes_sampled"] < 2 or p1 is None:
-        return {"method": "n2v", "mode": "self", "neighbors": 0,
-                "reason": "a single plane has no neighbours: Noise2Void (blind spot in the plane; pn2v where available)" + copy_note}
+        return {
+            "method": "n2v",
+            "mode": "self",
+            "neighbors": 0,
+            "reason": "a single plane has no neighbours: Noise2Void (blind spot in the plane; pn2v where available)"
+            + copy_note,
+        }
     if rho is not None and rho >= CORRELATED_NOISE:
-        return {"method": "n2v", "mode": "self", "neighbors": 0,
-                "reason": f"the noise is strongly correlated between neighbouring planes (r = {rho:.2f}; resampled or "
-                          f"interpolated along z?): Noise2Stack self would learn to copy it, so use Noise2Void / pn2v, "
-                          f"or acquire a second independent copy for copy mode" + copy_note}
+        return {
+            "method": "n2v",
+            "mode": "self",
+            "neighbors": 0,
+            "reason": f"the noise is strongly correlated between neighbouring planes (r = {rho:.2f}; resampled or "
+            f"interpolated along z?): Noise2Stack self would learn to copy it, so use Noise2Void / pn2v, "
+            f"or acquire a second independent copy for copy mode" + copy_note,
+        }
     if not shares:
-        return {"method": "n2v", "mode": "self", "neighbors": 0,
-                "reason": f"neighbouring planes are too unlike (predictability {p1_text} < {PREDICTABLE_DB:g} dB; serial "
-                          f"sections?): Noise2Void / pn2v, which needs no neighbours" + copy_note}
-    return {"method": "n2stack", "mode": "self", "neighbors": neighbors,
-            "reason": f"neighbouring planes share signal (predictability {p1_text}) and their noise is independent "
-                      f"(r = {rho:.2f}): Noise2Stack self with {neighbors} neighbours" + copy_note}
+        return {
+            "method": "n2v",
+            "mode": "self",
+            "neighbors": 0,
+            "reason": f"neighbouring planes are too unlike (predictability {p1_text} < {PREDICTABLE_DB:g} dB; serial "
+            f"sections?): Noise2Void / pn2v, which needs no neighbours" + copy_note,
+        }
+    return {
+        "method": "n2stack",
+        "mode": "self",
+        "neighbors": neighbors,
+        "reason": f"neighbouring planes share signal (predictability {p1_text}) and their noise is independent "
+        f"(r = {rho:.2f}): Noise2Stack self with {neighbors} neighbours" + copy_note,
+    }

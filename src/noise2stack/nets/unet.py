@@ -185,10 +185,12 @@ class CSBDeepUNet(_UNetBase):
         self.head = _conv(32, out_channels)
         self.batch_norm = batch_norm
         if batch_norm:  # beside the convolutions, so models without it keep their weight names
-            self.norms = nn.ModuleDict({
-                name: nn.ModuleList([nn.BatchNorm2d(conv.out_channels) for conv in getattr(self, name)])
-                for name in ("down1", "down2", "middle", "up2", "up1")
-            })
+            self.norms = nn.ModuleDict(
+                {
+                    name: nn.ModuleList([nn.BatchNorm2d(conv.out_channels) for conv in getattr(self, name)])
+                    for name in ("down1", "down2", "middle", "up2", "up1")
+                }
+            )
 
     def _run(self, block: str, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         """The convolutions of ``block`` (e.g. "down1"), each with its batch norm and ReLU; with
@@ -304,7 +306,11 @@ BATCH_NORM_NETS = ("csbdeep-unet", "n2v2-unet")
 
 
 def build_net(
-    name: str, in_channels: int, residual_channels: Sequence[int] = (), out_channels: int = 1, joint_channels: int = 1,
+    name: str,
+    in_channels: int,
+    residual_channels: Sequence[int] = (),
+    out_channels: int = 1,
+    joint_channels: int = 1,
     **options,
 ) -> _UNetBase:
     """Build the network registered as ``name`` (``out_channels`` output planes; ``options``:
@@ -323,9 +329,13 @@ def build_net(
         options["batch_norm"] = True
     if joint_channels > 1:
         if name not in JOINT_NETS:
-            raise Noise2StackError(f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}")
+            raise Noise2StackError(
+                f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}"
+            )
         if in_channels % joint_channels or out_channels != joint_channels:
-            raise Noise2StackError(f"a joint net of {joint_channels} channels needs a multiple of them in and one plane each out")
+            raise Noise2StackError(
+                f"a joint net of {joint_channels} channels needs a multiple of them in and one plane each out"
+            )
     net = NETS[name](in_channels, residual_channels, **options)
     net.joint_channels = joint_channels
     return net

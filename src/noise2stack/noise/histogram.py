@@ -123,7 +123,9 @@ class HistogramNoiseModel:
         log_hist = torch.log(torch.clamp((1 - TAIL_WEIGHT) * (p0 * (1 - frac) + p1 * frac), min=TINY_DENSITY))
         width = TAIL_WIDTH * (self.high - self.low)
         log_tail = (
-            math.log(TAIL_WEIGHT) - 0.5 * ((observation - signal) / width) ** 2 - math.log(width * math.sqrt(2 * math.pi))
+            math.log(TAIL_WEIGHT)
+            - 0.5 * ((observation - signal) / width) ** 2
+            - math.log(width * math.sqrt(2 * math.pi))
         )
         return torch.logaddexp(log_hist, log_tail.to(log_hist.dtype))
 
@@ -131,7 +133,7 @@ class HistogramNoiseModel:
         """p(x | s) (density per unit of x); see :meth:`log_likelihood`."""
         return torch.exp(self.log_likelihood(observation, signal))
 
-    def rescaled(self, offset: float, scale: float, out_low: float = 0.0) -> "HistogramNoiseModel":
+    def rescaled(self, offset: float, scale: float, out_low: float = 0.0) -> HistogramNoiseModel:
         """The same model for data mapped by ``u = (v - offset) * scale + out_low`` (scale > 0)."""
         if not scale > 0:
             raise Noise2StackError("a noise model can only be rescaled by a positive factor")
@@ -171,7 +173,7 @@ class HistogramNoiseModel:
                 )
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "HistogramNoiseModel":
+    def load(cls, path: str | os.PathLike) -> HistogramNoiseModel:
         """Read a model written by :meth:`save`; never unpickles.
 
         Raises
@@ -197,10 +199,14 @@ class HistogramNoiseModel:
             raise
         except ValueError as exc:
             if "pickle" in str(exc):
-                raise Noise2StackError(f"{p} holds pickled data; noise models are plain arrays, refusing to load it") from None
+                raise Noise2StackError(
+                    f"{p} holds pickled data; noise models are plain arrays, refusing to load it"
+                ) from None
             raise Noise2StackError(f"{p} is not a noise model: {str(exc).splitlines()[0]}") from None
         except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise Noise2StackError(f"{p} is not a noise model: {str(exc).splitlines()[0] or type(exc).__name__}") from None
+            raise Noise2StackError(
+                f"{p} is not a noise model: {str(exc).splitlines()[0] or type(exc).__name__}"
+            ) from None
         if probabilities.dtype.kind not in "fiu":
             raise Noise2StackError(f"{p}: the histogram must hold numbers, got {probabilities.dtype}")
         if low.shape != () or high.shape != () or low.dtype.kind not in "fiu" or high.dtype.kind not in "fiu":
@@ -281,7 +287,9 @@ def from_pairs(
     signal = np.asarray(signal, dtype=np.float64)
     observation = np.asarray(observation, dtype=np.float64)
     if signal.shape != observation.shape:
-        raise Noise2StackError(f"--signal has shape {signal.shape} but --observation has shape {observation.shape}; they must match")
+        raise Noise2StackError(
+            f"--signal has shape {signal.shape} but --observation has shape {observation.shape}; they must match"
+        )
     if signal.size == 0:
         raise Noise2StackError("the signal and observation are empty")
     if not (np.isfinite(signal).all() and np.isfinite(observation).all()):

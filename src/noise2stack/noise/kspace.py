@@ -128,4 +128,3 @@ def spectral_consistency(stack: np.ndarray, sidecars: list[dict]) -> np.ndarray:
     """
     spectrum = np.fft.fft2(stack.astype(np.float64), axes=(-2, -1))
     return np.fft.ifft2(consistent_spectrum(spectrum, sidecars), axes=(-2, -1)).real.astype(np.float32)
-

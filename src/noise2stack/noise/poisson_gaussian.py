@@ -64,7 +64,9 @@ def estimate(stack: np.ndarray, level_bins: int = 40) -> dict:
     if stack.ndim == 2:
         stack = stack[None]
     if stack.ndim != 3 or min(stack.shape[1:]) < 2 * BLOCK:
-        raise Noise2StackError(f"noise estimation needs planes of at least {2 * BLOCK}x{2 * BLOCK} pixels, got {stack.shape}")
+        raise Noise2StackError(
+            f"noise estimation needs planes of at least {2 * BLOCK}x{2 * BLOCK} pixels, got {stack.shape}"
+        )
     levels, variances, structure = (np.concatenate(parts) for parts in zip(*(_blocks(plane) for plane in stack)))
     level_bins = max(3, min(level_bins, levels.size // 25))  # small data: fewer, fuller bins
     edges = np.unique(np.quantile(levels, np.linspace(0, 1, level_bins + 1)))
@@ -85,7 +87,9 @@ def estimate(stack: np.ndarray, level_bins: int = 40) -> dict:
             points.append((np.mean(levels[flat]), np.mean(variances[flat])))
             counts.append(flat.sum())
     if len(points) < 3:
-        raise Noise2StackError("too few flat regions to estimate the noise; build the model from pairs or a calibration stack")
+        raise Noise2StackError(
+            "too few flat regions to estimate the noise; build the model from pairs or a calibration stack"
+        )
     x, y = np.array(points).T
     n = np.array(counts, dtype=np.float64)
     keep = np.ones(x.size, dtype=bool)

@@ -46,7 +46,13 @@ import numpy as np
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.zarr_io import (
-    IMAGE_ARRAY, VolumeSpec, create_ome_zarr, is_zarr_path, ngff_order, open_array, write_pyramid,
+    IMAGE_ARRAY,
+    VolumeSpec,
+    create_ome_zarr,
+    is_zarr_path,
+    ngff_order,
+    open_array,
+    write_pyramid,
 )
 
 RUN_ATTRIBUTE = "noise2stack"
@@ -103,7 +109,7 @@ def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
     return names
 
 
-def assign_devices(blocks: Sequence["Block"], n_devices: int) -> list[int]:
+def assign_devices(blocks: Sequence[Block], n_devices: int) -> list[int]:
     """The device index of every block: the blocks of each loop index along the stack axis are
     split into ``n_devices`` contiguous ranges of (nearly) equal length, in order."""
     per_loop: dict = {}
@@ -232,7 +238,13 @@ def _selection(axes: str, loops: str, stack_axis: str, block: Block, lo: int, hi
 
 
 def predict_block(
-    model_ref: ModelRef, spec: VolumeSpec, out: str, block: Block, settings: Settings, device: str | None = None, after=None
+    model_ref: ModelRef,
+    spec: VolumeSpec,
+    out: str,
+    block: Block,
+    settings: Settings,
+    device: str | None = None,
+    after=None,
 ) -> int:
     """Predict one block on ``device`` (default: the model's), write it to ``out`` and mark it done;
     returns the voxels written. ``after`` (ignored) is the previous task of the same device."""
@@ -249,11 +261,21 @@ def predict_block(
     index, order = _selection(spec.axes, loops, settings.stack_axis, block, lo, hi)
     slab = np.transpose(np.asarray(open_array(spec)[index]), order)
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
-        raise Noise2StackError(f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising")
+        raise Noise2StackError(
+            f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising"
+        )
     normalized = model.normalizer.normalize(slab)
     result = predict_stack(
-        model.net, normalized, model.neighbors, model.include_center, tile=settings.tile, overlap=settings.overlap,
-        batch=settings.batch, channels_last=model.config.channels_last, tta=settings.tta, precision=settings.precision,
+        model.net,
+        normalized,
+        model.neighbors,
+        model.include_center,
+        tile=settings.tile,
+        overlap=settings.overlap,
+        batch=settings.batch,
+        channels_last=model.config.channels_last,
+        tta=settings.tta,
+        precision=settings.precision,
         planes=range(block.start - lo, block.stop - lo),
     )
     if joint:  # (C, S, Y, X) from the tiler: the normaliser and the selection take (S, C, Y, X)
@@ -272,8 +294,12 @@ def _record(model_ref: ModelRef, spec: VolumeSpec, settings: Settings) -> dict:
 
     run_settings = {k: v for k, v in asdict(settings).items() if k != "batch"}
     return {
-        "format": RECORD_FORMAT, "noise2stack": package_version(), "model_sha256": list(model_ref.checksums),
-        "input": spec.fingerprint(), "settings": run_settings, "complete": False,
+        "format": RECORD_FORMAT,
+        "noise2stack": package_version(),
+        "model_sha256": list(model_ref.checksums),
+        "input": spec.fingerprint(),
+        "settings": run_settings,
+        "complete": False,
     }
 
 
@@ -302,7 +328,9 @@ def check_output_store(out: Path, record: dict, overwrite: bool) -> str:
             raise Noise2StackError(f"{out} exists and is not a Zarr store; remove it yourself or choose another output")
         return "replace"
     if existing is None:
-        raise Noise2StackError(f"{out} exists and is not an unfinished noise2stack prediction; pass --overwrite to replace it")
+        raise Noise2StackError(
+            f"{out} exists and is not an unfinished noise2stack prediction; pass --overwrite to replace it"
+        )
     if existing.get("complete"):
         raise Noise2StackError(f"{out} holds a finished prediction; pass --overwrite to replace it")
     differs = [k for k in ("model_sha256", "input", "settings") if existing.get(k) != record[k]]
@@ -327,7 +355,9 @@ def _connect(address: str, timeout: float):
             return Client(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise Noise2StackError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({first[:120]})") from None
+        raise Noise2StackError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({first[:120]})"
+        ) from None
 
 
 def check_scheduler(scheduler: str) -> None:
@@ -498,7 +528,11 @@ def predict_volume(
     # input + normalised slab, the network's input planes and output, the written block
     per_block = slab_planes * height * width * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * height * width * 12
     per_block *= joint  # a joint block holds every channel
-    check_memory(per_block * jobs, f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}", "--chunk-planes (or --jobs)")
+    check_memory(
+        per_block * jobs,
+        f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}",
+        "--chunk-planes (or --jobs)",
+    )
 
     model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
     settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch, precision)
@@ -516,7 +550,9 @@ def predict_volume(
             )
             shape = tuple(spec.size(a) for a in out_axes)
             create_ome_zarr(out, out_axes, shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
-            zarr.open_group(str(out), mode="r+").create_array(DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0)
+            zarr.open_group(str(out), mode="r+").create_array(
+                DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0
+            )
         done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
         pending = [b for b in blocks if not done[b.number]]
         bar = ChunkProgress(len(pending), chunk_planes * height * width * joint, progress)
@@ -528,7 +564,9 @@ def predict_volume(
         for b, key in zip(pending, keys):
             d = where.get(b.number)
             on_device = {} if d is None else {"device": device_names[d], "after": last.get(d)}
-            task = dask.delayed(predict_block, pure=False)(model_ref, spec, str(out), b, settings, dask_key_name=key, **on_device)
+            task = dask.delayed(predict_block, pure=False)(
+                model_ref, spec, str(out), b, settings, dask_key_name=key, **on_device
+            )
             tasks.append(task)
             if d is not None:
                 last[d] = task

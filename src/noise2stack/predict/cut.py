@@ -66,7 +66,8 @@ def predict_stack_cut(
     keep_y, keep_x = cut_bounds(ys, tile_h, padded_h), cut_bounds(xs, tile_w, padded_w)
     check_memory(
         network_bytes(net, batch, tile_h, tile_w, training=False) + 8.0 * padded_h * padded_w,
-        f"prediction with --tile {tile} --batch {batch}", "--tile or --batch",
+        f"prediction with --tile {tile} --batch {batch}",
+        "--tile or --batch",
     )
     net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format).eval()
     out = np.zeros((n_planes, padded_h, padded_w), dtype=np.float32)

@@ -141,9 +141,20 @@ def predict_stack(
     """
     if tta:
         return _predict_tta(
-            net, stack, neighbors, include_center, tile=tile, overlap=overlap, batch=batch,
-            channels_last=channels_last, progress=progress, head=head, out_channels=out_channels,
-            output_scale=output_scale, planes=planes, precision=precision,
+            net,
+            stack,
+            neighbors,
+            include_center,
+            tile=tile,
+            overlap=overlap,
+            batch=batch,
+            channels_last=channels_last,
+            progress=progress,
+            head=head,
+            out_channels=out_channels,
+            output_scale=output_scale,
+            planes=planes,
+            precision=precision,
         )
     check_precision(precision)
     align = 2**net.depth
@@ -206,7 +217,9 @@ def predict_stack(
                 wy = window_start(y, halo, window_h, padded_h)
                 wx = window_start(x, halo, window_w, padded_w)
                 yield (
-                    z, y, x,
+                    z,
+                    y,
+                    x,
                     inputs[:, wy : wy + window_h, wx : wx + window_w],
                     observed[:, wy : wy + window_h, wx : wx + window_w],
                 )
@@ -271,8 +284,10 @@ def predict_stack(
 
 #: The 8 rotations and flips of a (…, Y, X) array: (forward, inverse) pairs.
 DIHEDRAL: list[tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = [
-    (lambda a, k=k, f=f: np.rot90(a[..., ::-1] if f else a, k, axes=(-2, -1)),
-     lambda a, k=k, f=f: (lambda r: r[..., ::-1] if f else r)(np.rot90(a, -k, axes=(-2, -1))))
+    (
+        lambda a, k=k, f=f: np.rot90(a[..., ::-1] if f else a, k, axes=(-2, -1)),
+        lambda a, k=k, f=f: (lambda r: r[..., ::-1] if f else r)(np.rot90(a, -k, axes=(-2, -1))),
+    )
     for f in (False, True)
     for k in range(4)
 ]

@@ -7,11 +7,11 @@ and data-loader workers need no shared random state.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
-
-from typing import Callable
 
 from noise2stack.data.patches import PatchSource
 

@@ -20,7 +20,11 @@ LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "seconds")
 
 def _format_seconds(seconds: float) -> str:
     seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
 
 
 class ModelFolderCallback(L.Callback):
@@ -92,7 +96,10 @@ class ModelFolderCallback(L.Callback):
     def write_log(self) -> None:
         lines = [",".join(LOG_COLUMNS)]
         # floats at full precision (repr round-trips): the log is read back by tests and tools
-        lines += [",".join(repr(row[c]) if isinstance(row[c], float) else str(row[c]) for c in LOG_COLUMNS) for row in self.rows]
+        lines += [
+            ",".join(repr(row[c]) if isinstance(row[c], float) else str(row[c]) for c in LOG_COLUMNS)
+            for row in self.rows
+        ]
         write_text(self.folder / LOG_FILE, "\n".join(lines) + "\n")
 
 

@@ -53,7 +53,7 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if isinstance(obj, list):
         return [_decode(v, tensors) for v in obj]
     if isinstance(obj, dict) and len(obj) == 1:
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         if tag == "__tensor__" and value in tensors:
             return tensors[value]
         if tag == "__float__" and value in ("inf", "-inf", "nan"):
@@ -92,7 +92,9 @@ def load_state(path: str | os.PathLike) -> dict:
             raise ValueError("no training state in the file")
         state = _decode(json.loads(header), tensors)
     except (SafetensorError, ValueError, OSError, json.JSONDecodeError) as exc:
-        raise Noise2StackError(f"{path} is not a valid noise2stack checkpoint: {str(exc).splitlines()[0][:120]}") from None
+        raise Noise2StackError(
+            f"{path} is not a valid noise2stack checkpoint: {str(exc).splitlines()[0][:120]}"
+        ) from None
     if not isinstance(state, dict):
         raise Noise2StackError(f"{path} is not a valid noise2stack checkpoint")
     return state

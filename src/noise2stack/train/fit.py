@@ -24,11 +24,17 @@ from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_text
-from noise2stack.resources import autocast, check_memory, check_precision, network_bytes, resolve_precision
 from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.progress import ProgressLog, as_progress_log
+from noise2stack.resources import autocast, check_memory, check_precision, network_bytes, resolve_precision
 from noise2stack.train.batches import EpochStepSampler, TrainBatches, draw_batch, fixed_batches
-from noise2stack.train.callbacks import BudgetProgressBar, CheckpointCallback, EpochLogCallback, FitEpochsToBudget, ModelFolderCallback
+from noise2stack.train.callbacks import (
+    BudgetProgressBar,
+    CheckpointCallback,
+    EpochLogCallback,
+    FitEpochsToBudget,
+    ModelFolderCallback,
+)
 from noise2stack.train.checkpoint import SafeCheckpointIO
 from noise2stack.train.module import DenoiseModule
 
@@ -79,7 +85,9 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
     """Seconds per optimisation step, timed on a throwaway copy of the network."""
     probe = copy.deepcopy(module)
     optimizer = probe.configure_optimizers()  # the optimiser training will use, fused or not
-    batch = draw_batch(source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0))
+    batch = draw_batch(
+        source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0)
+    )
     times = []
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
@@ -102,17 +110,27 @@ def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> No
     if joint == 1:
         bad = [s.shape for s in inputs if len(s.shape) != 3]
         if bad:
-            raise Noise2StackError(f"a stack of shape {bad[0]} has channels; train them with --channels joint or separate")
+            raise Noise2StackError(
+                f"a stack of shape {bad[0]} has channels; train them with --channels joint or separate"
+            )
         return
     if method.out_channels(config) != 1 or method.output_scale(config) != 1 or method.interior_planes_only:
-        raise Noise2StackError(f"--channels joint works with one-plane-out methods (n2stack, n2n, n2c, n2v), not --method {config.method}")
+        raise Noise2StackError(
+            f"--channels joint works with one-plane-out methods (n2stack, n2n, n2c, n2v), not --method {config.method}"
+        )
     if config.background:
-        raise Noise2StackError("--channels joint does not take --background; subtract it per channel first or use --channels separate")
+        raise Noise2StackError(
+            "--channels joint does not take --background; subtract it per channel first or use --channels separate"
+        )
     for s in inputs:
         if len(s.shape) != 4 or s.shape[1] != joint:
-            raise Noise2StackError(f"--channels joint with {joint} channels needs (Z, {joint}, Y, X) stacks, got shape {tuple(s.shape)}")
+            raise Noise2StackError(
+                f"--channels joint with {joint} channels needs (Z, {joint}, Y, X) stacks, got shape {tuple(s.shape)}"
+            )
         if not isinstance(s, np.ndarray):
-            raise Noise2StackError("--channels joint trains from stacks in memory; streaming reads one channel at a time")
+            raise Noise2StackError(
+                "--channels joint trains from stacks in memory; streaming reads one channel at a time"
+            )
 
 
 def fit(
@@ -254,8 +272,13 @@ def fit(
         "--batch or --patch",
     )
     module = DenoiseModule(
-        model.net, model.method, config.lr, epochs=1, channels_last=config.channels_last,
-        steps_per_epoch=config.steps_per_epoch, warmup_steps=config.warmup_steps,
+        model.net,
+        model.method,
+        config.lr,
+        epochs=1,
+        channels_last=config.channels_last,
+        steps_per_epoch=config.steps_per_epoch,
+        warmup_steps=config.warmup_steps,
     )
     checkpoint = Path(out_dir) / CHECKPOINT_FILE
     if resume and (config.epochs is None or not checkpoint.is_file()):
@@ -264,14 +287,18 @@ def fit(
     distributed = config.devices > 1
     if distributed and config.epochs is None:
         # Fitting the epoch count to --max-time is timed per process; ranks could disagree and hang.
-        raise Noise2StackError(f"--devices {config.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)")
+        raise Noise2StackError(
+            f"--devices {config.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)"
+        )
     if config.epochs is None:
         epochs = 100
         if config.max_time is not None:
             per_step = _seconds_per_step(module, train_source, config)
             if "steps_per_epoch" not in config.model_fields_set:
                 config = config.model_copy(
-                    update={"steps_per_epoch": budget_steps_per_epoch(config.max_time, per_step, config.steps_per_epoch)}
+                    update={
+                        "steps_per_epoch": budget_steps_per_epoch(config.max_time, per_step, config.steps_per_epoch)
+                    }
                 )
                 module.steps_per_epoch = config.steps_per_epoch
             val_cost = len(val_planes) > 0 and config.val_patches / config.batch / 3
@@ -284,7 +311,9 @@ def fit(
     val_loader = None
     if val_planes:
         val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)
-        val_loader = DataLoader(fixed_batches(val_source, transform, config.val_patches, config.batch, config.seed), batch_size=None)
+        val_loader = DataLoader(
+            fixed_batches(val_source, transform, config.val_patches, config.batch, config.seed), batch_size=None
+        )
     sampler = EpochStepSampler(config.steps_per_epoch)
     train_loader = DataLoader(
         TrainBatches(train_source, transform, config.batch, config.seed, local),
@@ -323,7 +352,9 @@ def fit(
 
         on_gpu = torch.cuda.is_available()
         # CPU: forked processes talking gloo (no pickling, no re-run of the command); GPUs: spawned, NCCL.
-        strategy = DDPStrategy(process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork")
+        strategy = DDPStrategy(
+            process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork"
+        )
         if not on_gpu:
             # A forked child that enters an OpenMP parallel region the parent had started deadlocks
             # (measured: --devices 2 hung with OMP_NUM_THREADS set, and after Dask tests). One
@@ -355,8 +386,11 @@ def fit(
     torch.utils.deterministic.fill_uninitialized_memory = False
     try:
         trainer.fit(
-            module, train_dataloaders=train_loader, val_dataloaders=val_loader,
-            ckpt_path=str(checkpoint) if resume else None, weights_only=True,
+            module,
+            train_dataloaders=train_loader,
+            val_dataloaders=val_loader,
+            ckpt_path=str(checkpoint) if resume else None,
+            weights_only=True,
         )
     finally:
         torch.set_num_threads(threads_before)
@@ -365,6 +399,12 @@ def fit(
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
     trained.stopped_by_signal = checkpoint_cb.stop_signal
-    log.event("train_end", None, epochs=len(folder_cb.rows), best_epoch=None if folder_cb.best_epoch is None else folder_cb.best_epoch + 1,
-              folder=str(out_dir), stopped_by_signal=checkpoint_cb.stop_signal)
+    log.event(
+        "train_end",
+        None,
+        epochs=len(folder_cb.rows),
+        best_epoch=None if folder_cb.best_epoch is None else folder_cb.best_epoch + 1,
+        folder=str(out_dir),
+        stopped_by_signal=checkpoint_cb.stop_signal,
+    )
     return trained
