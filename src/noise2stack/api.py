@@ -245,7 +245,7 @@ def train(
     elif channels == "joint":
         raise Noise2StackError(f"--channels joint needs a channel axis: give --axes with C (got {config.axes})")
     method.check(config)
-    if method.needs_stack:
+    if method.capabilities.needs_stack:
         for item, s in zip(inputs, stacks):
             if s.shape[0] == 1:
                 name = "the array" if isinstance(item, np.ndarray) else str(item)
@@ -506,11 +506,9 @@ def predict(
         if kspace:
             raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
         from noise2stack.methods import get_method
-        from noise2stack.methods.base import Method
-
         for folder in channel_models(model) if not isinstance(model, Model) else []:
             method = get_method(load_config(Path(folder) / CONFIG_FILE).method)  # the config alone: no weights read
-            if method.finish is not None or type(method).prediction_net is not Method.prediction_net:
+            if not method.capabilities.chunkable:
                 raise Noise2StackError(
                     f"chunked (Zarr) prediction runs one-pass methods (n2stack, n2n, n2c, n2v); "
                     f"predict this {method.name} model into a TIFF or .npy output"
@@ -566,16 +564,16 @@ def predict(
         return _predict_separate([m], noisy, out, axes, progress, others, **separate)
     if m.config.joint_channels > 1 and stitch != "blend":
         raise Noise2StackError("a model of joint channels predicts with --stitch blend")
-    if uncertainty is not None and not m.method.needs_noise_model:
+    if uncertainty is not None and not m.method.capabilities.uncertainty:
         raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
     axes = axes or m.config.axes
     _check_in_memory(noisy, tta)
     stack = _load(noisy, axes)
-    if m.method.needs_noise_model:
+    if m.method.capabilities.needs_noise_model:
         from noise2stack.methods.pn2v import prepare_stacks
 
         stack = prepare_stacks(m.noise_model, [stack], m.config.noise_model_clip, "the stack to denoise")[0]
-    if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
+    if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(
             f"a stack of {stack.shape[0]} plane(s) is too short for this model "
             f"({m.config.method}, {m.neighbors} neighbours); it needs at least {min_planes(m.neighbors, m.include_center)}"
@@ -594,7 +592,7 @@ def predict(
                 )
     if stitch not in ("blend", "cut"):
         raise Noise2StackError(f"unknown --stitch {stitch!r}; use blend or cut")
-    scales = (1, m.method.output_scale(m.config))
+    scales = m.method.capabilities.output_scales
     if output_scale not in scales:
         raise Noise2StackError(
             f"--output-scale {output_scale}: a {m.config.method} model predicts at scale {' or '.join(map(str, sorted(set(scales))))}"
@@ -603,10 +601,10 @@ def predict(
         raise Noise2StackError("--output-scale 2 works without --kspace and for models trained without --background")
     unit_paths: list = []
     if save_units is not None:
-        if m.config.net != "nrrn":
+        if not m.method.capabilities.units:
             raise Noise2StackError(f"--save-units needs an NRRN model (building units), not {m.config.method}")
         unit_dir = Path(save_units)
-        unit_paths = [unit_dir / f"unit_{u}.tif" for u in range(1, m.config.units + 1)]
+        unit_paths = [unit_dir / f"unit_{u}.tif" for u in range(1, m.method.unit_count(m.config) + 1)]
         if unit_dir.exists() and not unit_dir.is_dir():
             raise Noise2StackError(f"--save-units {unit_dir} exists and is not a folder")
         for p in unit_paths:
@@ -1334,7 +1332,7 @@ def export(
     stack = _load(sample, axes or m.config.axes)
     from noise2stack.data.sampler import min_planes
 
-    if m.method.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
+    if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(
             f"the sample stack has {stack.shape[0]} plane(s); this model needs at least {min_planes(m.neighbors, m.include_center)}"
         )

@@ -1,6 +1,6 @@
 """Export a model folder as a BioImage Model Zoo package (bioimage.io, model format 0.5).
 
-Only methods whose prediction is one network pass are exported (:data:`EXPORTABLE`). The package
+Only methods whose prediction is one network pass are exported (``capabilities.chunkable``). The package
 holds TorchScript weights (bioimageio.core runs them on CPU without our source code), one input
 tensor ``planes`` with axes ``batch, channel, y, x`` and one output ``denoised`` (``batch, channel=1,
 y, x``). The input channels are the planes the network reads, in offset order (e.g. planes
@@ -22,8 +22,6 @@ import numpy as np
 
 from noise2stack.errors import Noise2StackError
 
-#: Methods whose prediction is a single forward pass of the network.
-EXPORTABLE = ("n2stack", "n2n", "n2c", "n2v")
 #: Largest side (pixels) of the test tensor stored in the package.
 TEST_SIDE = 128
 CITATION = "Papkov et al., Noise2Stack: Improving Image Restoration by Learning from Volumetric Data (2021)"
@@ -37,10 +35,13 @@ def channel_names(offsets: list[int]) -> list[str]:
 
 def check_exportable(model) -> None:
     """Raise :class:`Noise2StackError` for a model that a bioimage.io package cannot reproduce."""
-    if model.config.method not in EXPORTABLE:
+    if not model.method.capabilities.chunkable:
+        from noise2stack.methods import METHODS
+
+        exportable = [name for name, m in METHODS.items() if m.capabilities.chunkable]
         raise Noise2StackError(
             f"method {model.config.method} does not predict in one network pass; "
-            f"bioimage.io export supports {', '.join(EXPORTABLE)}"
+            f"bioimage.io export supports {', '.join(exportable)}"
         )
     if model.config.joint_channels > 1:
         raise Noise2StackError(

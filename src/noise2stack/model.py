@@ -141,6 +141,31 @@ class Model:
     def include_center(self) -> bool:
         return self.method.include_center(self.config)
 
+    # Stable accessors for ``predict`` and ``export``: they read the model through these, not
+    # through the config's layout.
+    @property
+    def method_name(self) -> str:
+        return self.config.method
+
+    @property
+    def axes(self) -> str:
+        """Axis letters the model was trained with (e.g. ``ZYX``)."""
+        return self.config.axes
+
+    @property
+    def joint_channels(self) -> int:
+        """Image channels the network sees and predicts at once (1: a single-channel model)."""
+        return self.config.joint_channels
+
+    @property
+    def channels_last(self) -> bool:
+        return self.config.channels_last
+
+    @property
+    def noise_model_clip(self) -> bool:
+        """Probabilistic methods: clip data into the noise model's range instead of refusing it."""
+        return bool(getattr(self.config, "noise_model_clip", False))
+
     def checksum(self) -> str | None:
         """SHA-256 of the weights file the model was loaded from (provenance)."""
         if self.folder is None:
@@ -210,7 +235,7 @@ class Model:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, OSError, SafetensorError) as exc:
             raise Noise2StackError(f"{folder} has invalid normalisation statistics: {exc}") from None
         noise_model = None
-        if get_method(config.method).needs_noise_model:
+        if get_method(config.method).capabilities.needs_noise_model:
             from noise2stack.noise.histogram import HistogramNoiseModel
 
             if not (folder / NOISE_MODEL_FILE).is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -14,6 +15,44 @@ from noise2stack.errors import Noise2StackError
 TargetKind = Literal["self", "copy", "clean"]
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method needs and offers, declared so that ``api``, ``train`` and ``predict`` ask the
+    method instead of branching on its name.
+
+    Attributes
+    ----------
+    needs_stack : bool
+        Takes neighbours from a stack: single 2-D images are refused.
+    needs_noise_model : bool
+        Trains and predicts through a noise model p(x | s) (probabilistic methods).
+    interior_planes_only : bool
+        Trains only on planes with both neighbours inside the stack (NRRN's triplets).
+    output_scales : tuple of int
+        The Y/X scales a prediction can have (Noise2SR: 1 or 2).
+    chunkable : bool
+        One plane in, one plane out in a single pass: chunked (Zarr) prediction and export work.
+    joint_channels : bool
+        Can train one model on several image channels at once.
+    uncertainty : bool
+        Predicts a posterior standard deviation beside the estimate.
+    units : bool
+        Can write the running image after each building unit (NRRN).
+    view_options : tuple of str
+        Method-specific prediction options :meth:`Method.prediction_net` takes (NRRN: ``images``).
+    """
+
+    needs_stack: bool = True
+    needs_noise_model: bool = False
+    interior_planes_only: bool = False
+    output_scales: tuple[int, ...] = (1,)
+    chunkable: bool = True
+    joint_channels: bool = True
+    uncertainty: bool = False
+    units: bool = False
+    view_options: tuple[str, ...] = ()
+
+
 class Method:
     """A training strategy. Subclasses override only what differs from plain MSE on all pixels.
 
@@ -21,16 +60,15 @@ class Method:
     ----------
     name : str
         Registry name (``--method``).
-    needs_stack : bool
-        Whether the method takes neighbours from a stack (2-D images are refused if so).
+    capabilities : Capabilities
+        What the method needs and offers.
     defaults : dict
         Config values the method implies (e.g. Noise2Noise: copy mode, no neighbours); values the
         user gives win, and :meth:`check` refuses contradictions.
     """
 
     name: ClassVar[str] = ""
-    needs_stack: ClassVar[bool] = True
-    needs_noise_model: ClassVar[bool] = False  # probabilistic methods (pn2v, pn2stack)
+    capabilities: ClassVar[Capabilities] = Capabilities()
     defaults: ClassVar[dict] = {}  # config values this method implies unless the user sets them
     loss_kind: str = "mse"  # "mae" on a copy bound to a config with loss="mae"
 
@@ -89,7 +127,9 @@ class Method:
         return torch.sum(mask * error) / mask.sum().clamp_min(1)
 
     # --- hooks for methods whose network or loss is not one plane in, one plane out (issue 10) ---
-    interior_planes_only: ClassVar[bool] = False  # train only on planes with both neighbours inside
+    def unit_count(self, config: TrainConfig) -> int:
+        """Building units whose running image prediction can write (``capabilities.units``)."""
+        return 0
 
     def output_scale(self, config: TrainConfig) -> int:
         """How many times larger (in Y and X) the network's output is than its input (Noise2SR: 2)."""

@@ -15,13 +15,13 @@ import numpy as np
 from noise2stack.config import TrainConfig
 from noise2stack.data.subsample import subsample
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, Method, TargetKind, register
 
 
 @register
 class Noise2SR(Method):
     name = "n2sr"
-    needs_stack = False
+    capabilities = Capabilities(needs_stack=False, output_scales=(1, 2), chunkable=False, joint_channels=False)
     defaults = {"neighbors": 0, "residual": False, "net": "n2sr-unet"}
 
     def include_center(self, config: TrainConfig) -> bool:

@@ -13,13 +13,13 @@ import numpy as np
 from noise2stack.config import TrainConfig
 from noise2stack.data.blindspot import mask_patch
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, Method, TargetKind, register
 
 
 @register
 class Noise2Void(Method):
     name = "n2v"
-    needs_stack = False
+    capabilities = Capabilities(needs_stack=False)
     defaults = {"neighbors": 0, "residual": False}  # as the n2v package's default U-Net
 
     def include_center(self, config: TrainConfig) -> bool:

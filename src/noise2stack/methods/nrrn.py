@@ -19,7 +19,7 @@ import torch
 
 from noise2stack.config import TrainConfig
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, Method, TargetKind, register
 
 
 def consensus_loss(first: torch.Tensor, second: torch.Tensor, below: torch.Tensor, above: torch.Tensor) -> torch.Tensor:
@@ -34,7 +34,9 @@ def consensus_loss(first: torch.Tensor, second: torch.Tensor, below: torch.Tenso
 @register
 class NRRNMethod(Method):
     name = "nrrn"
-    interior_planes_only = True
+    capabilities = Capabilities(
+        interior_planes_only=True, chunkable=False, joint_channels=False, units=True, view_options=("images",)
+    )
     defaults = {"neighbors": 2, "residual": False, "net": "nrrn", "lr": 1e-4}
 
     def include_center(self, config: TrainConfig) -> bool:
@@ -45,6 +47,9 @@ class NRRNMethod(Method):
 
     def residual_channels(self, config: TrainConfig) -> list[int]:
         return []
+
+    def unit_count(self, config: TrainConfig) -> int:
+        return config.units
 
     def net_options(self, config: TrainConfig) -> dict:
         return {"units": config.units}

@@ -40,7 +40,7 @@ from noise2stack.config import TrainConfig
 from noise2stack.data.blindspot import mask_patch
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, Method, TargetKind, register
 
 
 def pn2v_loss(log_likelihood: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -69,7 +69,7 @@ def posterior(samples: torch.Tensor, log_likelihood: torch.Tensor) -> tuple[torc
 
 
 class _Probabilistic(Method):
-    needs_noise_model = True
+    capabilities = Capabilities(needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True)
     noise_model = None  # HistogramNoiseModel in network units; set on the copy bind() returns
 
     def out_channels(self, config: TrainConfig) -> int:
@@ -113,7 +113,9 @@ class _Probabilistic(Method):
 @register
 class ProbabilisticNoise2Void(_Probabilistic):
     name = "pn2v"
-    needs_stack = False
+    capabilities = Capabilities(
+        needs_stack=False, needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True
+    )
     defaults = {"neighbors": 0, "residual": False}
 
     def include_center(self, config: TrainConfig) -> bool:

@@ -518,7 +518,7 @@ def predict_volume(
             raise Noise2StackError("the per-channel models use different neighbour settings; train them alike")
     n = spec.size(stack_axis)
     need = min_planes(first.neighbors, first.include_center)
-    if first.method.needs_stack and n < need:
+    if first.method.capabilities.needs_stack and n < need:
         raise Noise2StackError(
             f"{spec.path} has {n} plane(s) along {stack_axis}; this model ({first.config.method}, "
             f"{first.neighbors} neighbours) needs at least {need}"

@@ -114,7 +114,7 @@ def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> No
                 f"a stack of shape {bad[0]} has channels; train them with --channels joint or separate"
             )
         return
-    if method.out_channels(config) != 1 or method.output_scale(config) != 1 or method.interior_planes_only:
+    if not method.capabilities.joint_channels:
         raise Noise2StackError(
             f"--channels joint works with one-plane-out methods (n2stack, n2n, n2c, n2v), not --method {config.method}"
         )
@@ -188,9 +188,9 @@ def fit(
     check_joint(method, config, inputs)
     include_center = method.include_center(config)
     target_kind = method.target_kind(config)
-    need = min_planes(config.neighbors, include_center) if method.needs_stack else 1
+    need = min_planes(config.neighbors, include_center) if method.capabilities.needs_stack else 1
     for s in list(inputs) + list(val_inputs or []):
-        if method.needs_stack and s.shape[0] < need:
+        if method.capabilities.needs_stack and s.shape[0] < need:
             raise Noise2StackError(
                 f"a stack of {s.shape[0]} plane(s) is too short for {config.method} with "
                 f"--neighbors {config.neighbors}: it needs at least {need} planes"
@@ -202,7 +202,7 @@ def fit(
             if s.shape != t.shape:
                 raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
 
-    if method.needs_noise_model:
+    if method.capabilities.needs_noise_model:
         from noise2stack.methods.pn2v import prepare_stacks
         from noise2stack.noise.histogram import HistogramNoiseModel
 
@@ -247,7 +247,7 @@ def fit(
     else:
         train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.val_fraction)
         v_in, v_tgt = norm_in, norm_tgt
-    if method.interior_planes_only:  # e.g. NRRN: only planes whose two neighbours are inside the stack
+    if method.capabilities.interior_planes_only:  # e.g. NRRN: only planes whose two neighbours are inside the stack
         train_planes = [(s, i) for s, i in train_planes if 0 < i < norm_in[s].shape[0] - 1]
         val_planes = [(s, i) for s, i in val_planes if 0 < i < v_in[s].shape[0] - 1]
     args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
