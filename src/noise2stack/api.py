@@ -16,85 +16,34 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence
 
 import numpy as np
 
-from noise2stack.config import TrainConfig, load_config, make_config
+from noise2stack.config import TrainConfig, load_config
 from noise2stack.errors import Noise2StackError
-from noise2stack.io.stacks import check_readable, read_array, to_zyx, write_stack
+from noise2stack.io.paths import (
+    StackLike,
+    check_output,
+    check_parent,
+    file_record,
+    load_zyx,
+    native_axes,
+    same_path,
+)
+from noise2stack.io.stacks import read_array, write_stack
 from noise2stack.model import CONFIG_FILE, Model, package_version
 from noise2stack.noise import add_noise
 from noise2stack.progress import ProgressLog, as_progress_log
+from noise2stack.train.start import load_model, resume_model, train_model
 
-StackLike = Union[str, os.PathLike, np.ndarray]
-
-
-def _load(stack: StackLike, axes: str | None) -> np.ndarray:
-    """A ZYX array from a path or array; ``axes=None`` takes YX for 2-D and ZYX for 3-D data."""
-    if isinstance(stack, np.ndarray):
-        if stack.dtype.kind not in "uif" or stack.size == 0:
-            raise Noise2StackError(
-                f"an image must be a non-empty array of integers or floats, got {stack.dtype} {stack.shape}"
-            )
-        if stack.dtype.kind == "f" and not np.isfinite(stack).all():
-            raise Noise2StackError("the array contains NaN or Inf values; replace them before denoising")
-        array = stack
-    else:
-        array = read_array(stack)
-    return to_zyx(array, axes or _native_axes(array))
-
-
-def _native_axes(array: np.ndarray) -> str:
-    if array.ndim not in (2, 3):
-        raise Noise2StackError(f"the image has {array.ndim} axes, shape {array.shape}; give --axes")
-    return "YX" if array.ndim == 2 else "ZYX"
-
-
-def _same_path(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    return Path(a).resolve() == Path(b).resolve()
-
-
-def _check_output(out: str | os.PathLike, inputs: Sequence[StackLike], overwrite: bool) -> Path:
-    out = Path(out)
-    for item in inputs:
-        if not isinstance(item, np.ndarray) and _same_path(out, item):
-            raise Noise2StackError(f"the output {out} is also an input; choose another output path")
-    if out.exists() and not overwrite:
-        raise Noise2StackError(f"{out} exists; pass --overwrite to replace it")
-    if out.exists() and out.is_dir():
-        raise Noise2StackError(f"{out} is a folder, not a file")
-    _check_parent(out)
-    return out
-
-
-def _check_parent(out: Path) -> None:
-    if not out.parent.is_dir():
-        raise Noise2StackError(f"output folder does not exist: {out.parent}")
-    if not os.access(out.parent, os.W_OK):
-        raise Noise2StackError(f"output folder is not writable: {out.parent}")
-
-
-def _file_record(item: StackLike) -> dict:
-    from noise2stack.model import file_sha256
-
-    if isinstance(item, np.ndarray):
-        return {"array": list(item.shape)}
-    if Path(item).is_dir():  # a Zarr store: hashing a volume of any size is not an option
-        return {"path": str(Path(item).resolve())}
-    return {"path": str(Path(item).resolve()), "sha256": file_sha256(item)}
-
-
-def _from_record(record: dict, folder: Path) -> str:
-    if "path" not in record:
-        raise Noise2StackError(f"{folder} was trained on in-memory arrays; pass the same arrays again to resume")
-    from noise2stack.model import file_sha256
-
-    path = record["path"]
-    check_readable(path)
-    if file_sha256(path) != record.get("sha256"):
-        raise Noise2StackError(f"{path} changed since training started; resuming would train on other data")
-    return path
+# the shared input and output checks, under the names the prediction functions below use
+_load = load_zyx
+_native_axes = native_axes
+_same_path = same_path
+_check_output = check_output
+_check_parent = check_parent
+_file_record = file_record
 
 
 def train(
@@ -119,7 +68,7 @@ def train(
     Parameters
     ----------
     noisy : path or array, or a sequence of them
-        Noisy stacks (axes ``config.axes``); one model is trained for all their planes. May be
+        Noisy stacks (axes ``config.data.axes``); one model is trained for all their planes. May be
         None with ``resume`` (the files recorded in the model folder are used).
     out : path
         Model folder to create.
@@ -150,7 +99,7 @@ def train(
     channels : {"separate", "joint"}
         With a C axis in ``axes``: one model per channel (``out/channel-0``, ``out/channel-1``, ...;
         a list of models is returned), or one model that sees the neighbour planes of every channel
-        and predicts all channels at once (``config.joint_channels`` is set to the channel count).
+        and predicts all channels at once (``config.data.joint_channels`` is set to the channel count).
 
     Returns
     -------
@@ -158,261 +107,14 @@ def train(
         The trained model (best validation weights). ``model.stopped_by_signal`` is set when
         SIGINT/SIGTERM stopped training early (the folder then holds a resumable checkpoint).
     """
-    from noise2stack.train import fit
-
     if resume is not None:
         if init is not None:
             raise Noise2StackError("--resume continues its own training; leave out --init")
-        return _resume(Path(resume), noisy, targets, val, val_target, progress)
-    if out is None:
-        raise Noise2StackError("--out MODEL_DIR is required")
-    if noisy is None:
-        raise Noise2StackError("no input stacks given")
-    if renormalize and init is None:
-        raise Noise2StackError("--renormalize only applies with --init")
-    from noise2stack.methods import get_method
-
-    start = load_model(init) if init is not None else None
-    if config is None:
-        options = {k: v for k, v in options.items() if v is not None}
-        file_values = load_config(config_file).model_dump(exclude_unset=True) if config_file else {}
-        inherited = _inherited(start.config) if start is not None else {}
-        given = {**file_values, **options}
-        method = get_method(given.get("method", inherited.get("method", "n2stack")))
-        if start is not None and method.name != start.config.method:
-            inherited = {}  # another method: nothing to inherit, _init_state refuses below
-        config = make_config(**{**method.defaults, **inherited, **given})
-    elif options:
-        raise Noise2StackError("give either config or options, not both")
-    init_state = None
-    if start is not None:
-        init_state = _init_state(start, config)
-        config = config.model_copy(
-            update={"init_from": {"path": str(start.folder.resolve()), "sha256": start.checksum()}}
-        )
-    inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
-    if not inputs:
-        raise Noise2StackError("no input stacks given")
-    target_list = list(targets) if targets else None
-    method = get_method(config.method)
-    kind = method.target_kind(config)
-    if kind != "self" and not target_list:
-        what = "an independent noisy copy" if kind == "copy" else "the clean stack"
-        raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs --target: {what} of each input")
-    if target_list and len(target_list) != len(inputs):
-        raise Noise2StackError(
-            f"{len(inputs)} input stack(s) but {len(target_list)} --target stack(s); give one per input"
-        )
-    out = Path(out)
-    if start is not None and start.folder is not None and _same_path(out, start.folder):
-        raise Noise2StackError(f"--init {start.folder} is also --out; write the fine-tuned model to another folder")
-    from noise2stack.io.zarr_io import is_zarr_path
-
-    stream = stream or any(not isinstance(p, np.ndarray) and is_zarr_path(p) for p in inputs)
-    paths = [
-        p for p in inputs + (target_list or []) + [val, val_target] if p is not None and not isinstance(p, np.ndarray)
-    ]
-    for p in paths:
-        if not is_zarr_path(p):
-            check_readable(p)
-        if _same_path(out, p):
-            raise Noise2StackError(f"the model folder {out} is also an input; choose another --out")
-    if out.exists():
-        if not out.is_dir():
-            raise Noise2StackError(f"--out {out} exists and is not a folder")
-        if any(out.iterdir()) and not overwrite:
-            raise Noise2StackError(
-                f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)"
-            )
-    _check_parent(out)
-
-    if channels not in ("separate", "joint"):
-        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
-    if "C" in config.axes and stream:
-        raise Noise2StackError("streaming training reads the axes from the store; leave C out of --axes")
-    stacks = _stream_views(inputs) if stream else [_load(s, config.axes) for s in inputs]
-    if "C" in config.axes:
-        n_channels = sorted({s.shape[1] for s in stacks})
-        if len(n_channels) != 1:
-            raise Noise2StackError(
-                f"the input stacks have different channel counts {n_channels}; give stacks of one count"
-            )
-        if channels == "separate":
-            return _train_separate(
-                stacks, n_channels[0], out, config, target_list, val, val_target, progress, init, renormalize
-            )
-        config = config.model_copy(update={"joint_channels": n_channels[0]})
-    elif channels == "joint":
-        raise Noise2StackError(f"--channels joint needs a channel axis: give --axes with C (got {config.axes})")
-    method.check(config)
-    if method.capabilities.needs_stack:
-        for item, s in zip(inputs, stacks):
-            if s.shape[0] == 1:
-                name = "the array" if isinstance(item, np.ndarray) else str(item)
-                raise Noise2StackError(
-                    f"{name} is a single 2-D plane (axes {config.axes}, shape {s.shape[1:]}); "
-                    f"{config.method} needs a stack of planes"
-                )
-    target_stacks = [_load(t, config.axes) for t in target_list] if target_list else None
-    val_stacks = [_load(val, config.axes)] if val is not None else None
-    val_targets = [_load(val_target, config.axes)] if val_target is not None else None
-    info = {
-        "training_data": {
-            "inputs": [_file_record(p) for p in inputs],
-            "targets": [_file_record(p) for p in target_list] if target_list else None,
-            "val": _file_record(val) if val is not None else None,
-            "val_target": _file_record(val_target) if val_target is not None else None,
-        }
-    }
-    normalizer = start.normalizer if start is not None and not renormalize else None
-    return fit(
-        config,
-        stacks,
-        out,
-        targets=target_stacks,
-        val_inputs=val_stacks,
-        val_targets=val_targets,
-        progress=progress,
-        info=info,
-        normalizer=normalizer,
-        init_state=init_state,
-    )
-
-
-def _train_separate(
-    stacks, n_channels, out, config, targets, val, val_target, progress, init, renormalize
-) -> list[Model]:
-    """``--channels separate``: one model per channel, in ``out/channel-0``, ``out/channel-1``, ...
-
-    (the layout :func:`predict` reads); ``stacks`` are (Z, C, Y, X) arrays.
-    """
-    axes = config.axes.replace("C", "")
-    single = config.model_copy(update={"axes": axes})
-    Path(out).mkdir(exist_ok=True)
-    loaded = {
-        name: [_load(p, config.axes) for p in paths] if paths else None
-        for name, paths in (
-            ("targets", targets),
-            ("val", [val] if val is not None else None),
-            ("val_target", [val_target] if val_target is not None else None),
-        )
-    }
-    models = []
-    for c in range(n_channels):
-
-        def pick(arrays):
-            return None if arrays is None else [a[:, c] for a in arrays]
-
-        val_c, val_target_c = pick(loaded["val"]), pick(loaded["val_target"])
-        models.append(
-            train(
-                [s[:, c] for s in stacks],
-                Path(out) / f"channel-{c}",
-                config=single,
-                targets=pick(loaded["targets"]),
-                val=val_c[0] if val_c else None,
-                val_target=val_target_c[0] if val_target_c else None,
-                overwrite=True,
-                progress=progress,
-                init=init,
-                renormalize=renormalize,
-            )
-        )
-    return models
-
-
-# what a fine-tuned model takes from its starting model unless given (they fix the network's shape)
-_INHERITED_FIELDS = ("method", "net", "mode", "neighbors", "residual", "units", "n2v_replacement")
-
-
-def _inherited(config: TrainConfig) -> dict:
-    return {k: getattr(config, k) for k in _INHERITED_FIELDS}
-
-
-def _init_state(start: Model, config: TrainConfig) -> dict:
-    """The starting weights for ``train --init``, after checking that they fit ``config``'s network."""
-    from noise2stack.methods import get_method
-
-    method = get_method(config.method)
-
-    def describe(cfg: TrainConfig, m) -> str:
-        units = f", {cfg.units} units" if cfg.net == "nrrn" else ""
-        units += ", residual" if m.residual_channels(cfg) else ""
-        return f"--method {cfg.method} --net {cfg.net} with {m.in_channels(cfg)} input channel(s){units}"
-
-    theirs, ours = describe(start.config, start.method), describe(config, method)
-    if start.folder is None:
-        raise Noise2StackError("--init needs a model loaded from its folder (its weights file is recorded)")
-    if theirs != ours or start.method.residual_channels(start.config) != method.residual_channels(config):
-        raise Noise2StackError(f"--init {start.folder} is {theirs}; this training is {ours}: they must match")
-    return {k: v.detach().clone() for k, v in start.net.state_dict().items()}
-
-
-def _stream_views(inputs: Sequence[StackLike]) -> list:
-    """One lazily read ``ZYX`` view per stack of every input (each index of T/C off the stack axis)."""
-    import functools
-
-    from noise2stack.data.streaming import StackView
-    from noise2stack.io.zarr_io import inspect_volume, open_array
-    from noise2stack.predict.chunked import loop_axes, resolve_stack_axis
-
-    views = []
-    for item in inputs:
-        if isinstance(item, np.ndarray):
-            raise Noise2StackError("streaming reads files; pass paths, not arrays")
-        spec = inspect_volume(item)
-        stack_axis = resolve_stack_axis(spec, None)
-        loops = loop_axes(spec, stack_axis)
-        for loop in np.ndindex(*[spec.size(a) for a in loops]):
-            views.append(
-                StackView(
-                    functools.partial(open_array, spec), spec.axes, stack_axis, dict(zip(loops, loop)), spec.shape
-                )
-            )
-    return views
-
-
-def _resume(folder: Path, noisy, targets, val, val_target, progress: bool) -> Model:
-    import json
-
-    from noise2stack.model import VERSIONS_FILE
-    from noise2stack.train import fit
-
-    model = Model.load(folder)
-    config = model.config
-    try:
-        record = json.loads((folder / VERSIONS_FILE).read_text(encoding="utf-8"))["training_data"]
-    except (OSError, KeyError, TypeError, json.JSONDecodeError):
-        raise Noise2StackError(f"{folder} does not record its training data; cannot resume") from None
-    if noisy is None:
-        noisy = [_from_record(r, folder) for r in record["inputs"]]
-        targets = [_from_record(r, folder) for r in record["targets"]] if record.get("targets") else None
-        val = _from_record(record["val"], folder) if record.get("val") else None
-        val_target = _from_record(record["val_target"], folder) if record.get("val_target") else None
-    inputs = [noisy] if isinstance(noisy, (str, os.PathLike, np.ndarray)) else list(noisy)
-    stacks = [_load(s, config.axes) for s in inputs]
-    return fit(
-        config,
-        stacks,
-        folder,
-        targets=[_load(t, config.axes) for t in targets] if targets else None,
-        val_inputs=[_load(val, config.axes)] if val is not None else None,
-        val_targets=[_load(val_target, config.axes)] if val_target is not None else None,
-        progress=progress,
-        resume=True,
-        normalizer=model.normalizer,
-        noise_model=model.noise_model,
-    )
-
-
-def load_model(model: str | os.PathLike | Model) -> Model:
-    """A :class:`Model` from a model folder (or the model itself)."""
-    if isinstance(model, Model):
-        return model
-    folder = Path(model)
-    if not (folder / CONFIG_FILE).is_file() and folder.is_dir():
-        raise Noise2StackError(f"{folder} is not a noise2stack model (no {CONFIG_FILE})")
-    return Model.load(folder)
+        return resume_model(Path(resume), noisy, targets, val, val_target, progress)
+    return train_model(
+        noisy, out, config, targets, val, val_target, config_file, overwrite, progress, init, renormalize, stream,
+        channels, options,
+    )  # fmt: skip
 
 
 def predict(
@@ -559,20 +261,17 @@ def predict(
     m = load_model(model)
     from noise2stack.predict.chunked import channels_of_model
 
-    channels_of_model(channels, m.config.joint_channels)
-    if "C" in (axes or m.config.axes).upper() and m.config.joint_channels == 1:
+    channels_of_model(channels, m.config.data.joint_channels)
+    if "C" in (axes or m.config.data.axes).upper() and m.config.data.joint_channels == 1:
         return _predict_separate([m], noisy, out, axes, progress, others, **separate)
-    if m.config.joint_channels > 1 and stitch != "blend":
+    if m.config.data.joint_channels > 1 and stitch != "blend":
         raise Noise2StackError("a model of joint channels predicts with --stitch blend")
     if uncertainty is not None and not m.method.capabilities.uncertainty:
         raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
-    axes = axes or m.config.axes
+    axes = axes or m.config.data.axes
     _check_in_memory(noisy, tta)
     stack = _load(noisy, axes)
-    if m.method.capabilities.needs_noise_model:
-        from noise2stack.methods.pn2v import prepare_stacks
-
-        stack = prepare_stacks(m.noise_model, [stack], m.config.noise_model_clip, "the stack to denoise")[0]
+    stack = m.method.prepare_stacks(m.config, m.noise_model, [stack], "the stack to denoise")[0]
     if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(
             f"a stack of {stack.shape[0]} plane(s) is too short for this model "
@@ -635,7 +334,7 @@ def predict(
                 tile=tile,
                 overlap=overlap,
                 batch=batch,
-                channels_last=m.config.channels_last,
+                channels_last=m.config.training.channels_last,
                 progress=progress,
                 precision=precision,
             )
@@ -647,7 +346,7 @@ def predict(
             tile=tile,
             overlap=overlap,
             batch=batch,
-            channels_last=m.config.channels_last,
+            channels_last=m.config.training.channels_last,
             progress=progress,
             tta=tta,
             precision=precision,
@@ -666,7 +365,7 @@ def predict(
                 result[:, dy::2, dx::2] = run(m.method.prediction_net(m.net, m.config, phase=(dy, dx), **view_options))
     else:
         result = run(m.method.prediction_net(m.net, m.config, **view_options))
-    if m.config.joint_channels > 1:  # (C, Z, Y, X) from the tiler; the normaliser and writer take ZCYX
+    if m.config.data.joint_channels > 1:  # (C, Z, Y, X) from the tiler; the normaliser and writer take ZCYX
         result = np.ascontiguousarray(np.moveaxis(result, 0, 1))
     std = None
     if head is not None:  # (MMSE estimate, posterior std) in network units
@@ -680,9 +379,9 @@ def predict(
         provenance = {
             "noise2stack": package_version(),
             "method": m.config.method,
-            "mode": m.config.mode,
-            "neighbors": m.config.neighbors,
-            "seed": m.config.seed,
+            "mode": m.config.algorithm.mode,
+            "neighbors": m.config.algorithm.neighbors,
+            "seed": m.config.training.seed,
             "model_sha256": m.checksum(),
             "kspace_postprocessing": len(sidecars),
             "tta": tta,
@@ -738,7 +437,7 @@ def _predict_separate(
         raise Noise2StackError(f"{given[0]} works on single-channel stacks; predict each channel on its own")
     _check_in_memory(noisy, options.get("tta", False))
     loaded = [load_model(m) for m in models]
-    axes = (axes or loaded[0].config.axes).upper()
+    axes = (axes or loaded[0].config.data.axes).upper()
     if "C" not in axes:
         raise Noise2StackError(f"a model per channel needs a channel axis: give --axes with C (got {axes})")
     stack = _load(noisy, axes)  # (Z, C, Y, X)
@@ -986,9 +685,9 @@ def compare(
     stack = _load(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     if train_options:
-        from noise2stack.config import TrainConfig
+        from noise2stack.config import flat_names
 
-        unknown = set(train_options) - set(TrainConfig.model_fields)
+        unknown = set(train_options) - flat_names()
         if unknown:
             raise Noise2StackError(f"unknown training options {sorted(unknown)}")
     return run_compare(
@@ -1232,7 +931,7 @@ def report(
     if not isinstance(model, Model) and _same_path(out, model):
         raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
     m = load_model(model)
-    axes = axes or m.config.axes
+    axes = axes or m.config.data.axes
     _check_in_memory(noisy, False)
     stack = _load(noisy, axes)
     clean = None
@@ -1329,7 +1028,7 @@ def export(
                 "the model's training stack is not available; pass --sample NOISY for the package's test data"
             )
         sample = paths[0]
-    stack = _load(sample, axes or m.config.axes)
+    stack = _load(sample, axes or m.config.data.axes)
     from noise2stack.data.sampler import min_planes
 
     if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):

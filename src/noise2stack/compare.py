@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noise2stack.config import flat_names
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_json, write_text
 from noise2stack.noise import add_noise
@@ -137,13 +138,18 @@ def compare(
                 max_time=budget,
                 seed=seed,
                 patch=patch,
-                **{**(train_options or {}), **row.options},
+                **{**_options_of(row.method, train_options or {}), **row.options},
             )
             train_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             stack = api.predict(model, noisy, progress=False)
             record(row.label, stack, train_s, time.perf_counter() - t0)
     return _write(out, results, planes, budget, noise, normalize, title, train_options)
+
+
+def _options_of(method: str, options: dict) -> dict:
+    """The shared training options a row's method takes (a blind-spot fraction means nothing to NRRN)."""
+    return {k: v for k, v in options.items() if k in flat_names(method)}
 
 
 def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, title, train_options=None) -> dict:

@@ -52,11 +52,11 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
     after = api.evaluate(denoised, clean)
     metrics = {
         "noise2stack": __version__,
-        "seed": model.config.seed,
+        "seed": model.config.training.seed,
         "model_sha256": model.checksum(),
         "data": f"noise2stack/examples/{EXAMPLE} (treated as clean) + {NOISE}",
         "method": "n2stack self, 2 neighbours",
-        "epochs": model.config.epochs,
+        "epochs": model.config.training.epochs,
         "noisy": {k: before[k] for k in ("psnr", "ssim", "nrmse")},
         "denoised": {k: after[k] for k in ("psnr", "ssim", "nrmse")},
         "per_plane_psnr": {

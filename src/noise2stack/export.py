@@ -43,7 +43,7 @@ def check_exportable(model) -> None:
             f"method {model.config.method} does not predict in one network pass; "
             f"bioimage.io export supports {', '.join(exportable)}"
         )
-    if model.config.joint_channels > 1:
+    if model.config.data.joint_channels > 1:
         raise Noise2StackError(
             "bioimage.io export takes single-channel models; train with --channels separate to export"
         )
@@ -86,8 +86,8 @@ def _readme(model, offsets: list[int], names: list[str]) -> str:
     norm = model.normalizer
     return f"""# noise2stack {config.method} denoiser
 
-Exported by noise2stack from a model trained with `--method {config.method} --mode {config.mode}
---neighbors {config.neighbors}` (network `{config.net}`).
+Exported by noise2stack from a model trained with `--method {config.method} --mode {config.algorithm.mode}
+--neighbors {config.algorithm.neighbors}` (network `{config.algorithm.net}`).
 
 ## Input: the planes the network reads
 
@@ -227,7 +227,7 @@ def export_bioimageio(
         with ValidationContext(perform_io_checks=True):
             description = spec.ModelDescr(
                 name=name
-                or f"noise2stack {model.config.method} {model.config.mode} {model.config.neighbors} neighbours",
+                or f"noise2stack {model.config.method} {model.config.algorithm.mode} {model.config.algorithm.neighbors} neighbours",
                 description=(
                     f"Self-supervised denoiser of image stacks (noise2stack {model.config.method}); "
                     f"input channels are the planes {', '.join(names)} around the plane to denoise."

@@ -2,7 +2,8 @@
 
 A model folder holds::
 
-    config.yaml            the TrainConfig it was trained with (validated again on load)
+    config.yaml            the TrainConfig it was trained with, in sections (validated again on
+                           load; a flat config of model format 1 is read through config.nest)
     weights.safetensors    the best weights (lowest validation loss)
     last.safetensors       the weights at the end of training
     normalization.json     intensity statistics, so predictions come back in input units
@@ -18,7 +19,6 @@ Nothing in it is ever unpickled: tensors are read with safetensors, the rest is 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -31,14 +31,15 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from noise2stack.config import TrainConfig, _explain, config_to_yaml
+from noise2stack.config import TrainConfig, config_to_yaml, make_config
 from noise2stack.data.normalize import Normalizer
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import atomic_path, write_json, write_text
+from noise2stack.io.paths import file_sha256  # noqa: F401  (re-exported: model.file_sha256)
 from noise2stack.methods import Method, get_method
 from noise2stack.nets import build_net
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: config.yaml in sections (algorithm, data, training); 1: one flat mapping
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "weights.safetensors"
 LAST_WEIGHTS_FILE = "last.safetensors"
@@ -88,14 +89,6 @@ def save_weights(net: torch.nn.Module, path: str | os.PathLike) -> None:
         save_file(state, str(tmp))
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Model:
     """A network with the config and normalisation it was trained with.
 
@@ -116,18 +109,18 @@ class Model:
         self.normalizer = normalizer
         self.noise_model = noise_model
         self.method: Method = get_method(config.method).bind(config, normalizer, noise_model)
-        joint = config.joint_channels  # every input and output plane comes once per joint channel
+        joint = config.data.joint_channels  # every input and output plane comes once per joint channel
         self.net = (
             net
             if net is not None
             else build_net(
-                config.net,
+                config.algorithm.net,
                 self.method.in_channels(config) * joint,
                 self.method.residual_channels(config),
                 out_channels=self.method.out_channels(config) * joint,
                 joint_channels=joint,
                 **self.method.net_options(config),
-                **({"batch_norm": True} if config.batch_norm else {}),
+                **({"batch_norm": True} if config.algorithm.batch_norm else {}),
             )
         )
         self.folder: Path | None = None
@@ -135,7 +128,7 @@ class Model:
 
     @property
     def neighbors(self) -> int:
-        return self.config.neighbors
+        return self.config.algorithm.neighbors
 
     @property
     def include_center(self) -> bool:
@@ -150,21 +143,21 @@ class Model:
     @property
     def axes(self) -> str:
         """Axis letters the model was trained with (e.g. ``ZYX``)."""
-        return self.config.axes
+        return self.config.data.axes
 
     @property
     def joint_channels(self) -> int:
         """Image channels the network sees and predicts at once (1: a single-channel model)."""
-        return self.config.joint_channels
+        return self.config.data.joint_channels
 
     @property
     def channels_last(self) -> bool:
-        return self.config.channels_last
+        return self.config.training.channels_last
 
     @property
     def noise_model_clip(self) -> bool:
         """Probabilistic methods: clip data into the noise model's range instead of refusing it."""
-        return bool(getattr(self.config, "noise_model_clip", False))
+        return bool(getattr(self.config.algorithm, "clip", False))
 
     def checksum(self) -> str | None:
         """SHA-256 of the weights file the model was loaded from (provenance)."""
@@ -220,12 +213,7 @@ class Model:
             raise Noise2StackError(f"{folder / CONFIG_FILE} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(data, dict):
             raise Noise2StackError(f"{folder / CONFIG_FILE} must hold a mapping")
-        try:
-            config = TrainConfig(**data)
-        except Exception as exc:  # pydantic ValidationError, or a Noise2StackError from a validator
-            if hasattr(exc, "errors"):
-                raise _explain(exc, str(folder / CONFIG_FILE)) from None
-            raise Noise2StackError(f"{folder / CONFIG_FILE}: {exc}") from None
+        config = make_config(str(folder / CONFIG_FILE), **data)  # one-line errors naming the bad key
         try:
             stats = json.loads((folder / NORMALIZATION_FILE).read_text(encoding="utf-8"))
             background = None

@@ -232,8 +232,8 @@ def model_report_html(
     epochs = len(log["epoch"]) if log and log.get("epoch") else None
     parts.append(
         '<p class="meta">'
-        f"model <code>{esc(names['model'])}</code>: method <b>{esc(config.method)}</b>, mode {esc(config.mode)}, "
-        f"{config.neighbors} neighbour plane(s), net {esc(config.net)}"
+        f"model <code>{esc(names['model'])}</code>: method <b>{esc(config.method)}</b>, mode {esc(config.algorithm.mode)}, "
+        f"{config.algorithm.neighbors} neighbour plane(s), net {esc(config.algorithm.net)}"
         + (f", {epochs} epoch(s) trained" if epochs else "")
         + f"<br>noisy stack <code>{esc(names['noisy'])}</code>, {' x '.join(map(str, noisy.shape))} (ZYX); "
         f"denoised: <code>{esc(names['denoised'])}</code>"

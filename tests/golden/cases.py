@@ -3,7 +3,7 @@
 ``python tests/golden/cases.py record`` (run once, before a redesign) writes each case's
 prediction to ``tests/golden/data/<case>.npy`` and the flat ``config.yaml`` the model folder held
 then to ``tests/golden/data/<case>.config.yaml``; ``test_golden.py`` reruns every case with today's
-code and compares. The data are small synthetic stacks (seeded), so the test needs no files.
+code and compares (``python tests/golden/cases.py compare`` prints the largest differences). The data are small synthetic stacks (seeded), so the test needs no files.
 """
 
 from __future__ import annotations
@@ -108,7 +108,20 @@ def record() -> None:
             print(name, {k: (v.shape, float(np.abs(v).mean())) for k, v in outputs.items()})
 
 
+def compare() -> None:
+    """Print each case's largest absolute difference from its recorded output (0.0: bitwise equal)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in CASES:
+            outputs, _ = run_case(name, Path(tmp))
+            expected = np.load(DATA / f"{name}.npz")
+            diffs = {key: float(np.max(np.abs(outputs[key] - expected[key]))) for key in expected.files}
+            print(name, diffs)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] != ["record"]:
-        sys.exit("usage: python tests/golden/cases.py record")
-    record()
+    commands = {"record": record, "compare": compare}
+    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+        sys.exit("usage: python tests/golden/cases.py record|compare")
+    commands[sys.argv[1]]()

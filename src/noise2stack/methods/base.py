@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import torch
 
-from noise2stack.config import TrainConfig
+from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.errors import Noise2StackError
+
+if TYPE_CHECKING:  # the root config is built from this registry (noise2stack.config)
+    from noise2stack.config import TrainConfig
 
 TargetKind = Literal["self", "copy", "clean"]
 
@@ -60,16 +63,16 @@ class Method:
     ----------
     name : str
         Registry name (``--method``).
+    config_class : type of AlgorithmConfig
+        The method's configuration section (its fields and their defaults, e.g. Noise2Noise: copy
+        mode, no neighbours); values the user gives win, and :meth:`check` refuses contradictions.
     capabilities : Capabilities
         What the method needs and offers.
-    defaults : dict
-        Config values the method implies (e.g. Noise2Noise: copy mode, no neighbours); values the
-        user gives win, and :meth:`check` refuses contradictions.
     """
 
     name: ClassVar[str] = ""
+    config_class: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     capabilities: ClassVar[Capabilities] = Capabilities()
-    defaults: ClassVar[dict] = {}  # config values this method implies unless the user sets them
     loss_kind: str = "mse"  # "mae" on a copy bound to a config with loss="mae"
 
     def include_center(self, config: TrainConfig) -> bool:
@@ -83,8 +86,20 @@ class Method:
     def check(self, config: TrainConfig) -> None:
         """Raise :class:`Noise2StackError` for a config this method cannot train."""
 
+    def prepare_stacks(self, config: TrainConfig, noise_model, stacks: list, what: str) -> list:
+        """Stacks as the method trains or predicts on them (raw units); default: unchanged.
+
+        Probabilistic methods check (or clip) the data against ``noise_model``'s range; ``what``
+        names the data in their message ("the training data").
+        """
+        return list(stacks)
+
+    def load_noise_model(self, config: TrainConfig):
+        """The noise model a probabilistic method trains with (read from its config); default: None."""
+        return None
+
     def in_channels(self, config: TrainConfig) -> int:
-        return config.neighbors + int(self.include_center(config))
+        return config.algorithm.neighbors + int(self.include_center(config))
 
     def out_channels(self, config: TrainConfig) -> int:
         """Network output planes: 1 (the denoised plane), or K signal samples (probabilistic methods)."""
@@ -94,10 +109,10 @@ class Method:
         """The method as one model uses it: probabilistic methods return a copy holding the noise
         model in network units (the registry's instance stays stateless); others return ``self``,
         or a copy that computes ``config.loss`` when it is not the mean squared error."""
-        if config.loss == self.loss_kind:
+        if config.algorithm.loss == self.loss_kind:
             return self
         bound = copy.copy(self)
-        bound.loss_kind = config.loss
+        bound.loss_kind = config.algorithm.loss
         return bound
 
     # Optional prediction hook: ``finish(net_output (B, K, Y, X), observation (B, 1, Y, X)) -> (B, 2, Y, X)``
@@ -106,9 +121,9 @@ class Method:
 
     def residual_channels(self, config: TrainConfig) -> list[int]:
         """Input channels whose mean is added to the network output."""
-        if not config.residual:
+        if not config.algorithm.residual:
             return []
-        k = config.neighbors // 2
+        k = config.algorithm.neighbors // 2
         if self.include_center(config):
             return [k]  # the plane itself
         return [k - 1, k]  # the two innermost neighbours, i-1 and i+1

@@ -5,15 +5,27 @@ Input = plane i of the noisy stack (plus neighbours if asked), target = plane i 
 
 from __future__ import annotations
 
-from noise2stack.config import TrainConfig
+from typing import TYPE_CHECKING, Literal
+
+from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.methods.base import Method, TargetKind, register
+
+if TYPE_CHECKING:
+    from noise2stack.config import TrainConfig
+
+
+class N2CConfig(AlgorithmConfig):
+    """Noise2Clean: plane i (and ``neighbors`` around it) against the clean plane."""
+
+    method: Literal["n2c"] = "n2c"
+    neighbors: int = 0
 
 
 @register
 class Noise2Clean(Method):
     name = "n2c"
-    defaults = {"neighbors": 0}
+    config_class = N2CConfig
 
     def include_center(self, config: TrainConfig) -> bool:
         return True
@@ -22,4 +34,4 @@ class Noise2Clean(Method):
         return "clean"
 
     def check(self, config: TrainConfig) -> None:
-        check_neighbors(config.neighbors, include_center=True)
+        check_neighbors(config.algorithm.neighbors, include_center=True)

@@ -7,24 +7,44 @@
 
 from __future__ import annotations
 
-from noise2stack.config import TrainConfig
+from typing import TYPE_CHECKING, Literal
+
+from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Method, TargetKind, register
+
+if TYPE_CHECKING:
+    from noise2stack.config import TrainConfig
+
+
+class N2StackConfig(AlgorithmConfig):
+    """Noise2Stack: ``mode`` (self or copy) and ``neighbors`` (N/2 planes on each side)."""
+
+    method: Literal["n2stack"] = "n2stack"
+
+
+class N2NConfig(AlgorithmConfig):
+    """Noise2Noise: copy mode without neighbours."""
+
+    method: Literal["n2n"] = "n2n"
+    mode: Literal["self", "copy"] = "copy"
+    neighbors: int = 0
 
 
 @register
 class Noise2Stack(Method):
     name = "n2stack"
+    config_class = N2StackConfig
 
     def include_center(self, config: TrainConfig) -> bool:
-        return config.mode == "copy"
+        return config.algorithm.mode == "copy"
 
     def target_kind(self, config: TrainConfig) -> TargetKind:
-        return "copy" if config.mode == "copy" else "self"
+        return "copy" if config.algorithm.mode == "copy" else "self"
 
     def check(self, config: TrainConfig) -> None:
-        check_neighbors(config.neighbors, self.include_center(config))
+        check_neighbors(config.algorithm.neighbors, self.include_center(config))
 
 
 @register
@@ -35,10 +55,10 @@ class Noise2Noise(Noise2Stack):
     """
 
     name = "n2n"
-    defaults = {"mode": "copy", "neighbors": 0}
+    config_class = N2NConfig
 
     def check(self, config: TrainConfig) -> None:
-        if config.mode != "copy" or config.neighbors != 0:
+        if config.algorithm.mode != "copy" or config.algorithm.neighbors != 0:
             raise Noise2StackError(
                 "--method n2n is copy mode with no neighbours; for neighbours use --method n2stack --mode copy"
             )

@@ -15,11 +15,29 @@ images or on one (``images``, §2.2.2 remark), or the running image after a buil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, Literal
+
 import torch
 
-from noise2stack.config import TrainConfig
+from noise2stack.config_sections import AlgorithmConfig, option
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Capabilities, Method, TargetKind, register
+from noise2stack.nets.nrrn import NRRNView
+
+if TYPE_CHECKING:
+    from noise2stack.config import TrainConfig
+
+
+class NRRNConfig(AlgorithmConfig):
+    """NRRN: the triplet [j-1, j, j+1], ``units`` building units; Adam at 1e-4 (paper 003 §2.2.2)."""
+
+    default_lr: ClassVar[float] = 1e-4
+
+    method: Literal["nrrn"] = "nrrn"
+    neighbors: int = 2
+    residual: bool = False
+    net: str = "nrrn"
+    units: int = option(4, "NRRN: number of building units (L + 1 in paper 003, eq. 1)", ge=1, le=32)
 
 
 def consensus_loss(first: torch.Tensor, second: torch.Tensor, below: torch.Tensor, above: torch.Tensor) -> torch.Tensor:
@@ -37,7 +55,7 @@ class NRRNMethod(Method):
     capabilities = Capabilities(
         interior_planes_only=True, chunkable=False, joint_channels=False, units=True, view_options=("images",)
     )
-    defaults = {"neighbors": 2, "residual": False, "net": "nrrn", "lr": 1e-4}
+    config_class = NRRNConfig
 
     def include_center(self, config: TrainConfig) -> bool:
         return True
@@ -49,17 +67,17 @@ class NRRNMethod(Method):
         return []
 
     def unit_count(self, config: TrainConfig) -> int:
-        return config.units
+        return config.algorithm.units
 
     def net_options(self, config: TrainConfig) -> dict:
-        return {"units": config.units}
+        return {"units": config.algorithm.units}
 
     def check(self, config: TrainConfig) -> None:
-        if config.neighbors != 2 or config.mode != "self":
+        if config.algorithm.neighbors != 2 or config.algorithm.mode != "self":
             raise Noise2StackError("--method nrrn takes the triplet [j-1, j, j+1]: --neighbors 2, --mode self")
-        if config.net != "nrrn":
-            raise Noise2StackError(f"--method nrrn needs --net nrrn, not {config.net}")
-        if config.residual:
+        if config.algorithm.net != "nrrn":
+            raise Noise2StackError(f"--method nrrn needs --net nrrn, not {config.algorithm.net}")
+        if config.algorithm.residual:
             raise Noise2StackError("--method nrrn has its own residual path; use --no-residual")
 
     def training_loss(self, forward, inputs, targets, masks):
@@ -67,11 +85,9 @@ class NRRNMethod(Method):
         return consensus_loss(first.float(), second.float(), inputs[:, 0:1].float(), inputs[:, 2:3].float())
 
     def prediction_net(self, net, config: TrainConfig, images: int | None = None, unit: int | None = None, **view):
-        from noise2stack.nets.nrrn import NRRNView
-
         super().prediction_net(net, config, **view)
         if images is not None and images not in (1, 2, 3):
             raise Noise2StackError(f"--images must be 1, 2 or 3, got {images}")
-        if unit is not None and not 1 <= unit <= config.units:
-            raise Noise2StackError(f"unit {unit} outside this model's 1..{config.units} building units")
+        if unit is not None and not 1 <= unit <= config.algorithm.units:
+            raise Noise2StackError(f"unit {unit} outside this model's 1..{config.algorithm.units} building units")
         return NRRNView(net, images or 3, unit)

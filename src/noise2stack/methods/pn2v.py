@@ -1,7 +1,7 @@
 """Probabilistic Noise2Void (paper 004) and a probabilistic Noise2Stack.
 
 Both predict, for every pixel, ``K`` samples ``s_k`` of the signal's prior (the network's
-``K = config.pn2v_samples`` output channels) and train with eq. 7 against the observed value ``x``
+``K = algorithm.samples`` output channels) and train with eq. 7 against the observed value ``x``
 of plane i through a histogram noise model p(x | s) (:mod:`noise2stack.noise.histogram`)::
 
     loss = mean over the loss pixels of  -log( 1/K * sum_k p(x | s_k) )
@@ -32,15 +32,37 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 
-from noise2stack.config import TrainConfig
-from noise2stack.data.blindspot import mask_patch
+from noise2stack.config_sections import AlgorithmConfig, BlindSpotFields, NoiseModelFields
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Capabilities, Method, TargetKind, register
+from noise2stack.methods.n2v import mask
+from noise2stack.noise.histogram import HistogramNoiseModel
+
+if TYPE_CHECKING:
+    from noise2stack.config import TrainConfig
+
+
+class PN2VConfig(AlgorithmConfig, NoiseModelFields, BlindSpotFields):
+    """Probabilistic Noise2Void: Noise2Void's blind spot, ``samples`` per pixel through ``noise_model``."""
+
+    method: Literal["pn2v"] = "pn2v"
+    neighbors: int = 0
+    residual: bool = False
+
+
+class PN2StackConfig(AlgorithmConfig, NoiseModelFields):
+    """Probabilistic Noise2Stack: self mode's neighbours, ``samples`` per pixel through ``noise_model``."""
+
+    method: Literal["pn2stack"] = "pn2stack"
+    # residual on: every sample starts at the mean of the two innermost neighbours, the
+    # Noise2Stack prediction, so the prior is centred where the signal is from the first step
+    residual: bool = True
 
 
 def pn2v_loss(log_likelihood: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -73,19 +95,25 @@ class _Probabilistic(Method):
     noise_model = None  # HistogramNoiseModel in network units; set on the copy bind() returns
 
     def out_channels(self, config: TrainConfig) -> int:
-        return config.pn2v_samples
+        return config.algorithm.samples
 
     def check(self, config: TrainConfig) -> None:
-        if not config.noise_model:
+        if not config.algorithm.noise_model:
             raise Noise2StackError(
                 f"--method {config.method} needs --noise-model FILE (make one with `noise2stack noise-model`)"
             )
-        if config.background:
+        if config.data.background:
             raise Noise2StackError(f"--method {config.method} cannot use --background: the noise model is in raw units")
-        if config.loss != "mse":
+        if config.algorithm.loss != "mse":
             raise Noise2StackError(
                 f"--method {config.method} trains on the noise model's likelihood; --loss does not apply"
             )
+
+    def load_noise_model(self, config: TrainConfig) -> HistogramNoiseModel:
+        return HistogramNoiseModel.load(config.algorithm.noise_model)
+
+    def prepare_stacks(self, config: TrainConfig, noise_model, stacks: list, what: str) -> list:
+        return prepare_stacks(noise_model, stacks, config.algorithm.clip, what)
 
     def bind(self, config: TrainConfig, normalizer, noise_model=None) -> Method:
         if noise_model is None:
@@ -116,7 +144,7 @@ class ProbabilisticNoise2Void(_Probabilistic):
     capabilities = Capabilities(
         needs_stack=False, needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True
     )
-    defaults = {"neighbors": 0, "residual": False}
+    config_class = PN2VConfig
 
     def include_center(self, config: TrainConfig) -> bool:
         return True
@@ -126,20 +154,18 @@ class ProbabilisticNoise2Void(_Probabilistic):
 
     def check(self, config: TrainConfig) -> None:
         super().check(config)
-        if config.neighbors != 0:
+        if config.algorithm.neighbors != 0:
             raise Noise2StackError("--method pn2v sees one plane; --neighbors must be 0")
 
     def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
-        masked, mask = mask_patch(inputs, config.n2v_fraction, rng, config.n2v_replacement, config.n2v_window)
-        return masked, target, mask
+        masked, loss_mask = mask(inputs, rng, config)
+        return masked, target, loss_mask
 
 
 @register
 class ProbabilisticNoise2Stack(_Probabilistic):
     name = "pn2stack"
-    # residual on: every sample starts at the mean of the two innermost neighbours, the
-    # Noise2Stack prediction, so the prior is centred where the signal is from the first step
-    defaults = {"mode": "self", "residual": True}
+    config_class = PN2StackConfig
 
     def include_center(self, config: TrainConfig) -> bool:
         return False
@@ -149,9 +175,9 @@ class ProbabilisticNoise2Stack(_Probabilistic):
 
     def check(self, config: TrainConfig) -> None:
         super().check(config)
-        if config.mode != "self":
+        if config.algorithm.mode != "self":
             raise Noise2StackError("--method pn2stack is self mode: plane i is the observation, never an input")
-        check_neighbors(config.neighbors, include_center=False)
+        check_neighbors(config.algorithm.neighbors, include_center=False)
 
 
 def prepare_stacks(noise_model, stacks: list[np.ndarray], clip: bool, what: str = "the data") -> list[np.ndarray]:

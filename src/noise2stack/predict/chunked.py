@@ -166,7 +166,7 @@ def cached_model(folder: str, checksum: str, device: str | None = None):
             # Once here, not per block: threads sharing the network must not convert it concurrently.
             if device is not None:
                 model.net.to(torch.device(device))
-            model.net.to(memory_format=torch.channels_last if model.config.channels_last else torch.contiguous_format)
+            model.net.to(memory_format=torch.channels_last if model.config.training.channels_last else torch.contiguous_format)
             _MODELS[key] = model
             MODEL_LOADS["count"] += 1
         return _MODELS[key]
@@ -273,7 +273,7 @@ def predict_block(
         tile=settings.tile,
         overlap=settings.overlap,
         batch=settings.batch,
-        channels_last=model.config.channels_last,
+        channels_last=model.config.training.channels_last,
         tta=settings.tta,
         precision=settings.precision,
         planes=range(block.start - lo, block.stop - lo),
@@ -504,7 +504,7 @@ def predict_volume(
         )
     stack_axis = resolve_stack_axis(spec, stack_axis)
     loaded = [Model.load(m) for m in models]
-    joint = loaded[0].config.joint_channels
+    joint = loaded[0].config.data.joint_channels
     channels = channels_of_model(channels, joint)
     if joint > 1 and ("C" not in spec.axes or spec.size("C") != joint):
         have = spec.size("C") if "C" in spec.axes else "no"

@@ -9,6 +9,7 @@ import logging
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -16,14 +17,17 @@ import lightning as L
 import numpy as np
 import torch
 import torch.utils.deterministic
+from lightning.pytorch.strategies import DDPStrategy
 from torch.utils.data import DataLoader
 
 from noise2stack.config import TrainConfig, config_to_yaml
 from noise2stack.data.normalize import Normalizer, fit_channel_normalizer, fit_normalizer
 from noise2stack.data.patches import PatchSource
 from noise2stack.data.sampler import min_planes
+from noise2stack.data.streaming import LocalPlanes, NormalizedStack, PlaneCache, fit_streaming_normalizer
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_text
+from noise2stack.methods import METHODS, get_method
 from noise2stack.model import CHECKPOINT_FILE, CONFIG_FILE, MODEL_FILES, WEIGHTS_FILE, Model, save_weights
 from noise2stack.progress import ProgressLog, as_progress_log
 from noise2stack.resources import autocast, check_memory, check_precision, network_bytes, resolve_precision
@@ -86,13 +90,13 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
     probe = copy.deepcopy(module)
     optimizer = probe.configure_optimizers()  # the optimiser training will use, fused or not
     batch = draw_batch(
-        source, functools.partial(probe.method.transform, config=config), config.batch, np.random.default_rng(0)
+        source, functools.partial(probe.method.transform, config=config), config.data.batch, np.random.default_rng(0)
     )
     times = []
     device_type = "cuda" if torch.cuda.is_available() else "cpu"
     for _ in range(5):  # the first steps are slow (kernel selection, allocator warm-up)
         t0 = time.perf_counter()
-        with autocast(device_type, config.precision):  # timed as Lightning will run it
+        with autocast(device_type, config.training.precision):  # timed as Lightning will run it
             loss = probe._loss(batch)
         optimizer.zero_grad()
         loss.backward()
@@ -102,11 +106,11 @@ def _seconds_per_step(module: DenoiseModule, source: PatchSource, config: TrainC
 
 
 def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> None:
-    """Refuse, in one line, joint channels (``config.joint_channels > 1``) that cannot be trained.
+    """Refuse, in one line, joint channels (``config.data.joint_channels > 1``) that cannot be trained.
 
     Joint stacks are (Z, C, Y, X) arrays with C = ``joint_channels``; other stacks are (Z, Y, X).
     """
-    joint = config.joint_channels
+    joint = config.data.joint_channels
     if joint == 1:
         bad = [s.shape for s in inputs if len(s.shape) != 3]
         if bad:
@@ -116,9 +120,9 @@ def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> No
         return
     if not method.capabilities.joint_channels:
         raise Noise2StackError(
-            f"--channels joint works with one-plane-out methods (n2stack, n2n, n2c, n2v), not --method {config.method}"
+            f"--channels joint works with one-plane-out methods ({', '.join(n for n, m in METHODS.items() if m.capabilities.joint_channels)}), not --method {config.method}"
         )
-    if config.background:
+    if config.data.background:
         raise Noise2StackError(
             "--channels joint does not take --background; subtract it per channel first or use --channels separate"
         )
@@ -131,6 +135,21 @@ def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> No
             raise Noise2StackError(
                 "--channels joint trains from stacks in memory; streaming reads one channel at a time"
             )
+
+
+@dataclass
+class PreparedData:
+    """Normalised training and validation data of one run (stage 1 of :func:`fit`)."""
+
+    normalizer: Normalizer
+    noise_model: object | None
+    train_source: PatchSource
+    val_source: PatchSource | None
+    local: object | None  # LocalPlanes: chunk-local batches when streaming exceeds the plane cache
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_source is not None
 
 
 def fit(
@@ -147,7 +166,8 @@ def fit(
     noise_model=None,
     init_state: dict | None = None,
 ) -> Model:
-    """Train a model and write its folder.
+    """Train a model and write its folder, in four stages: prepare the data, build the module, plan
+    the budget, run the trainer.
 
     Parameters
     ----------
@@ -159,7 +179,7 @@ def fit(
     targets : sequence of ndarray, optional
         Target stacks matching ``inputs`` one to one (copy mode: independent noisy copies).
     val_inputs, val_targets : sequence of ndarray, optional
-        Validation stacks; default: planes held out of ``inputs`` (``config.val_fraction``).
+        Validation stacks; default: planes held out of ``inputs`` (``config.data.val_fraction``).
     progress : bool or ProgressLog
         True: a progress bar; a :class:`~noise2stack.progress.ProgressLog` also (or instead) logs
         one event per epoch.
@@ -171,7 +191,7 @@ def fit(
     normalizer : Normalizer, optional
         Statistics to use instead of computing them (resume uses the stored ones).
     noise_model : HistogramNoiseModel, optional
-        pn2v/pn2stack: the raw-unit noise model; default: read from ``config.noise_model``.
+        Probabilistic methods: the raw-unit noise model; default: the one the config names.
     init_state : dict, optional
         Network weights to start from (``train --init``); same network, checked by the caller.
 
@@ -180,231 +200,289 @@ def fit(
     Model
         With the best weights loaded.
     """
-    from noise2stack.methods import get_method
-
     _quiet_lightning()
     method = get_method(config.method)
+    check_training_data(method, config, inputs, targets, val_inputs)
+    data = prepare_data(method, config, inputs, targets, val_inputs, val_targets, normalizer, noise_model)
+    precision = resolve_precision(config.training.precision)
+    check_precision(precision)
+    if precision != config.training.precision:  # the folder records the arithmetic actually used
+        config = config.updated(training={"precision": precision})
+    model, module = build_module(config, data, init_state)
+    if resume and (config.training.epochs is None or not (Path(out_dir) / CHECKPOINT_FILE).is_file()):
+        raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")
+    fitted_to_time = config.training.epochs is None and config.training.max_time is not None
+    model.config = plan_budget(config, module, data)
+    return run_trainer(model, module, data, Path(out_dir), progress, info, resume, fitted_to_time)
+
+
+def check_training_data(method, config: TrainConfig, inputs, targets, val_inputs) -> None:
+    """Refuse, in one line, a config or stacks this method cannot train on."""
     method.check(config)
     check_joint(method, config, inputs)
-    include_center = method.include_center(config)
-    target_kind = method.target_kind(config)
-    need = min_planes(config.neighbors, include_center) if method.capabilities.needs_stack else 1
+    neighbors = config.algorithm.neighbors
+    need = min_planes(neighbors, method.include_center(config))
     for s in list(inputs) + list(val_inputs or []):
         if method.capabilities.needs_stack and s.shape[0] < need:
             raise Noise2StackError(
                 f"a stack of {s.shape[0]} plane(s) is too short for {config.method} with "
-                f"--neighbors {config.neighbors}: it needs at least {need} planes"
+                f"--neighbors {neighbors}: it needs at least {need} planes"
             )
-    if target_kind != "self":
+    if method.target_kind(config) != "self":
         if targets is None or len(targets) != len(inputs):
-            raise Noise2StackError(f"--method {config.method} --mode {config.mode} needs one --target stack per input")
+            raise Noise2StackError(
+                f"--method {config.method} --mode {config.algorithm.mode} needs one --target stack per input"
+            )
         for s, t in zip(inputs, targets):
             if s.shape != t.shape:
                 raise Noise2StackError(f"the target's shape {t.shape} differs from the input's {s.shape}")
 
-    if method.capabilities.needs_noise_model:
-        from noise2stack.methods.pn2v import prepare_stacks
-        from noise2stack.noise.histogram import HistogramNoiseModel
 
-        if noise_model is None:
-            noise_model = HistogramNoiseModel.load(config.noise_model)
-        inputs = prepare_stacks(noise_model, list(inputs), config.noise_model_clip, "the training data")
-        if val_inputs is not None:
-            val_inputs = prepare_stacks(noise_model, list(val_inputs), config.noise_model_clip, "the validation data")
-
-    torch.manual_seed(config.seed)
+def prepare_data(
+    method, config: TrainConfig, inputs, targets, val_inputs, val_targets, normalizer, noise_model
+) -> PreparedData:
+    """Stage 1: the method's view of the stacks, normalisation, the plane split, the patch sources."""
+    if method.capabilities.needs_noise_model and noise_model is None:
+        noise_model = method.load_noise_model(config)
+    inputs = method.prepare_stacks(config, noise_model, list(inputs), "the training data")
+    if val_inputs is not None:
+        val_inputs = method.prepare_stacks(config, noise_model, list(val_inputs), "the validation data")
+    torch.manual_seed(config.training.seed)
+    target_kind = method.target_kind(config)
     streaming = any(not isinstance(s, np.ndarray) for s in inputs)  # StackViews read from a store
-    if streaming:
-        from noise2stack.data.streaming import NormalizedStack, PlaneCache, fit_streaming_normalizer
-
-        if target_kind != "self" or val_inputs is not None:
-            raise Noise2StackError("streaming from a store supports self-supervised training on held-out planes only")
-        if normalizer is None:
-            normalizer = fit_streaming_normalizer(inputs, config.normalization, config.percentiles)
-        cache = PlaneCache(config.stream_cache_mb * 2**20)  # one bound for all stacks of a process
-        norm_in = [NormalizedStack(s, normalizer, cache) for s in inputs]
-    else:
-        if normalizer is None and config.joint_channels > 1:
-            normalizer = fit_channel_normalizer(inputs, config.normalization, config.percentiles)
-        elif normalizer is None:
-            normalizer = fit_normalizer(inputs, config.normalization, config.percentiles, config.background)
-        norm_in = [normalizer.normalize(s) for s in inputs]
+    if streaming and (target_kind != "self" or val_inputs is not None):
+        raise Noise2StackError("streaming from a store supports self-supervised training on held-out planes only")
+    normalizer, norm_in = _normalize_inputs(config, inputs, normalizer, streaming)
     norm_tgt = norm_in if target_kind == "self" else [normalizer.normalize(t) for t in targets]
     if target_kind == "copy":  # two noisy copies serve both ways: A predicts B and B predicts A
         norm_in, norm_tgt = norm_in + norm_tgt, norm_tgt + norm_in
     if val_inputs is not None:
         train_planes = [(s, i) for s, st in enumerate(norm_in) for i in range(st.shape[0])]
-        v_in = [normalizer.normalize(s) for s in val_inputs]
-        if target_kind == "self":
-            v_tgt = v_in
-        else:
-            if val_targets is None or len(val_targets) != len(val_inputs):
-                raise Noise2StackError("a validation stack needs its own target stack (--val-target)")
-            v_tgt = [normalizer.normalize(t) for t in val_targets]
-            if target_kind == "copy":
-                v_in, v_tgt = v_in + v_tgt, v_tgt + v_in
+        v_in, v_tgt = _validation_stacks(normalizer, target_kind, val_inputs, val_targets)
         val_planes = [(s, i) for s, st in enumerate(v_in) for i in range(st.shape[0])]
     else:
-        train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.val_fraction)
+        train_planes, val_planes = split_planes([s.shape[0] for s in norm_in], config.data.val_fraction)
         v_in, v_tgt = norm_in, norm_tgt
-    if method.capabilities.interior_planes_only:  # e.g. NRRN: only planes whose two neighbours are inside the stack
+    if method.capabilities.interior_planes_only:  # only planes whose two neighbours are inside the stack
         train_planes = [(s, i) for s, i in train_planes if 0 < i < norm_in[s].shape[0] - 1]
         val_planes = [(s, i) for s, i in val_planes if 0 < i < v_in[s].shape[0] - 1]
-    args = dict(neighbors=config.neighbors, include_center=include_center, patch=config.patch)
-    train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.augmentation, **args)
+    args = dict(neighbors=config.algorithm.neighbors, include_center=method.include_center(config), patch=config.data.patch)
+    train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.data.augmentation, **args)
+    val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args) if val_planes else None
     local = None
+    if streaming and LocalPlanes.needed(train_planes, norm_in):
+        local = LocalPlanes(
+            train_planes, norm_in, config.algorithm.neighbors, config.data.patch, config.data.batch, config.training.seed
+        )
+    return PreparedData(normalizer, noise_model, train_source, val_source, local)
+
+
+def _normalize_inputs(config: TrainConfig, inputs, normalizer, streaming: bool) -> tuple[Normalizer, list]:
+    """The normaliser (fitted unless given) and the normalised stacks; a store's StackViews stream through a cache."""
+    data = config.data
     if streaming:
-        from noise2stack.data.streaming import LocalPlanes
+        if normalizer is None:
+            normalizer = fit_streaming_normalizer(inputs, data.normalization, data.percentiles)
+        cache = PlaneCache(data.stream_cache_mb * 2**20)  # one bound for all stacks of a process
+        return normalizer, [NormalizedStack(s, normalizer, cache) for s in inputs]
+    if normalizer is None and data.joint_channels > 1:
+        normalizer = fit_channel_normalizer(inputs, data.normalization, data.percentiles)
+    elif normalizer is None:
+        normalizer = fit_normalizer(inputs, data.normalization, data.percentiles, data.background)
+    return normalizer, [normalizer.normalize(s) for s in inputs]
 
-        if LocalPlanes.needed(train_planes, norm_in):
-            local = LocalPlanes(train_planes, norm_in, config.neighbors, config.patch, config.batch, config.seed)
 
-    precision = resolve_precision(config.precision)
-    check_precision(precision)
-    if precision != config.precision:  # the folder records the arithmetic actually used
-        config = config.model_copy(update={"precision": precision})
-    model = Model(config, normalizer, noise_model=noise_model)
+def _validation_stacks(normalizer, target_kind: str, val_inputs, val_targets) -> tuple[list, list]:
+    v_in = [normalizer.normalize(s) for s in val_inputs]
+    if target_kind == "self":
+        return v_in, v_in
+    if val_targets is None or len(val_targets) != len(val_inputs):
+        raise Noise2StackError("a validation stack needs its own target stack (--val-target)")
+    v_tgt = [normalizer.normalize(t) for t in val_targets]
+    if target_kind == "copy":
+        return v_in + v_tgt, v_tgt + v_in
+    return v_in, v_tgt
+
+
+def build_module(config: TrainConfig, data: PreparedData, init_state: dict | None) -> tuple[Model, DenoiseModule]:
+    """Stage 2: the model (network, bound method) and the Lightning module around it."""
+    model = Model(config, data.normalizer, noise_model=data.noise_model)
     if init_state is not None:  # fine-tuning (train --init): start from another model's weights
         model.net.load_state_dict(init_state, strict=True)
+    batch, patch = config.data.batch, config.data.patch
     check_memory(
-        network_bytes(model.net, config.batch, config.patch, config.patch, training=True),
-        f"training with --batch {config.batch} --patch {config.patch}",
+        network_bytes(model.net, batch, patch, patch, training=True),
+        f"training with --batch {batch} --patch {patch}",
         "--batch or --patch",
     )
     module = DenoiseModule(
         model.net,
         model.method,
-        config.lr,
+        config.training.lr,
         epochs=1,
-        channels_last=config.channels_last,
-        steps_per_epoch=config.steps_per_epoch,
-        warmup_steps=config.warmup_steps,
+        channels_last=config.training.channels_last,
+        steps_per_epoch=config.training.steps_per_epoch,
+        warmup_steps=config.training.warmup_steps,
     )
-    checkpoint = Path(out_dir) / CHECKPOINT_FILE
-    if resume and (config.epochs is None or not checkpoint.is_file()):
-        raise Noise2StackError(f"{out_dir} has no checkpoint to resume from")
-    fitted_to_time = config.epochs is None and config.max_time is not None
-    distributed = config.devices > 1
-    if distributed and config.epochs is None:
+    return model, module
+
+
+def plan_budget(config: TrainConfig, module: DenoiseModule, data: PreparedData) -> TrainConfig:
+    """Stage 3: epochs and steps per epoch; with a wall-clock budget, as many as fit in it (timed).
+
+    Returns the config with ``training.epochs`` (and, when fitted, ``steps_per_epoch``) set.
+    """
+    training = config.training
+    if training.devices > 1 and training.epochs is None:
         # Fitting the epoch count to --max-time is timed per process; ranks could disagree and hang.
         raise Noise2StackError(
-            f"--devices {config.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)"
+            f"--devices {training.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)"
         )
-    if config.epochs is None:
-        epochs = 100
-        if config.max_time is not None:
-            per_step = _seconds_per_step(module, train_source, config)
-            if "steps_per_epoch" not in config.model_fields_set:
-                config = config.model_copy(
-                    update={
-                        "steps_per_epoch": budget_steps_per_epoch(config.max_time, per_step, config.steps_per_epoch)
-                    }
-                )
-                module.steps_per_epoch = config.steps_per_epoch
-            val_cost = len(val_planes) > 0 and config.val_patches / config.batch / 3
-            epochs = max(1, int(0.97 * config.max_time / (per_step * (config.steps_per_epoch + val_cost))))
-        config = config.model_copy(update={"epochs": epochs})
-        model.config = config
-    module.epochs = config.total_epochs()
+    if training.epochs is not None:
+        module.epochs = training.total_epochs()
+        return config
+    epochs, steps = 100, training.steps_per_epoch
+    if training.max_time is not None:
+        per_step = _seconds_per_step(module, data.train_source, config)
+        if "steps_per_epoch" not in training.model_fields_set:
+            steps = budget_steps_per_epoch(training.max_time, per_step, training.steps_per_epoch)
+            module.steps_per_epoch = steps
+        val_cost = data.has_validation and config.data.val_patches / config.data.batch / 3
+        epochs = max(1, int(0.97 * training.max_time / (per_step * (steps + val_cost))))
+    module.epochs = epochs
+    return config.updated(training={"epochs": epochs, "steps_per_epoch": steps})
 
-    transform = functools.partial(model.method.transform, config=config)
-    val_loader = None
-    if val_planes:
-        val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args)
-        val_loader = DataLoader(
-            fixed_batches(val_source, transform, config.val_patches, config.batch, config.seed), batch_size=None
-        )
-    sampler = EpochStepSampler(config.steps_per_epoch)
-    train_loader = DataLoader(
-        TrainBatches(train_source, transform, config.batch, config.seed, local),
-        batch_size=None,
-        sampler=sampler,
-        num_workers=config.num_workers,
-        persistent_workers=config.num_workers > 0,
-    )
 
-    out_dir = Path(out_dir)
+def run_trainer(
+    model: Model,
+    module: DenoiseModule,
+    data: PreparedData,
+    out_dir: Path,
+    progress,
+    info: dict | None,
+    resume: bool,
+    fitted_to_time: bool,
+) -> Model:
+    """Stage 4: write the folder, run Lightning, load the best weights.
+
+    ``fitted_to_time``: the epoch count was fitted to the budget, so it is re-fitted at every epoch start.
+    """
+    config = model.config
     if not resume:
         # All input is checked by now: replace an earlier model's files (only those; the caller
         # refused a non-empty folder without --overwrite), config and statistics first.
         for name in MODEL_FILES:
             (out_dir / name).unlink(missing_ok=True)
         model.save(out_dir, extra_info=info)
+    loaders = _loaders(model, data)
     folder_cb = ModelFolderCallback(out_dir)
-    checkpoint_cb = CheckpointCallback(out_dir, sampler, config.checkpoint_seconds)
-    total_steps = config.total_epochs() * config.steps_per_epoch
-    callbacks: list = [folder_cb, checkpoint_cb]
-    if fitted_to_time:
-
-        def record_epochs(epochs: int) -> None:
-            model.config = model.config.model_copy(update={"epochs": epochs})
-            write_text(out_dir / CONFIG_FILE, config_to_yaml(model.config))
-
-        callbacks.insert(0, FitEpochsToBudget(config.max_time, record_epochs))
+    checkpoint_cb = CheckpointCallback(out_dir, loaders[0].sampler, config.training.checkpoint_seconds)
     log = as_progress_log(progress)
-    callbacks.append(EpochLogCallback(log, folder_cb, config.max_time))
-    if log.bar:
-        callbacks.append(BudgetProgressBar(total_steps, config.max_time))
-    strategy = "auto"
+    callbacks = _callbacks(model, out_dir, folder_cb, checkpoint_cb, log, fitted_to_time)
     threads_before = torch.get_num_threads()
-    if distributed:
-        from lightning.pytorch.strategies import DDPStrategy
-
-        on_gpu = torch.cuda.is_available()
-        # CPU: forked processes talking gloo (no pickling, no re-run of the command); GPUs: spawned, NCCL.
-        strategy = DDPStrategy(
-            process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork"
-        )
-        if not on_gpu:
-            # A forked child that enters an OpenMP parallel region the parent had started deadlocks
-            # (measured: --devices 2 hung with OMP_NUM_THREADS set, and after Dask tests). One
-            # intra-op thread per process never enters one, and N processes share the cores anyway.
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.devices))
-    trainer = L.Trainer(
-        accelerator="auto",
-        devices=config.devices,
-        strategy=strategy,
-        precision=_LIGHTNING_PRECISION[config.precision],
-        max_epochs=config.total_epochs(),
-        max_time=datetime.timedelta(seconds=config.max_time) if config.max_time else None,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=log.bar,
-        callbacks=callbacks,
-        num_sanity_val_steps=0,
-        deterministic=True,
-        use_distributed_sampler=False,
-        default_root_dir=str(out_dir),
-        log_every_n_steps=max(1, min(50, config.steps_per_epoch)),
-        plugins=[SafeCheckpointIO()],
-    )
+    trainer = _trainer(config, out_dir, callbacks, log.bar)
     # deterministic=True also makes torch fill every new tensor with NaN, a check for kernels that
     # read memory they never wrote; ours do not, results stay bitwise reproducible without it, and
     # the filling cost 5 % of a training step (benchmarks/results/training_levers.md).
     fill_before = torch.utils.deterministic.fill_uninitialized_memory
     torch.utils.deterministic.fill_uninitialized_memory = False
+    checkpoint = out_dir / CHECKPOINT_FILE
     try:
         trainer.fit(
             module,
-            train_dataloaders=train_loader,
-            val_dataloaders=val_loader,
+            train_dataloaders=loaders[0],
+            val_dataloaders=loaders[1],
             ckpt_path=str(checkpoint) if resume else None,
             weights_only=True,
         )
     finally:
         torch.set_num_threads(threads_before)
         torch.utils.deterministic.fill_uninitialized_memory = fill_before
+    distributed = config.training.devices > 1
     if folder_cb.best_epoch is None and not distributed:  # stopped (max_time or a signal) before the first epoch ended
         save_weights(module.net, out_dir / WEIGHTS_FILE)
     trained = Model.load(out_dir, WEIGHTS_FILE)
     trained.stopped_by_signal = checkpoint_cb.stop_signal
+    best = None if folder_cb.best_epoch is None else folder_cb.best_epoch + 1
     log.event(
         "train_end",
         None,
         epochs=len(folder_cb.rows),
-        best_epoch=None if folder_cb.best_epoch is None else folder_cb.best_epoch + 1,
+        best_epoch=best,
         folder=str(out_dir),
         stopped_by_signal=checkpoint_cb.stop_signal,
     )
     return trained
+
+
+def _loaders(model: Model, data: PreparedData) -> tuple[DataLoader, DataLoader | None]:
+    """Training batches (a pure function of seed and step, resumable) and fixed validation batches."""
+    config = model.config
+    transform = functools.partial(model.method.transform, config=config)
+    batch, seed, workers = config.data.batch, config.training.seed, config.data.workers
+    val_loader = None
+    if data.val_source is not None:
+        fixed = fixed_batches(data.val_source, transform, config.data.val_patches, batch, seed)
+        val_loader = DataLoader(fixed, batch_size=None)
+    train_loader = DataLoader(
+        TrainBatches(data.train_source, transform, batch, seed, data.local),
+        batch_size=None,
+        sampler=EpochStepSampler(config.training.steps_per_epoch),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
+    return train_loader, val_loader
+
+
+def _callbacks(model: Model, out_dir: Path, folder_cb, checkpoint_cb, log: ProgressLog, fitted_to_time: bool) -> list:
+    training = model.config.training
+    callbacks: list = [folder_cb, checkpoint_cb]
+    if fitted_to_time:
+
+        def record_epochs(epochs: int) -> None:
+            model.config = model.config.updated(training={"epochs": epochs})
+            write_text(out_dir / CONFIG_FILE, config_to_yaml(model.config))
+
+        callbacks.insert(0, FitEpochsToBudget(training.max_time, record_epochs))
+    callbacks.append(EpochLogCallback(log, folder_cb, training.max_time))
+    if log.bar:
+        callbacks.append(BudgetProgressBar(training.total_epochs() * training.steps_per_epoch, training.max_time))
+    return callbacks
+
+
+def _trainer(config: TrainConfig, out_dir: Path, callbacks: list, bar: bool) -> L.Trainer:
+    """The Lightning trainer: deterministic, no Lightning checkpoints (ours are safetensors), DDP for devices > 1."""
+    training = config.training
+    return L.Trainer(
+        accelerator="auto",
+        devices=training.devices,
+        strategy=_strategy(training.devices),
+        precision=_LIGHTNING_PRECISION[training.precision],
+        max_epochs=training.total_epochs(),
+        max_time=datetime.timedelta(seconds=training.max_time) if training.max_time else None,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=bar,
+        callbacks=callbacks,
+        num_sanity_val_steps=0,
+        deterministic=True,
+        use_distributed_sampler=False,
+        default_root_dir=str(out_dir),
+        log_every_n_steps=max(1, min(50, training.steps_per_epoch)),
+        plugins=[SafeCheckpointIO()],
+    )
+
+
+def _strategy(devices: int):
+    if devices == 1:
+        return "auto"
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu:
+        # A forked child that enters an OpenMP parallel region the parent had started deadlocks
+        # (measured: --devices 2 hung with OMP_NUM_THREADS set, and after Dask tests). One
+        # intra-op thread per process never enters one, and N processes share the cores anyway.
+        # The caller restores the thread count after training.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // devices))
+    # CPU: forked processes talking gloo (no pickling, no re-run of the command); GPUs: spawned, NCCL.
+    return DDPStrategy(process_group_backend="nccl" if on_gpu else "gloo", start_method="spawn" if on_gpu else "fork")
