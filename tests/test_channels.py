@@ -40,9 +40,9 @@ def joint_model(folder, neighbors=2, seed=0):
 def test_joint_training_writes_a_two_channel_model_that_predicts_in_the_input_axes(tmp_path):
     czyx = two_channels()
     model = api.train(czyx, tmp_path / "m", axes="CZYX", channels="joint", progress=False, **FAST)
-    assert model.config.joint_channels == 2 and model.net.in_channels == 4 and model.net.out_channels == 2
+    assert model.config.data.joint_channels == 2 and model.net.in_channels == 4 and model.net.out_channels == 2
     saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
-    assert saved["joint_channels"] == 2 and saved["axes"] == "CZYX"
+    assert saved["data"]["joint_channels"] == 2 and saved["data"]["axes"] == "CZYX"
     tifffile.imwrite(tmp_path / "in.tif", czyx, metadata={"axes": "CZYX"}, photometric="minisblack")
     api.predict(tmp_path / "m", tmp_path / "in.tif", tmp_path / "out.tif", progress=False)
     out = tifffile.imread(tmp_path / "out.tif")
@@ -73,7 +73,7 @@ def test_separate_training_makes_one_model_per_channel_used_by_predict(tmp_path)
     czyx = two_channels(2)
     models = api.train(czyx, tmp_path / "m", axes="CZYX", channels="separate", progress=False, **FAST)
     assert [m.folder.name for m in models] == ["channel-0", "channel-1"]
-    assert all(m.config.axes == "ZYX" and m.config.joint_channels == 1 for m in models)
+    assert all(m.config.data.axes == "ZYX" and m.config.data.joint_channels == 1 for m in models)
     out = api.predict(tmp_path / "m", czyx, axes="CZYX", progress=False)
     for c in range(2):
         np.testing.assert_array_equal(

@@ -6,14 +6,19 @@ from noise2stack.errors import Noise2StackError
 
 def test_defaults_follow_the_paper():
     cfg = TrainConfig()
-    assert (cfg.lr, cfg.batch, cfg.percentiles, cfg.total_epochs()) == (1e-3, 16, (3.0, 99.8), 100)
+    assert (cfg.training.lr, cfg.data.batch, cfg.data.percentiles, cfg.training.total_epochs()) == (
+        1e-3,
+        16,
+        (3.0, 99.8),
+        100,
+    )
 
 
 def test_yaml_round_trip_and_cli_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(config_to_yaml(make_config(neighbors=4, patch=32)))
     cfg = load_config(path, patch=48, seed=None)
-    assert (cfg.neighbors, cfg.patch, cfg.seed) == (4, 48, 0)
+    assert (cfg.algorithm.neighbors, cfg.data.patch, cfg.training.seed) == (4, 48, 0)
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,8 @@ def test_fine_tuned_model_records_its_start_and_keeps_the_normalisation(start):
     )
     assert r.exit_code == 0, r.output
     config = yaml.safe_load((start / "ft" / "config.yaml").read_text())
-    assert config["method"] == "n2v"  # inherited from the starting model
-    assert config["init_from"] == {
+    assert config["algorithm"]["method"] == "n2v"  # inherited from the starting model
+    assert config["training"]["init_from"] == {
         "path": str((start / "n2v").resolve()),
         "sha256": file_sha256(start / "n2v" / "weights.safetensors"),
     }

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from noise2stack.config import TrainConfig, make_config
+from noise2stack.config import TrainConfig, flat_names, make_config
 from noise2stack.data.sampler import plane_indices
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.stacks import read_stack, to_zyx
@@ -151,7 +151,11 @@ config_values = st.one_of(
 
 @BUDGET
 @given(
-    st.dictionaries(st.sampled_from(list(TrainConfig.model_fields) + ["bogus", "Patch", ""]), config_values, max_size=6)
+    st.dictionaries(
+        st.sampled_from(sorted(flat_names()) + list(TrainConfig.model_fields) + ["bogus", "Patch", ""]),
+        config_values,
+        max_size=6,
+    )
 )
 def test_config_loader(values):
     try:
@@ -160,4 +164,4 @@ def test_config_loader(values):
         assert "\n" not in str(exc)
         return
     assert isinstance(cfg, TrainConfig)
-    assert cfg.neighbors % 2 == 0 and cfg.patch >= 8 and cfg.batch >= 1
+    assert cfg.algorithm.neighbors % 2 == 0 and cfg.data.patch >= 8 and cfg.data.batch >= 1

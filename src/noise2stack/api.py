@@ -208,6 +208,7 @@ def predict(
         if kspace:
             raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
         from noise2stack.methods import get_method
+
         for folder in channel_models(model) if not isinstance(model, Model) else []:
             method = get_method(load_config(Path(folder) / CONFIG_FILE).method)  # the config alone: no weights read
             if not method.capabilities.chunkable:

@@ -251,7 +251,9 @@ def train(
         )
         raise typer.Exit(128 + model.stopped_by_signal)
     if not quiet:
-        typer.echo(f"model written to {folder} ({model.config.training.epochs} epochs; best weights in weights.safetensors)")
+        typer.echo(
+            f"model written to {folder} ({model.config.training.epochs} epochs; best weights in weights.safetensors)"
+        )
 
 
 @app.command()

@@ -109,7 +109,10 @@ def nest(values: dict[str, Any], method: str = "n2stack") -> dict[str, Any]:
     """
     nested: dict[str, dict[str, Any]] = {name: {} for name in SECTIONS}
     for name in SECTIONS:
-        nested[name].update(values.get(name) or {})
+        section = values.get(name) or {}
+        if not isinstance(section, dict):
+            raise Noise2StackError(f"{name} must be a mapping of option names to values, got {section!r:.40}")
+        nested[name].update(section)
     method = values.get("method", nested["algorithm"].get("method", method))
     section = _method_section(method)
     if "method" in values or "method" in nested["algorithm"] or any(k in _flat_names(section) for k in values):
@@ -119,7 +122,9 @@ def nest(values: dict[str, Any], method: str = "n2stack") -> dict[str, Any]:
         "data": _flat_names(DataConfig),
         "training": _flat_names(TrainingConfig),
     }
-    foreign = {flat: (m.config_class, field) for m in METHODS.values() for flat, field in _flat_names(m.config_class).items()}
+    foreign = {
+        flat: (m.config_class, field) for m in METHODS.values() for flat, field in _flat_names(m.config_class).items()
+    }
     unknown = {}
     for key, value in values.items():
         if key in SECTIONS or key == "method":

@@ -127,6 +127,6 @@ def test_streaming_a_volume_larger_than_the_cache_decodes_each_chunk_once_per_bl
     monkeypatch.setattr(StackView, "read_planes", lambda self, a, b: reads.append((a, b)) or original(self, a, b))
     kwargs = dict(neighbors=4, patch=16, batch=4, epochs=1, steps_per_epoch=40, val_patches=2, progress=False)
     model = api.train(str(tmp_path / "v.zarr"), tmp_path / "m", stream_cache_mb=1, **kwargs)
-    assert model.config.stream_cache_mb == 1
+    assert model.config.data.stream_cache_mb == 1
     training_reads = [r for r in reads if r[1] - r[0] == 8]  # the normaliser's sample reads single planes
     assert 0 < len(training_reads) <= 4 + 8  # + the fixed validation batches drawn over all planes

@@ -82,7 +82,7 @@ def test_each_method_trains_and_predicts_through_the_cli(tmp_path, copies, tiny_
     assert r.exit_code == 0, r.output
     if "--n2v2" in args or "n2v2-unet" in args:
         config = api.load_model(tmp_path / "m").config
-        assert (config.method, config.net, config.n2v_replacement) == ("n2v", "n2v2-unet", "median")
+        assert (config.method, config.algorithm.net, config.algorithm.replacement) == ("n2v", "n2v2-unet", "median")
     r = runner.invoke(app, ["predict", str(tmp_path / "m"), str(files["noisy"]), str(tmp_path / "o.tif"), "--quiet"])
     assert r.exit_code == 0, r.output
     assert tifffile.imread(tmp_path / "o.tif").shape == a.shape
@@ -126,7 +126,7 @@ def test_mae_loss_by_hand_and_the_registry_instance_stays_mse():
 def test_batch_norm_meanstd_model_trains_saves_and_loads_the_same(tiny_stack, tmp_path):
     model = api.train(tiny_stack, tmp_path / "m", method="n2v", batch_norm=True, normalization="meanstd", **TINY)
     loaded = api.load_model(tmp_path / "m")
-    assert loaded.config.batch_norm and loaded.config.normalization == "meanstd"
+    assert loaded.config.algorithm.batch_norm and loaded.config.data.normalization == "meanstd"
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in loaded.net.modules())
     running = [k for k in loaded.net.state_dict() if k.endswith("running_mean")]
     assert running and all(float(loaded.net.state_dict()[k].abs().sum()) > 0 for k in running)  # statistics were learnt

@@ -67,6 +67,6 @@ def test_nrrn_training_loss_uses_both_branches_of_one_network():
 
 def test_nrrn_defaults_lr_1e4_and_units_in_config():
     method = get_method("nrrn")
-    config = make_config(method="nrrn", **method.defaults)
-    assert config.lr == 1e-4 and config.units == 4 and config.net == "nrrn"
+    config = make_config(method="nrrn")  # the method section's own defaults
+    assert config.training.lr == 1e-4 and config.algorithm.units == 4 and config.algorithm.net == "nrrn"
     assert method.in_channels(config) == 3 and method.include_center(config)

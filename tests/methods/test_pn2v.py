@@ -85,7 +85,13 @@ def test_pn2v_masks_as_n2v(tiny_stack):
     patch = tiny_stack[:1, :16, :16]
     a = get_method("pn2v").transform(patch, patch, np.random.default_rng(5), config)
     b = get_method("n2v").transform(patch, patch, np.random.default_rng(5), n2v_config)
-    c = mask_patch(patch, config.n2v_fraction, np.random.default_rng(5), config.n2v_replacement, config.n2v_window)
+    c = mask_patch(
+        patch,
+        config.algorithm.fraction,
+        np.random.default_rng(5),
+        config.algorithm.replacement,
+        config.algorithm.window,
+    )
     for x, y in zip(a[::2], b[::2]):
         np.testing.assert_array_equal(x, y)
     np.testing.assert_array_equal(a[0], c[0])

@@ -58,5 +58,5 @@ def test_net_refused_for_other_methods(method):
     from noise2stack.config import make_config
     from noise2stack.errors import Noise2StackError
 
-    with pytest.raises(Noise2StackError, match="made for --method n2sr"):
+    with pytest.raises(Noise2StackError, match="made for method n2sr"):
         make_config(method=method, net="n2sr-unet")

@@ -44,7 +44,7 @@ def test_ddp_two_cpu_processes_train_a_loadable_model(tmp_path, make_stack):
     assert run.returncode == 0, run.stderr[-2000:]
     single = api.train(np.load(tmp_path / "stack.npy"), tmp_path / "one", progress=False, **kwargs)
     loaded = Model.load(tmp_path / "ddp")
-    assert loaded.config.devices == 2
+    assert loaded.config.training.devices == 2
     ddp_state, single_state = loaded.net.state_dict(), single.net.state_dict()
     for key in ddp_state:
         assert torch.isfinite(ddp_state[key]).all()

@@ -67,10 +67,10 @@ def test_epochs_fitted_to_max_time_on_a_real_clock(tmp_path, tiny_stack):
     # stays inside the budget (plus teardown), and some of the budget is used
     cfg = make_config(steps_per_epoch=2, patch=16, batch=2, max_time=4.0, val_patches=2)
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
-    assert model.config.epochs is not None and model.config.epochs >= 1
-    assert f"epochs: {model.config.epochs}" in (tmp_path / "m" / "config.yaml").read_text()
+    assert model.config.training.epochs is not None and model.config.training.epochs >= 1
+    assert f"epochs: {model.config.training.epochs}" in (tmp_path / "m" / "config.yaml").read_text()
     rows = (tmp_path / "m" / "training_log.csv").read_text().strip().splitlines()[1:]
-    assert 1 <= len(rows) <= model.config.epochs
+    assert 1 <= len(rows) <= model.config.training.epochs
     assert 0.2 * 4.0 < float(rows[-1].split(",")[-1]) <= 4.0 + 3.0
 
 
@@ -84,7 +84,7 @@ def test_epochs_fitted_to_a_budget_follow_one_per_step_cosine(tmp_path, tiny_sta
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
     # clock reads: construction 0, train start 1, epoch starts 2, 3, ...; at epoch 1 (clock 3) the
     # last epoch took 1 s and 0.96 * 20 - (3 - 1) = 17.2 s are left: 1 + 17 = 18 epochs
-    assert model.config.epochs == 18
+    assert model.config.training.epochs == 18
     assert "epochs: 18" in (tmp_path / "m" / "config.yaml").read_text()
     rows = np.genfromtxt(tmp_path / "m" / "training_log.csv", delimiter=",", names=True)
     assert len(rows) == 18
@@ -182,9 +182,9 @@ def test_a_budget_without_steps_per_epoch_gets_about_ten_epochs(tmp_path, tiny_s
     monkeypatch.setattr(fit_module, "_seconds_per_step", lambda module, source, config: 0.01)
     cfg = make_config(patch=16, batch=2, max_time=3.0, val_patches=2)
     model = fit(cfg, [tiny_stack], tmp_path / "m", progress=False)
-    assert model.config.steps_per_epoch == 29
+    assert model.config.training.steps_per_epoch == 29
     assert "steps_per_epoch: 29" in (tmp_path / "m" / "config.yaml").read_text()
     cfg = make_config(patch=16, batch=2, max_time=1.0, val_patches=2, steps_per_epoch=7)
-    assert fit(cfg, [tiny_stack], tmp_path / "m7", progress=False).config.steps_per_epoch == 7
+    assert fit(cfg, [tiny_stack], tmp_path / "m7", progress=False).config.training.steps_per_epoch == 7
     assert fit_module.budget_steps_per_epoch(300.0, 0.25, 100) == 100  # long budgets keep 100-step epochs
     assert fit_module.budget_steps_per_epoch(5.0, 0.25, 100) == 10  # never under 10 steps

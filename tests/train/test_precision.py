@@ -27,8 +27,8 @@ def test_auto_resolves_by_the_hardware_and_the_folder_records_the_one_used(tmp_p
     assert resources.resolve_precision("32") == "32"
     model = api.train(stack(), tmp_path / "m", progress=False, **FAST)
     expected = "bf16" if native else "32"
-    assert model.config.precision == expected
-    assert yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())["precision"] == expected
+    assert model.config.training.precision == expected
+    assert yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())["training"]["precision"] == expected
 
 
 def test_bf16_training_runs_autocast_and_float32_does_not(tmp_path, monkeypatch):

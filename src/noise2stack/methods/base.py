@@ -108,7 +108,7 @@ class Method:
     def bind(self, config: TrainConfig, normalizer, noise_model=None) -> Method:
         """The method as one model uses it: probabilistic methods return a copy holding the noise
         model in network units (the registry's instance stays stateless); others return ``self``,
-        or a copy that computes ``config.loss`` when it is not the mean squared error."""
+        or a copy that computes ``config.algorithm.loss`` when it is not the mean squared error."""
         if config.algorithm.loss == self.loss_kind:
             return self
         bound = copy.copy(self)

@@ -166,7 +166,9 @@ def cached_model(folder: str, checksum: str, device: str | None = None):
             # Once here, not per block: threads sharing the network must not convert it concurrently.
             if device is not None:
                 model.net.to(torch.device(device))
-            model.net.to(memory_format=torch.channels_last if model.config.training.channels_last else torch.contiguous_format)
+            model.net.to(
+                memory_format=torch.channels_last if model.config.training.channels_last else torch.contiguous_format
+            )
             _MODELS[key] = model
             MODEL_LOADS["count"] += 1
         return _MODELS[key]

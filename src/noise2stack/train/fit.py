@@ -266,13 +266,20 @@ def prepare_data(
     if method.capabilities.interior_planes_only:  # only planes whose two neighbours are inside the stack
         train_planes = [(s, i) for s, i in train_planes if 0 < i < norm_in[s].shape[0] - 1]
         val_planes = [(s, i) for s, i in val_planes if 0 < i < v_in[s].shape[0] - 1]
-    args = dict(neighbors=config.algorithm.neighbors, include_center=method.include_center(config), patch=config.data.patch)
+    args = dict(
+        neighbors=config.algorithm.neighbors, include_center=method.include_center(config), patch=config.data.patch
+    )
     train_source = PatchSource(norm_in, norm_tgt, train_planes, augmentation=config.data.augmentation, **args)
     val_source = PatchSource(v_in, v_tgt, val_planes, augmentation="none", **args) if val_planes else None
     local = None
     if streaming and LocalPlanes.needed(train_planes, norm_in):
         local = LocalPlanes(
-            train_planes, norm_in, config.algorithm.neighbors, config.data.patch, config.data.batch, config.training.seed
+            train_planes,
+            norm_in,
+            config.algorithm.neighbors,
+            config.data.patch,
+            config.data.batch,
+            config.training.seed,
         )
     return PreparedData(normalizer, noise_model, train_source, val_source, local)
 

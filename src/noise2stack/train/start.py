@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from noise2stack.config import TrainConfig, given_values, load_config, make_config, merge, nest
+from noise2stack.config import TrainConfig, make_config, merge, nest, read_mapping
 from noise2stack.data.streaming import StackView
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.paths import StackLike, check_parent, file_record, file_sha256, load_zyx, same_path
@@ -49,10 +49,12 @@ def build_config(
             raise Noise2StackError("give either config or options, not both")
         return config
     base = {"algorithm": start.config.algorithm.model_dump()} if start is not None else {}
+    file_values = read_mapping(config_file) if config_file else {}
+    method = options.get("method") or file_values.get("method") or (file_values.get("algorithm") or {}).get("method")
+    method = method or base.get("algorithm", {}).get("method", "n2stack")
     if config_file:  # a file's method replaces the start's section; init_state refuses that below
-        base = merge(base, given_values(load_config(config_file)))
-    method = base.get("algorithm", {}).get("method", "n2stack")
-    return make_config(**merge(base, nest(options, method)))
+        base = merge(base, nest(file_values, method))
+    return make_config(str(config_file or "options"), **merge(base, nest(options, method)))
 
 
 def init_state(start: Model, config: TrainConfig) -> dict:
@@ -84,7 +86,9 @@ def check_model_folder(out: Path, paths: Sequence[StackLike], overwrite: bool) -
         if not out.is_dir():
             raise Noise2StackError(f"--out {out} exists and is not a folder")
         if any(out.iterdir()) and not overwrite:
-            raise Noise2StackError(f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)")
+            raise Noise2StackError(
+                f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)"
+            )
     check_parent(out)
 
 
@@ -136,9 +140,7 @@ def check_targets(method, config: TrainConfig, inputs: list, targets: list | Non
             f"--method {config.method} --mode {config.algorithm.mode} needs --target: {what} of each input"
         )
     if targets and len(targets) != len(inputs):
-        raise Noise2StackError(
-            f"{len(inputs)} input stack(s) but {len(targets)} --target stack(s); give one per input"
-        )
+        raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(targets)} --target stack(s); give one per input")
 
 
 def record_path(record: dict, folder: Path) -> str:
