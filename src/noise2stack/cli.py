@@ -6,12 +6,14 @@ stderr and exit code 2; nothing is written in that case.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import signal
 import sys
+import typing
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -70,168 +72,147 @@ def _main_options(
     """Self-supervised denoising of image stacks (Noise2Stack and friends)."""
 
 
-@app.command()
-def train(
-    noisy: Optional[list[Path]] = typer.Argument(None, help="noisy stack(s): TIFF or .npy"),
-    out: Optional[Path] = typer.Option(None, "--out", help="model folder to write"),
-    method: Optional[str] = typer.Option(None, "--method", help="training strategy [default: n2stack]"),
-    mode: Optional[str] = typer.Option(None, "--mode", help="self | copy [default: self]"),
-    neighbors: Optional[int] = typer.Option(None, "--neighbors", help="even number of neighbour planes [default: 2]"),
-    target: Optional[list[Path]] = typer.Option(
-        None, "--target", help="independent noisy copy of each input (copy mode)"
+# --- train: its options are generated from the config sections (a field and its help are written once) ---
+
+_PANELS = {"algorithm": "Method", "data": "Data", "training": "Training"}
+
+
+def _field_flag(name: str, info) -> tuple[str, str]:
+    """(Python keyword, flag) of one config field: the flat name ``api.train`` takes, and its option."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("flat", name)), str(extra.get("flag", "--" + name.replace("_", "-")))
+
+
+def _option_type(annotation) -> Any:
+    """The CLI type of a field: choices and strings as str, tuples kept, everything Optional (None: not given)."""
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Literal:
+        return Optional[str]
+    if origin is typing.Union and len(args) == 1:
+        return _option_type(args[0])
+    if origin is tuple:
+        return Optional[tuple[tuple(args)]]  # type: ignore[misc]
+    return Optional[annotation]
+
+
+def _config_options() -> list[inspect.Parameter]:
+    """One option per field of every config section (data, training, each method's), grouped in --help."""
+    from noise2stack.config_sections import AlgorithmConfig, DataConfig, TrainingConfig
+    from noise2stack.methods import METHODS
+
+    # the shared method fields first (their help is written there; a method only changes defaults)
+    sections = [("algorithm", AlgorithmConfig)] + [("algorithm", m.config_class) for m in METHODS.values()]
+    sections += [("data", DataConfig), ("training", TrainingConfig)]
+    seen: dict[str, inspect.Parameter] = {}
+    for section, cls in sections:
+        for name, info in cls.model_fields.items():
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            keyword, flag = _field_flag(name, info)
+            if not extra.get("cli", True) or keyword in seen:
+                continue
+            kind = _option_type(info.annotation)
+            flags = [f"{flag}/--no-{flag[2:]}"] if info.annotation is bool else [flag]
+            default: str | bool = False if info.default is None else str(info.default)
+            if name in ("neighbors", "residual", "net"):
+                default = f"{info.default}, or the method's"
+            description = info.description
+            if name == "method":
+                description = f"training strategy: {' | '.join(METHODS)}"
+            panel = "Method options" if section == "algorithm" and cls is not AlgorithmConfig else _PANELS[section]
+            option = typer.Option(None, *flags, help=description, rich_help_panel=panel, show_default=default)
+            seen[keyword] = inspect.Parameter(keyword, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+    return list(seen.values())
+
+
+_TRAIN_RUN_OPTIONS = dict(
+    noisy=(Optional[list[Path]], typer.Argument(None, help="noisy stack(s): TIFF, NIfTI, .npy, Zarr or OME-Zarr")),
+    out=(Optional[Path], typer.Option(None, "--out", help="model folder to write")),
+    target=(
+        Optional[list[Path]],
+        typer.Option(None, "--target", help="independent noisy copy (copy mode) or clean stack (n2c) of each input"),
     ),
-    max_time: Optional[float] = typer.Option(None, "--max-time", help="wall-clock budget in seconds"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="[default: 100, or what fits --max-time]"),
-    steps_per_epoch: Optional[int] = typer.Option(None, "--steps-per-epoch", help="[default: 100]"),
-    patch: Optional[int] = typer.Option(None, "--patch", help="training patch side in pixels [default: 64]"),
-    batch: Optional[int] = typer.Option(None, "--batch", help="patches per step [default: 16]"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="random seed [default: 0]"),
-    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input files [default: ZYX]"),
-    net: Optional[str] = typer.Option(
-        None,
-        "--net",
-        help="csbdeep-unet | n2n-unet | n2v2-unet | n2sr-unet | nrrn [default: csbdeep-unet, or the method's]",
+    val=(Optional[Path], typer.Option(None, "--val", help="validation stack instead of held-out planes")),
+    val_target=(Optional[Path], typer.Option(None, "--val-target", help="target of the validation stack")),
+    config=(
+        Optional[Path],
+        typer.Option(None, "--config", help="YAML file with any training option (flat or in sections)"),
     ),
-    n2v2: bool = typer.Option(
-        False,
-        "--n2v2",
-        help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts",
+    overwrite=(bool, typer.Option(False, "--overwrite", help="replace an existing model folder")),
+    resume=(
+        Optional[Path],
+        typer.Option(None, "--resume", help="continue the interrupted training in this model folder"),
     ),
-    n2v_window: Optional[int] = typer.Option(
-        None,
-        "--n2v-window",
-        help="with --method n2v: side of the square a masked pixel's replacement comes from [default: 11]",
+    quiet=(bool, typer.Option(False, "--quiet", help="print only errors")),
+    log_json=(Optional[Path], typer.Option(None, "--log-json", help="append one JSON object per epoch to this file")),
+    init=(
+        Optional[Path],
+        typer.Option(None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"),
     ),
-    n2v_fraction: Optional[float] = typer.Option(
-        None, "--n2v-fraction", help="with --method n2v: share of pixels masked per patch [default: 0.05]"
+    renormalize=(
+        bool,
+        typer.Option(
+            False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"
+        ),
     ),
-    residual: Optional[bool] = typer.Option(
-        None, "--residual/--no-residual", help="add the middle input plane(s) to the output"
+    stream=(
+        bool,
+        typer.Option(
+            False,
+            "--stream",
+            help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them",
+        ),
     ),
-    batch_norm: Optional[bool] = typer.Option(
-        None,
-        "--batch-norm/--no-batch-norm",
-        help="batch normalisation in the U-Net (csbdeep-unet, n2v2-unet) [default: off]",
+    channels=(
+        str,
+        typer.Option(
+            "separate",
+            "--channels",
+            help="with a C in --axes: separate (one model per channel, in OUT/channel-N) or joint (one model sees "
+            "all channels' neighbours and predicts all)",
+        ),
     ),
-    background: Optional[bool] = typer.Option(
-        None, "--background/--no-background", help="subtract the median background"
+    n2v2=(
+        bool,
+        typer.Option(
+            False,
+            "--n2v2",
+            help="with --method n2v: the N2V2 variant (median replacement, n2v2-unet) against checkerboard artefacts",
+            rich_help_panel="Method options",
+        ),
     ),
-    loss: Optional[str] = typer.Option(None, "--loss", help="mse | mae: training loss [default: mse]"),
-    normalization: Optional[str] = typer.Option(
-        None, "--normalization", help="percentile | minmax | meanstd [default: percentile]"
-    ),
-    val: Optional[Path] = typer.Option(None, "--val", help="validation stack instead of held-out planes"),
-    val_target: Optional[Path] = typer.Option(
-        None, "--val-target", help="noisy copy of the validation stack (copy mode)"
-    ),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with any training option"),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing model folder"),
-    resume: Optional[Path] = typer.Option(
-        None, "--resume", help="continue the interrupted training in this model folder"
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
-    log_json: Optional[Path] = typer.Option(None, "--log-json", help="append one JSON object per epoch to this file"),
-    # probabilistic methods (pn2v, pn2stack)
-    noise_model: Optional[Path] = typer.Option(
-        None, "--noise-model", help="pn2v/pn2stack: noise-model file from `noise-model`"
-    ),
-    samples: Optional[int] = typer.Option(
-        None, "--samples", help="pn2v/pn2stack: signal samples K per pixel [default: 64]"
-    ),
-    clip: Optional[bool] = typer.Option(
-        None, "--clip/--no-clip", help="pn2v/pn2stack: clip the data into the noise model's range"
-    ),
-    # --- fine-tuning and NRRN (issue 10) ---
-    init: Optional[Path] = typer.Option(
-        None, "--init", help="fine-tune: start from this trained model's weights (same method and net)"
-    ),
-    renormalize: bool = typer.Option(
-        False, "--renormalize", help="with --init: normalise with statistics of the new data, not the model's"
-    ),
-    units: Optional[int] = typer.Option(None, "--units", help="NRRN: building units [default: 4]"),
-    # streaming from stores (Zarr / OME-Zarr always stream)
-    workers: Optional[int] = typer.Option(None, "--workers", help="data-loader worker processes [default: 0]"),
-    stream_cache_mb: Optional[int] = typer.Option(
-        None,
-        "--stream-cache-mb",
-        help="streaming: MiB of planes each process caches (main and every worker) [default: 256]",
-    ),
-    stream: bool = typer.Option(
-        False, "--stream", help="read patches from the files (lazy TIFF, memory-mapped .npy) instead of loading them"
-    ),
-    devices: Optional[int] = typer.Option(
-        None, "--devices", help="train on N devices with Lightning DDP (GPUs, or CPU processes); needs --epochs"
-    ),
-    precision: Optional[str] = typer.Option(
-        None,
-        "--precision",
-        help="auto | 32 | bf16 | 16: mixed-precision arithmetic [default: auto, bf16 where the hardware has it]",
-    ),
-    channels: str = typer.Option(
-        "separate",
-        "--channels",
-        help="with a C in --axes: separate (one model per channel, in OUT/channel-N) or joint (one model sees all channels' neighbours and predicts all)",
-    ),
-) -> None:
+)
+
+
+def _train(**given: Any) -> None:
     """Train a denoising model on one or more noisy stacks (or --resume an interrupted one).
 
     On a terminal a progress bar; otherwise (batch jobs) one line per epoch on stderr.
     """
     from noise2stack import api
 
+    run = {name: given.pop(name) for name in _TRAIN_RUN_OPTIONS}
+    resume, out = run["resume"], run["out"]
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
         _fail("--resume continues in its own folder; leave out --out")
-    extra = {}
-    if n2v2:
-        if (method or "n2v") != "n2v" or net not in (None, "n2v2-unet"):
+    if run["n2v2"]:
+        if (given["method"] or "n2v") != "n2v" or given["net"] not in (None, "n2v2-unet"):
             _fail("--n2v2 is a variant of --method n2v (it sets --net n2v2-unet)")
-        method, net, extra = "n2v", "n2v2-unet", {"n2v_replacement": "median"}
-    log = _progress_log(quiet, log_json)
+        given.update(method="n2v", net="n2v2-unet", n2v_replacement="median")
+    if given.get("noise_model") is not None:
+        given["noise_model"] = str(given["noise_model"])
+    log = _progress_log(run["quiet"], run["log_json"])
     model = _run(
-        api.train,
-        noisy or None,
-        out,
-        targets=target,
-        val=val,
-        val_target=val_target,
-        config_file=config,
-        overwrite=overwrite,
-        progress=log,
-        resume=resume,
-        method=method,
-        mode=mode,
-        neighbors=neighbors,
-        max_time=max_time,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        patch=patch,
-        batch=batch,
-        seed=seed,
-        axes=axes,
-        net=net,
-        residual=residual,
-        batch_norm=batch_norm,
-        background=background,
-        normalization=normalization,
-        loss=loss,
-        n2v_window=n2v_window,
-        n2v_fraction=n2v_fraction,
-        noise_model=str(noise_model) if noise_model is not None else None,
-        pn2v_samples=samples,
-        noise_model_clip=clip,
-        init=init,
-        renormalize=renormalize,
-        units=units,
-        num_workers=workers,
-        stream_cache_mb=stream_cache_mb,
-        stream=stream,
-        devices=devices,
-        precision=precision,
-        channels=channels,
-        **extra,
-    )
+        api.train, run["noisy"] or None, out, targets=run["target"], val=run["val"], val_target=run["val_target"],
+        config_file=run["config"], overwrite=run["overwrite"], progress=log, resume=resume, init=run["init"],
+        renormalize=run["renormalize"], stream=run["stream"], channels=run["channels"], **given,
+    )  # fmt: skip
     log.close()
-    folder = resume or out
+    _report_trained(model, resume or out, run["quiet"])
+
+
+def _report_trained(model, folder, quiet: bool) -> None:
+    """The closing line of ``train``, or the exit code of a run a signal stopped (128 + the signal)."""
     if isinstance(model, list):  # --channels separate: one model per channel
         stopped = [m for m in model if m.stopped_by_signal is not None]
         if stopped:
@@ -254,6 +235,26 @@ def train(
         typer.echo(
             f"model written to {folder} ({model.config.training.epochs} epochs; best weights in weights.safetensors)"
         )
+
+
+def _train_command() -> Any:
+    """``_train`` with a signature typer reads: the run options, then one option per config field."""
+    params = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD if name == "noisy" else inspect.Parameter.KEYWORD_ONLY,
+                          default=option, annotation=kind)
+        for name, (kind, option) in _TRAIN_RUN_OPTIONS.items()
+    ] + _config_options()  # fmt: skip
+
+    def train(**given: Any) -> None:
+        _train(**given)
+
+    train.__doc__ = _train.__doc__
+    train.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    train.__annotations__ = {p.name: p.annotation for p in params}
+    return train
+
+
+app.command("train")(_train_command())
 
 
 @app.command()

@@ -102,7 +102,10 @@ class TrainingConfig(Section):
     )
     seed: int = option(0, "random seed", ge=0, lt=2**32)
     lr: Optional[float] = option(
-        None, "Adam's initial learning rate, cosine decay to 0 per step [default: the method's]", gt=0, le=1.0
+        None,
+        "Adam's initial learning rate, cosine decay to 0 per step (default: the method's, 1e-3; NRRN 1e-4)",
+        gt=0,
+        le=1.0,
     )
     warmup_steps: int = option(0, "linear learning-rate warm-up over this many steps", ge=0, le=1_000_000)
     precision: Literal["auto", "32", "bf16", "16"] = option(
