@@ -99,7 +99,7 @@ def test_bad_channel_requests_are_one_line_errors(tmp_path):
     czyx = two_channels()
     with pytest.raises(Noise2StackError, match="needs a channel axis"):
         api.train(czyx[0], tmp_path / "a", channels="joint", progress=False, **FAST)
-    with pytest.raises(Noise2StackError, match="unknown --channels"):
+    with pytest.raises(Noise2StackError, match="unknown `channels`"):
         api.train(czyx, tmp_path / "b", axes="CZYX", channels="both", progress=False, **FAST)
     with pytest.raises(Noise2StackError, match="one-plane-out"):
         api.train(czyx, tmp_path / "c", axes="CZYX", channels="joint", method="nrrn", progress=False, **FAST)

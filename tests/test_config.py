@@ -65,7 +65,7 @@ def test_flat_names_of_version_1_land_in_their_sections():
 
 
 def test_another_methods_option_with_a_value_is_refused_not_ignored():
-    with pytest.raises(Noise2StackError, match="units is not an option of method n2v"):
+    with pytest.raises(Noise2StackError, match="`units` is not an option of `method` n2v"):
         make_config(method="n2v", units=3)
 
 

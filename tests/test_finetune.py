@@ -116,5 +116,5 @@ def test_training_starts_from_the_given_weights(start):
 def test_renormalize_needs_init(start):
     from noise2stack.errors import Noise2StackError
 
-    with pytest.raises(Noise2StackError, match="only applies with --init"):
+    with pytest.raises(Noise2StackError, match="only applies with `init`"):
         api.train(start / "b.tif", start / "z", method="n2v", renormalize=True, **TINY)

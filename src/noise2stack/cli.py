@@ -9,12 +9,14 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 import signal
 import sys
 import typing
 from pathlib import Path
 from typing import Any, Optional
 
+import click
 import typer
 
 from noise2stack.errors import Noise2StackError
@@ -28,8 +30,35 @@ app = typer.Typer(
 
 
 def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"noise2stack: error: {message}", err=True)
+    typer.echo(f"noise2stack: error: {as_flags(message)}", err=True)
     raise typer.Exit(code)
+
+
+# the API's parameter names where the command's differ
+_API_NAMES = {"targets": "target", "noise2stack_config": "config"}
+_PYTHON_NAME = re.compile(r"`([a-z_][a-z0-9_]*)(?:=(True|False))?`")
+
+
+def as_flags(message: str) -> str:
+    """The API speaks Python (`` `tile` ``, `` `residual=False` ``); the command line speaks flags.
+
+    Each quoted parameter name becomes the running command's option (``--tile``, ``--no-residual``);
+    a name the command does not have becomes ``--name-with-dashes``.
+    """
+    ctx = click.get_current_context(silent=True)
+    params = {p.name: p for p in ctx.command.params} if ctx is not None else {}
+
+    def flag(match: re.Match) -> str:
+        name, value = match.group(1), match.group(2)
+        param = params.get(_API_NAMES.get(name, name))
+        if isinstance(param, click.Option) and param.opts:
+            if value == "False" and param.secondary_opts:
+                return param.secondary_opts[0]
+            return param.opts[0]
+        dashed = name.replace("_", "-")
+        return f"--no-{dashed}" if value == "False" else f"--{dashed}"
+
+    return _PYTHON_NAME.sub(flag, message)
 
 
 def _run(fn, *args, **kwargs):

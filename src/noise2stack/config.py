@@ -135,7 +135,7 @@ def nest(values: dict[str, Any], method: str = "n2stack") -> dict[str, Any]:
         elif key in foreign:
             cls, field = foreign[key]
             if value is not None and value != cls.model_fields[field].default:
-                raise Noise2StackError(f"{key} is not an option of method {method}")
+                raise Noise2StackError(f"`{key}` is not an option of `method` {method}")
         else:
             unknown[key] = value
     return {**nested, **unknown}  # unknown keys reach the model and are refused there by name

@@ -62,7 +62,7 @@ NEEDS_SIGMA = {"bm3d", "nlm"}
 def average_neighbors(stack: np.ndarray, k: int) -> np.ndarray:
     """Mean of each plane and its ``k`` neighbours on each side (only existing planes), float32."""
     if k < 0:
-        raise Noise2StackError("--average-neighbors must be >= 0")
+        raise Noise2StackError("`average_neighbors` must be >= 0")
     if k == 0:
         return stack.astype(np.float32)
     csum = np.concatenate([np.zeros((1, *stack.shape[1:])), np.cumsum(stack, axis=0, dtype=np.float64)])
@@ -116,7 +116,7 @@ def denoise_stack(
     if method not in FILTERS:
         raise Noise2StackError(f"unknown filter {method!r}; choose one of {', '.join(FILTERS)}")
     if sigma is not None and not sigma > 0:
-        raise Noise2StackError("--sigma must be > 0")
+        raise Noise2StackError("`sigma` must be > 0")
     if method == "bm3d":
         _bm3d_available()
     planes = average_neighbors(stack, average)

@@ -38,7 +38,7 @@ def check_memory(needed: float, what: str, lower: str, available: int | None = N
     what : str
         The work being estimated, e.g. "prediction with --tile 4096 --batch 8".
     lower : str
-        What to lower, e.g. "--tile or --batch".
+        What to lower, e.g. "`tile` or `batch`".
     """
     available = available_memory() if available is None else available
     if available is not None and needed > 0.8 * available:
@@ -88,9 +88,9 @@ def check_precision(precision: str) -> None:
     import torch
 
     if precision not in AUTOCAST_DTYPES:
-        raise Noise2StackError(f"unknown --precision {precision!r}; use 32, bf16 or 16")
+        raise Noise2StackError(f"unknown `precision` {precision!r}; use 32, bf16 or 16")
     if precision == "16" and not torch.cuda.is_available():
-        raise Noise2StackError("--precision 16 (fp16) needs a GPU; use bf16 or 32 on a CPU")
+        raise Noise2StackError("`precision` 16 (fp16) needs a GPU; use bf16 or 32 on a CPU")
 
 
 def autocast(device_type: str, precision: str):

@@ -36,7 +36,7 @@ def test_dihedral_applies_the_same_transform_to_input_and_target():
 
 def test_patch_larger_than_plane_is_refused():
     stack = np.zeros((3, 16, 20), np.float32)
-    with pytest.raises(Noise2StackError, match="--patch 32"):
+    with pytest.raises(Noise2StackError, match="`patch` 32"):
         PatchSource([stack], [stack], [(0, 1)], 2, False, patch=32)
 
 

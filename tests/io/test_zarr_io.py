@@ -85,7 +85,7 @@ def test_plain_zarr_array_takes_dimension_names_or_axes(tmp_path):
     assert inspect_volume(tmp_path / "a.zarr").axes == "TYX"
     assert inspect_volume(tmp_path / "a.zarr", axes="ZYX").axes == "ZYX"
     zarr.create_array(str(tmp_path / "b.zarr"), shape=(2, 3, 4, 5), dtype="uint8")
-    with pytest.raises(Noise2StackError, match="give --axes"):
+    with pytest.raises(Noise2StackError, match="give `axes`"):
         inspect_volume(tmp_path / "b.zarr")
 
 

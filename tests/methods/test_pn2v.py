@@ -115,7 +115,7 @@ def test_pn2stack_never_feeds_plane_i(tiny_stack):
 
 def test_methods_refuse_missing_noise_model(tiny_stack, tmp_path):
     for name in ("pn2v", "pn2stack"):
-        with pytest.raises(Noise2StackError, match="needs --noise-model"):
+        with pytest.raises(Noise2StackError, match="needs `noise_model`"):
             api.train(tiny_stack, tmp_path / name, method=name, **TINY)
         assert not (tmp_path / name).exists()
 
@@ -123,7 +123,7 @@ def test_methods_refuse_missing_noise_model(tiny_stack, tmp_path):
 def test_noise_model_must_cover_data(tiny_stack, tmp_path):
     model = to_histogram(1.0, 4.0, value_range=(20.0, 60.0))
     model.save(tmp_path / "nm.npz")
-    with pytest.raises(Noise2StackError, match=r"\(9.95 below and 127 above\); pass --clip"):
+    with pytest.raises(Noise2StackError, match=r"\(9.95 below and 127 above\); pass `noise_model_clip`"):
         api.train(tiny_stack, tmp_path / "m", method="pn2v", noise_model=str(tmp_path / "nm.npz"), **TINY)
     assert not (tmp_path / "m").exists()
 

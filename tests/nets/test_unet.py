@@ -136,7 +136,7 @@ def test_joint_channels_refused_for_other_nets_and_shapes():
 def test_batch_norm_only_for_the_two_level_unets():
     from noise2stack.errors import Noise2StackError
 
-    with pytest.raises(Noise2StackError, match="--batch-norm works with csbdeep-unet and n2v2-unet"):
+    with pytest.raises(Noise2StackError, match="`batch_norm` works with csbdeep-unet and n2v2-unet"):
         build_net("n2n-unet", 1, batch_norm=True)
     assert build_net("n2n-unet", 1, batch_norm=False).in_channels == 1
 

@@ -74,7 +74,7 @@ def test_post_processing_of_the_truth_changes_nothing(brain):
 
 def test_bad_keep():
     for keep in (0.0, -0.1, 1.5):
-        with pytest.raises(Noise2StackError, match="--keep"):
+        with pytest.raises(Noise2StackError, match="`keep`"):
             solve_lambda(16, 16, keep)
 
 

@@ -67,5 +67,5 @@ def test_rank_streams_differ_and_rank_zero_is_the_single_device_stream():
 
 
 def test_devices_without_epochs_is_refused(tmp_path, make_stack):
-    with pytest.raises(Noise2StackError, match="--devices 2 needs --epochs"):
+    with pytest.raises(Noise2StackError, match="`devices` 2 needs `epochs`"):
         api.train(make_stack(8, 32, 32), tmp_path / "m", devices=2, max_time=5, progress=False, patch=16)

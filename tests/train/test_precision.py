@@ -60,7 +60,7 @@ def test_bf16_prediction_is_close_to_float32_but_not_the_same():
 def test_bad_precision_is_a_one_line_error(tmp_path):
     torch.manual_seed(0)
     model = Model(make_config(neighbors=2), Normalizer("percentile", 80.0, 120.0))
-    with pytest.raises(Noise2StackError, match="unknown --precision"):
+    with pytest.raises(Noise2StackError, match="unknown `precision`"):
         api.predict(model, stack(), progress=False, precision="8")
     if not torch.cuda.is_available():
         with pytest.raises(Noise2StackError, match="needs a GPU"):

@@ -74,7 +74,7 @@ class PatchSource:
         for s in inputs:
             if patch > min(s.shape[-2:]):
                 raise Noise2StackError(
-                    f"--patch {patch} is larger than the planes ({s.shape[-2]}x{s.shape[-1]}); choose --patch <= {min(s.shape[-2:])}"
+                    f"`patch` {patch} is larger than the planes ({s.shape[-2]}x{s.shape[-1]}); choose `patch` <= {min(s.shape[-2:])}"
                 )
         self.inputs = list(inputs)
         self.targets = list(targets)

@@ -30,9 +30,9 @@ from noise2stack.errors import Noise2StackError
 def check_neighbors(neighbors: int, include_center: bool) -> None:
     """Raise unless ``neighbors`` is a valid neighbour count for the mode."""
     if neighbors < 0 or neighbors % 2:
-        raise Noise2StackError(f"--neighbors must be even and >= 0 (N/2 planes on each side), got {neighbors}")
+        raise Noise2StackError(f"`neighbors` must be even and >= 0 (N/2 planes on each side), got {neighbors}")
     if neighbors == 0 and not include_center:
-        raise Noise2StackError("--mode self needs --neighbors >= 2: with none the network sees no input")
+        raise Noise2StackError("`mode` self needs `neighbors` >= 2: with none the network sees no input")
 
 
 def min_planes(neighbors: int, include_center: bool) -> int:

@@ -146,7 +146,7 @@ class NormalizedStack:
             from noise2stack.errors import Noise2StackError
 
             raise Noise2StackError(
-                "--background needs the whole stack in memory; it is not available when streaming from a store"
+                "`background` needs the whole stack in memory; it is not available when streaming from a store"
             )
         self.view, self.normalizer = view, normalizer
         self.cache = PlaneCache() if cache is None else cache

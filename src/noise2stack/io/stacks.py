@@ -150,16 +150,16 @@ def to_zyx(array: np.ndarray, axes: str) -> np.ndarray:
     """
     axes = axes.upper()
     if not axes or set(axes) - _AXIS_LETTERS or len(set(axes)) != len(axes):
-        raise Noise2StackError(f"--axes {axes!r} is not valid: use the letters Z (or T), C, Y, X once each")
+        raise Noise2StackError(f"`axes` {axes!r} is not valid: use the letters Z (or T), C, Y, X once each")
     if "Z" in axes and "T" in axes:
-        raise Noise2StackError("--axes may hold Z or T, not both: both name the stack axis")
+        raise Noise2StackError("`axes` may hold Z or T, not both: both name the stack axis")
     axes = axes.replace("T", "Z")
     if array.ndim != len(axes):
         raise Noise2StackError(
-            f"--axes {axes!r} has {len(axes)} letters but the image has {array.ndim} axes, shape {array.shape}"
+            f"`axes` {axes!r} has {len(axes)} letters but the image has {array.ndim} axes, shape {array.shape}"
         )
     if "Y" not in axes or "X" not in axes:
-        raise Noise2StackError(f"--axes {axes!r} must contain Y and X")
+        raise Noise2StackError(f"`axes` {axes!r} must contain Y and X")
     if "Z" not in axes:
         array, axes = array[np.newaxis], "Z" + axes
     target = "ZCYX" if "C" in axes else "ZYX"

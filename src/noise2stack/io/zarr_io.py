@@ -111,9 +111,9 @@ def check_axes(axes: str) -> str:
     """Upper-case ``axes``, checked: letters of ``TCZYX`` once each, with Y and X."""
     axes = axes.upper()
     if not axes or set(axes) - set(AXIS_LETTERS) or len(set(axes)) != len(axes):
-        raise Noise2StackError(f"--axes {axes!r} is not valid: use each of the letters T, C, Z, Y, X at most once")
+        raise Noise2StackError(f"`axes` {axes!r} is not valid: use each of the letters T, C, Z, Y, X at most once")
     if "Y" not in axes or "X" not in axes:
-        raise Noise2StackError(f"--axes {axes!r} must contain Y and X")
+        raise Noise2StackError(f"`axes` {axes!r} must contain Y and X")
     return axes
 
 
@@ -122,7 +122,7 @@ def _default_axes(ndim: int, path: Path) -> str:
         return "YX"
     if ndim == 3:
         return "ZYX"
-    raise Noise2StackError(f"{path} has {ndim} axes and does not name them; give --axes (letters of TCZYX)")
+    raise Noise2StackError(f"{path} has {ndim} axes and does not name them; give `axes` (letters of TCZYX)")
 
 
 def _ome_attrs(attrs: dict) -> dict | None:
@@ -173,7 +173,7 @@ def _inspect_ome(p: Path, axes: str | None) -> VolumeSpec:
     file_axes = "".join(dims)
     if axes is not None and check_axes(axes) != file_axes:
         raise Noise2StackError(
-            f"--axes {axes} does not match the axes {file_axes} in {p}'s OME-NGFF metadata; omit --axes"
+            f"`axes` {axes} does not match the axes {file_axes} in {p}'s OME-NGFF metadata; omit `axes`"
         )
     array_path = multiscales.metadata.datasets[0].path
     array = zarr.open_array(str(p / array_path), mode="r")
@@ -221,7 +221,7 @@ def _spec(p: Path, kind: str, array_path: str, axes: str, shape, dtype, scale: d
     axes = check_axes(axes)
     if len(axes) != len(shape):
         raise Noise2StackError(
-            f"--axes {axes!r} has {len(axes)} letters but {p} has {len(shape)} axes, shape {tuple(shape)}"
+            f"`axes` {axes!r} has {len(axes)} letters but {p} has {len(shape)} axes, shape {tuple(shape)}"
         )
     dtype = np.dtype(dtype)
     if dtype.kind not in "uif":

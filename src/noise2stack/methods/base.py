@@ -169,7 +169,7 @@ class Method:
         """
         given = {k: v for k, v in view.items() if v is not None}
         if given:
-            raise Noise2StackError(f"--{next(iter(given)).replace('_', '-')} is not an option of --method {self.name}")
+            raise Noise2StackError(f"`{next(iter(given))}` is not an option of `method` {self.name}")
         return net
 
 

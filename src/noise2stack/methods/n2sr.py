@@ -50,13 +50,13 @@ class Noise2SR(Method):
 
     def check(self, config: TrainConfig) -> None:
         if config.algorithm.neighbors != 0:
-            raise Noise2StackError("--method n2sr sees one plane; --neighbors must be 0")
+            raise Noise2StackError("`method` n2sr sees one plane; `neighbors` must be 0")
         if config.algorithm.net != "n2sr-unet":
             raise Noise2StackError(
-                f"--method n2sr needs --net n2sr-unet (output twice the input), not {config.algorithm.net}"
+                f"`method` n2sr needs `net` n2sr-unet (output twice the input), not {config.algorithm.net}"
             )
         if config.data.patch % 2:
-            raise Noise2StackError(f"--method n2sr needs an even --patch (2x2 cells), got {config.data.patch}")
+            raise Noise2StackError(f"`method` n2sr needs an even `patch` (2x2 cells), got {config.data.patch}")
 
     def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
         sub, mask = subsample(inputs, rng)  # (1, P/2, P/2) in, (1, P, P) target and loss mask

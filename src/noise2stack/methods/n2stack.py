@@ -60,5 +60,5 @@ class Noise2Noise(Noise2Stack):
     def check(self, config: TrainConfig) -> None:
         if config.algorithm.mode != "copy" or config.algorithm.neighbors != 0:
             raise Noise2StackError(
-                "--method n2n is copy mode with no neighbours; for neighbours use --method n2stack --mode copy"
+                "`method` n2n is copy mode with no neighbours; for neighbours use `method` n2stack `mode` copy"
             )

@@ -49,7 +49,7 @@ class Noise2Void(Method):
 
     def check(self, config: TrainConfig) -> None:
         if config.algorithm.neighbors != 0:
-            raise Noise2StackError("--method n2v sees one plane; --neighbors must be 0")
+            raise Noise2StackError("`method` n2v sees one plane; `neighbors` must be 0")
 
     def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
         masked, loss_mask = mask(inputs, rng, config)

@@ -74,11 +74,11 @@ class NRRNMethod(Method):
 
     def check(self, config: TrainConfig) -> None:
         if config.algorithm.neighbors != 2 or config.algorithm.mode != "self":
-            raise Noise2StackError("--method nrrn takes the triplet [j-1, j, j+1]: --neighbors 2, --mode self")
+            raise Noise2StackError("`method` nrrn takes the triplet [j-1, j, j+1]: `neighbors` 2, `mode` self")
         if config.algorithm.net != "nrrn":
-            raise Noise2StackError(f"--method nrrn needs --net nrrn, not {config.algorithm.net}")
+            raise Noise2StackError(f"`method` nrrn needs `net` nrrn, not {config.algorithm.net}")
         if config.algorithm.residual:
-            raise Noise2StackError("--method nrrn has its own residual path; use --no-residual")
+            raise Noise2StackError("`method` nrrn has its own residual path; use `residual=False`")
 
     def training_loss(self, forward, inputs, targets, masks):
         first, second = forward(inputs, return_branches=True)
@@ -87,7 +87,7 @@ class NRRNMethod(Method):
     def prediction_net(self, net, config: TrainConfig, images: int | None = None, unit: int | None = None, **view):
         super().prediction_net(net, config, **view)
         if images is not None and images not in (1, 2, 3):
-            raise Noise2StackError(f"--images must be 1, 2 or 3, got {images}")
+            raise Noise2StackError(f"`images` must be 1, 2 or 3, got {images}")
         if unit is not None and not 1 <= unit <= config.algorithm.units:
             raise Noise2StackError(f"unit {unit} outside this model's 1..{config.algorithm.units} building units")
         return NRRNView(net, images or 3, unit)

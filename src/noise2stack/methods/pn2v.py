@@ -100,13 +100,13 @@ class _Probabilistic(Method):
     def check(self, config: TrainConfig) -> None:
         if not config.algorithm.noise_model:
             raise Noise2StackError(
-                f"--method {config.method} needs --noise-model FILE (make one with `noise2stack noise-model`)"
+                f"`method` {config.method} needs `noise_model` FILE (make one with `noise2stack noise-model`)"
             )
         if config.data.background:
-            raise Noise2StackError(f"--method {config.method} cannot use --background: the noise model is in raw units")
+            raise Noise2StackError(f"`method` {config.method} cannot use `background`: the noise model is in raw units")
         if config.algorithm.loss != "mse":
             raise Noise2StackError(
-                f"--method {config.method} trains on the noise model's likelihood; --loss does not apply"
+                f"`method` {config.method} trains on the noise model's likelihood; `loss` does not apply"
             )
 
     def load_noise_model(self, config: TrainConfig) -> HistogramNoiseModel:
@@ -155,7 +155,7 @@ class ProbabilisticNoise2Void(_Probabilistic):
     def check(self, config: TrainConfig) -> None:
         super().check(config)
         if config.algorithm.neighbors != 0:
-            raise Noise2StackError("--method pn2v sees one plane; --neighbors must be 0")
+            raise Noise2StackError("`method` pn2v sees one plane; `neighbors` must be 0")
 
     def transform(self, inputs: np.ndarray, target: np.ndarray, rng: np.random.Generator, config: TrainConfig):
         masked, loss_mask = mask(inputs, rng, config)
@@ -176,7 +176,7 @@ class ProbabilisticNoise2Stack(_Probabilistic):
     def check(self, config: TrainConfig) -> None:
         super().check(config)
         if config.algorithm.mode != "self":
-            raise Noise2StackError("--method pn2stack is self mode: plane i is the observation, never an input")
+            raise Noise2StackError("`method` pn2stack is self mode: plane i is the observation, never an input")
         check_neighbors(config.algorithm.neighbors, include_center=False)
 
 

@@ -72,9 +72,9 @@ class NRRN(nn.Module):
     def __init__(self, in_channels: int, residual_channels: Sequence[int] = (), units: int = 4) -> None:
         super().__init__()
         if in_channels != 3:
-            raise Noise2StackError(f"net nrrn takes the 3 planes [j-1, j, j+1], not {in_channels}; use --method nrrn")
+            raise Noise2StackError(f"net nrrn takes the 3 planes [j-1, j, j+1], not {in_channels}; use `method` nrrn")
         if residual_channels:
-            raise Noise2StackError("net nrrn has its own residual path; use --no-residual")
+            raise Noise2StackError("net nrrn has its own residual path; use `residual=False`")
         if units < 1:
             raise Noise2StackError(f"NRRN needs at least one building unit, got {units}")
         f = self.features

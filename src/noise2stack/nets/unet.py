@@ -325,12 +325,12 @@ def build_net(
         options["out_channels"] = out_channels
     if options.pop("batch_norm", False):  # only the nets that have it take the argument
         if name not in BATCH_NORM_NETS:
-            raise Noise2StackError(f"--batch-norm works with {' and '.join(BATCH_NORM_NETS)}, not --net {name}")
+            raise Noise2StackError(f"`batch_norm` works with {' and '.join(BATCH_NORM_NETS)}, not `net` {name}")
         options["batch_norm"] = True
     if joint_channels > 1:
         if name not in JOINT_NETS:
             raise Noise2StackError(
-                f"--channels joint works with the U-Nets ({', '.join(JOINT_NETS)}), not --net {name}"
+                f"`channels` joint works with the U-Nets ({', '.join(JOINT_NETS)}), not `net` {name}"
             )
         if in_channels % joint_channels or out_channels != joint_channels:
             raise Noise2StackError(

@@ -155,8 +155,8 @@ class HistogramNoiseModel:
                 parts.append(f"{above:.4g} above")
             raise Noise2StackError(
                 f"the noise model covers [{self.low:.4g}, {self.high:.4g}] but {what} spans "
-                f"[{low:.4g}, {high:.4g}] ({' and '.join(parts)}); pass --clip to clip the data into the "
-                "model's range, or make a model that covers it (noise-model --estimate-from)"
+                f"[{low:.4g}, {high:.4g}] ({' and '.join(parts)}); pass `noise_model_clip` to clip the data into the "
+                "model's range, or make a model that covers it (noise-model `estimate_from`)"
             )
 
     # -- files -------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def from_pairs(
     observation = np.asarray(observation, dtype=np.float64)
     if signal.shape != observation.shape:
         raise Noise2StackError(
-            f"--signal has shape {signal.shape} but --observation has shape {observation.shape}; they must match"
+            f"`signal` has shape {signal.shape} but `observation` has shape {observation.shape}; they must match"
         )
     if signal.size == 0:
         raise Noise2StackError("the signal and observation are empty")

@@ -50,12 +50,12 @@ def radial_frequency(height: int, width: int) -> np.ndarray:
 def solve_lambda(height: int, width: int, keep: float) -> float:
     """λ such that the mean of exp(-λ|k|) over a height×width spectrum equals ``keep``."""
     if not 0 < keep <= 1:
-        raise Noise2StackError(f"--keep must be in (0, 1], got {keep}")
+        raise Noise2StackError(f"`keep` must be in (0, 1], got {keep}")
     k = radial_frequency(height, width)
     if keep == 1:
         return 0.0
     if keep <= 1 / k.size:
-        raise Noise2StackError(f"--keep {keep} keeps less than the DC term of a {height}x{width} plane")
+        raise Noise2StackError(f"`keep` {keep} keeps less than the DC term of a {height}x{width} plane")
     return float(brentq(lambda lam: np.exp(-lam * k).mean() - keep, 0.0, 1e3, xtol=1e-12))
 
 

@@ -43,7 +43,7 @@ def add_noise(
     out = x
     if noise in ("poisson", "poisson-gaussian"):
         if peak is None or not peak > 0:
-            raise Noise2StackError(f"--noise {noise} needs --peak > 0 (photons at the image maximum)")
+            raise Noise2StackError(f"`noise` {noise} needs `peak` > 0 (photons at the image maximum)")
         if x.min() < 0:
             raise Noise2StackError("Poisson noise needs a non-negative image")
         top = float(x.max())
@@ -53,6 +53,6 @@ def add_noise(
         out = rng.poisson(x * scale) / scale
     if noise in ("gaussian", "poisson-gaussian"):
         if sigma is None or not sigma >= 0:
-            raise Noise2StackError(f"--noise {noise} needs --sigma >= 0 (image units)")
+            raise Noise2StackError(f"`noise` {noise} needs `sigma` >= 0 (image units)")
         out = out + rng.normal(0.0, sigma, size=x.shape)
     return out.astype(np.float32)

@@ -115,25 +115,25 @@ def check_joint(method, config: TrainConfig, inputs: Sequence[np.ndarray]) -> No
         bad = [s.shape for s in inputs if len(s.shape) != 3]
         if bad:
             raise Noise2StackError(
-                f"a stack of shape {bad[0]} has channels; train them with --channels joint or separate"
+                f"a stack of shape {bad[0]} has channels; train them with `channels` joint or separate"
             )
         return
     if not method.capabilities.joint_channels:
         raise Noise2StackError(
-            f"--channels joint works with one-plane-out methods ({', '.join(n for n, m in METHODS.items() if m.capabilities.joint_channels)}), not --method {config.method}"
+            f"`channels` joint works with one-plane-out methods ({', '.join(n for n, m in METHODS.items() if m.capabilities.joint_channels)}), not `method` {config.method}"
         )
     if config.data.background:
         raise Noise2StackError(
-            "--channels joint does not take --background; subtract it per channel first or use --channels separate"
+            "`channels` joint does not take `background`; subtract it per channel first or use `channels` separate"
         )
     for s in inputs:
         if len(s.shape) != 4 or s.shape[1] != joint:
             raise Noise2StackError(
-                f"--channels joint with {joint} channels needs (Z, {joint}, Y, X) stacks, got shape {tuple(s.shape)}"
+                f"`channels` joint with {joint} channels needs (Z, {joint}, Y, X) stacks, got shape {tuple(s.shape)}"
             )
         if not isinstance(s, np.ndarray):
             raise Noise2StackError(
-                "--channels joint trains from stacks in memory; streaming reads one channel at a time"
+                "`channels` joint trains from stacks in memory; streaming reads one channel at a time"
             )
 
 
@@ -226,12 +226,12 @@ def check_training_data(method, config: TrainConfig, inputs, targets, val_inputs
         if method.capabilities.needs_stack and s.shape[0] < need:
             raise Noise2StackError(
                 f"a stack of {s.shape[0]} plane(s) is too short for {config.method} with "
-                f"--neighbors {neighbors}: it needs at least {need} planes"
+                f"`neighbors` {neighbors}: it needs at least {need} planes"
             )
     if method.target_kind(config) != "self":
         if targets is None or len(targets) != len(inputs):
             raise Noise2StackError(
-                f"--method {config.method} --mode {config.algorithm.mode} needs one --target stack per input"
+                f"`method` {config.method} `mode` {config.algorithm.mode} needs one `targets` stack per input"
             )
         for s, t in zip(inputs, targets):
             if s.shape != t.shape:
@@ -304,7 +304,7 @@ def _validation_stacks(normalizer, target_kind: str, val_inputs, val_targets) ->
     if target_kind == "self":
         return v_in, v_in
     if val_targets is None or len(val_targets) != len(val_inputs):
-        raise Noise2StackError("a validation stack needs its own target stack (--val-target)")
+        raise Noise2StackError("a validation stack needs its own target stack (`val_target`)")
     v_tgt = [normalizer.normalize(t) for t in val_targets]
     if target_kind == "copy":
         return v_in + v_tgt, v_tgt + v_in
@@ -319,8 +319,8 @@ def build_module(config: TrainConfig, data: PreparedData, init_state: dict | Non
     batch, patch = config.data.batch, config.data.patch
     check_memory(
         network_bytes(model.net, batch, patch, patch, training=True),
-        f"training with --batch {batch} --patch {patch}",
-        "--batch or --patch",
+        f"training with `batch` {batch} `patch` {patch}",
+        "`batch` or `patch`",
     )
     module = DenoiseModule(
         model.net,
@@ -343,7 +343,7 @@ def plan_budget(config: TrainConfig, module: DenoiseModule, data: PreparedData) 
     if training.devices > 1 and training.epochs is None:
         # Fitting the epoch count to --max-time is timed per process; ranks could disagree and hang.
         raise Noise2StackError(
-            f"--devices {training.devices} needs --epochs (the epoch count cannot be fitted to --max-time across devices)"
+            f"`devices` {training.devices} needs `epochs` (the epoch count cannot be fitted to `max_time` across devices)"
         )
     if training.epochs is not None:
         module.epochs = training.total_epochs()

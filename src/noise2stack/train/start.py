@@ -65,13 +65,13 @@ def init_state(start: Model, config: TrainConfig) -> dict:
         options = "".join(f", {k} {v}" for k, v in m.net_options(cfg).items())
         options += ", residual" if m.residual_channels(cfg) else ""
         net = cfg.algorithm.net
-        return f"--method {cfg.method} --net {net} with {m.in_channels(cfg)} input channel(s){options}"
+        return f"`method` {cfg.method} `net` {net} with {m.in_channels(cfg)} input channel(s){options}"
 
     theirs, ours = describe(start.config, start.method), describe(config, method)
     if start.folder is None:
-        raise Noise2StackError("--init needs a model loaded from its folder (its weights file is recorded)")
+        raise Noise2StackError("`init` needs a model loaded from its folder (its weights file is recorded)")
     if theirs != ours or start.method.residual_channels(start.config) != method.residual_channels(config):
-        raise Noise2StackError(f"--init {start.folder} is {theirs}; this training is {ours}: they must match")
+        raise Noise2StackError(f"`init` {start.folder} is {theirs}; this training is {ours}: they must match")
     return {k: v.detach().clone() for k, v in start.net.state_dict().items()}
 
 
@@ -81,13 +81,13 @@ def check_model_folder(out: Path, paths: Sequence[StackLike], overwrite: bool) -
         if not is_zarr_path(p):
             check_readable(p)
         if same_path(out, p):
-            raise Noise2StackError(f"the model folder {out} is also an input; choose another --out")
+            raise Noise2StackError(f"the model folder {out} is also an input; choose another `out`")
     if out.exists():
         if not out.is_dir():
-            raise Noise2StackError(f"--out {out} exists and is not a folder")
+            raise Noise2StackError(f"`out` {out} exists and is not a folder")
         if any(out.iterdir()) and not overwrite:
             raise Noise2StackError(
-                f"--out {out} exists and is not empty; pass --overwrite to replace it (or --resume it)"
+                f"`out` {out} exists and is not empty; pass `overwrite` to replace it (or `resume` it)"
             )
     check_parent(out)
 
@@ -137,10 +137,12 @@ def check_targets(method, config: TrainConfig, inputs: list, targets: list | Non
     if kind != "self" and not targets:
         what = "an independent noisy copy" if kind == "copy" else "the clean stack"
         raise Noise2StackError(
-            f"--method {config.method} --mode {config.algorithm.mode} needs --target: {what} of each input"
+            f"`method` {config.method} `mode` {config.algorithm.mode} needs `targets`: {what} of each input"
         )
     if targets and len(targets) != len(inputs):
-        raise Noise2StackError(f"{len(inputs)} input stack(s) but {len(targets)} --target stack(s); give one per input")
+        raise Noise2StackError(
+            f"{len(inputs)} input stack(s) but {len(targets)} `targets` stack(s); give one per input"
+        )
 
 
 def record_path(record: dict, folder: Path) -> str:
@@ -203,13 +205,13 @@ def train_model(
 ) -> Model | list[Model]:
     """``api.train`` without ``resume``: see its parameters."""
     if out is None:
-        raise Noise2StackError("--out MODEL_DIR is required")
+        raise Noise2StackError("`out` MODEL_DIR is required")
     if noisy is None:
         raise Noise2StackError("no input stacks given")
     if renormalize and init is None:
-        raise Noise2StackError("--renormalize only applies with --init")
+        raise Noise2StackError("`renormalize` only applies with `init`")
     if channels not in CHANNEL_MODES:
-        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
+        raise Noise2StackError(f"unknown `channels` {channels!r}; use separate or joint")
     start = load_model(init) if init is not None else None
     config = build_config(config, config_file, options, start)
     state = None
@@ -224,13 +226,13 @@ def train_model(
     check_targets(method, config, inputs, target_list)
     out = Path(out)
     if start is not None and start.folder is not None and same_path(out, start.folder):
-        raise Noise2StackError(f"--init {start.folder} is also --out; write the fine-tuned model to another folder")
+        raise Noise2StackError(f"`init` {start.folder} is also `out`; write the fine-tuned model to another folder")
     stream = stream or any(not isinstance(p, np.ndarray) and is_zarr_path(p) for p in inputs)
     paths = [p for p in inputs + (target_list or []) + [val, val_target] if p is not None]
     check_model_folder(out, [p for p in paths if not isinstance(p, np.ndarray)], overwrite)
     axes = config.data.axes
     if "C" in axes and stream:
-        raise Noise2StackError("streaming training reads the axes from the store; leave C out of --axes")
+        raise Noise2StackError("streaming training reads the axes from the store; leave C out of `axes`")
     stacks = stream_views(inputs) if stream else [load_zyx(s, axes) for s in inputs]
     if "C" in axes:
         n_channels = _channel_count(stacks)
@@ -239,7 +241,7 @@ def train_model(
             return train_separate(stacks, n_channels, out, config, progress, **per_channel)
         config = config.updated(data={"joint_channels": n_channels})
     elif channels == "joint":
-        raise Noise2StackError(f"--channels joint needs a channel axis: give --axes with C (got {axes})")
+        raise Noise2StackError(f"`channels` joint needs a channel axis: give `axes` with C (got {axes})")
     method.check(config)
     check_planes(method, config, inputs, stacks)
     return fit(
