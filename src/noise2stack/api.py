@@ -848,6 +848,7 @@ def analyze(
 
 def analysis_summary(result: dict) -> str:
     """The readable summary ``noise2stack analyze`` prints (a few lines)."""
+    from noise2stack.methods.advice import chooses_neighbors
     from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
 
     def db(v):
@@ -883,7 +884,7 @@ def analysis_summary(result: dict) -> str:
     lines.append(line)
     lines.append(
         f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
-        + (f" --neighbors {rec['neighbors']}" if rec["method"] == "n2stack" else "")
+        + (f" --neighbors {rec['neighbors']}" if chooses_neighbors(rec["method"]) else "")
     )
     lines.append(f"  why: {rec['reason']}")
     return "\n".join(lines)
@@ -923,7 +924,7 @@ def report(
         ``analysis`` (:func:`analyze` of the noisy stack, or ``{"error": why}``).
     """
     from noise2stack import report as pages
-    from noise2stack.model import LOG_FILE
+    from noise2stack.io.atomic import write_text
 
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
@@ -932,7 +933,36 @@ def report(
     if not isinstance(model, Model) and _same_path(out, model):
         raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
     m = load_model(model)
-    axes = axes or m.config.data.axes
+    stack, clean, result = _report_stacks(m, noisy, reference, denoised, axes or m.config.data.axes)
+    metrics = None
+    if clean is not None:
+        metrics = {
+            "noisy": evaluate(stack, clean, normalize=normalize),
+            "denoised": evaluate(result, clean, normalize=normalize),
+        }
+    try:
+        analysis = analyze(stack)
+    except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
+        analysis = {"error": str(exc)}
+    text = pages.model_report_html(
+        model=m,
+        noisy=stack,
+        denoised=result,
+        reference=clean,
+        metrics=metrics,
+        analysis=analysis,
+        log=_training_log(m),
+        names=_report_names(m, noisy, reference, denoised),
+    )
+    write_text(out, text)
+    return {"out": str(out), "metrics": metrics, "analysis": analysis}
+
+
+def _report_stacks(
+    m: Model, noisy: StackLike, reference: StackLike | None, denoised: StackLike | None, axes: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The noisy, clean (or None) and denoised stacks of a report, ZYX; the denoised one is predicted
+    when not given. A reference or prediction of another shape is refused before any work."""
     _check_in_memory(noisy, False)
     stack = _load(noisy, axes)
     clean = None
@@ -950,35 +980,32 @@ def report(
             )
     else:
         result = predict(m, stack, progress=False)
-    metrics = None
-    if clean is not None:
-        metrics = {
-            "noisy": evaluate(stack, clean, normalize=normalize),
-            "denoised": evaluate(result, clean, normalize=normalize),
-        }
-    try:
-        analysis = analyze(stack)
-    except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
-        analysis = {"error": str(exc)}
+    return stack, clean, result
+
+
+def _training_log(m: Model) -> dict[str, list[float]] | None:
+    """The columns of the model folder's training log, or None (a model in memory, or no log)."""
+    from noise2stack import report as pages
+    from noise2stack.model import LOG_FILE
+
     log_path = m.folder / LOG_FILE if m.folder is not None else None
-    log = pages.read_training_log(log_path) if log_path is not None and log_path.is_file() else None
+    return pages.read_training_log(log_path) if log_path is not None and log_path.is_file() else None
+
+
+def _report_names(
+    m: Model, noisy: StackLike, reference: StackLike | None, denoised: StackLike | None
+) -> dict[str, str]:
+    """What a report calls its inputs: the paths given, or a placeholder for arrays."""
 
     def name(item, fallback: str) -> str:
         return fallback if isinstance(item, np.ndarray) else str(item)
 
-    names = {
+    return {
         "model": str(m.folder) if m.folder is not None else "(in memory)",
         "noisy": name(noisy, "(array)"),
         "denoised": "predicted for this report" if denoised is None else name(denoised, "(array)"),
         "reference": name(reference, "(array)") if reference is not None else "",
     }
-    text = pages.model_report_html(
-        model=m, noisy=stack, denoised=result, reference=clean, metrics=metrics, analysis=analysis, log=log, names=names
-    )
-    from noise2stack.io.atomic import write_text
-
-    write_text(out, text)
-    return {"out": str(out), "metrics": metrics, "analysis": analysis}
 
 
 def export(

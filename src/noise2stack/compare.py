@@ -2,7 +2,8 @@
 
 With a clean stack and a noise model, two independent noisy copies are simulated so that the
 Noise2Noise and copy-supervised rows exist; Noise2Clean trains on (copy A, clean). Every trainable
-method gets the same wall-clock budget; all are scored on copy A against the clean stack.
+method gets the same wall-clock budget; all are scored on copy A against the clean stack. The
+trained rows are the ones each method declares (``Method.compare_rows``), after the classical filters.
 Writes ``comparison.md``, ``results.json``, ``panel.png`` (the same crop of one plane for every
 method), ``psnr_per_plane.png`` (paper Figure 5B) and ``comparison.html`` (all of it on one
 self-contained page, with the mean PSNR per method: paper Figure 4 for the neighbour counts).
@@ -21,6 +22,7 @@ import numpy as np
 from noise2stack.config import flat_names
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import write_json, write_text
+from noise2stack.methods import METHODS
 from noise2stack.noise import add_noise
 
 OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png", "comparison.html")
@@ -28,7 +30,7 @@ OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.pn
 
 @dataclass
 class Row:
-    """One method of the comparison: how to train it, or which filter to run."""
+    """One row of the comparison: a method to train (with its options), or a filter to run."""
 
     label: str
     method: str
@@ -37,20 +39,22 @@ class Row:
     filter: bool = False
 
 
-ROWS = [
-    Row("BM3D", "bm3d", filter=True),
-    Row("Non-local means", "nlm", filter=True),
-    Row("Noise2Clean", "n2c", needs="clean"),
-    Row("Noise2Void", "n2v"),
-    Row("Noise2Void 2 (N2V2)", "n2v", {"net": "n2v2-unet", "n2v_replacement": "median"}),
-    Row("Noise2Noise", "n2n", needs="copy"),
-    Row("Noise2Stack copy 1+2", "n2stack", {"mode": "copy", "neighbors": 2}, needs="copy"),
-    Row("Noise2Stack copy 1+4", "n2stack", {"mode": "copy", "neighbors": 4}, needs="copy"),
-    Row("Noise2Stack self 2", "n2stack", {"mode": "self", "neighbors": 2}),
-    Row("Noise2Stack self 4", "n2stack", {"mode": "self", "neighbors": 4}),
-    Row("Noise2SR", "n2sr"),
-    Row("NRRN", "nrrn"),
-]
+#: The classical filters (:func:`noise2stack.api.denoise`), before the trained rows.
+FILTER_ROWS = [Row("BM3D", "bm3d", filter=True), Row("Non-local means", "nlm", filter=True)]
+
+
+def trained_rows() -> list[Row]:
+    """The rows the methods declare (``Method.compare_rows``), by their ``position``, ties in registry order.
+
+    The positions keep paper 000's Table 1 order (Noise2Clean, Noise2Void, Noise2Noise,
+    Noise2Stack) with the methods added later after it.
+    """
+    declared = [(row, name) for name, method in METHODS.items() for row in method.compare_rows]
+    ordered = sorted(declared, key=lambda pair: pair[0].position)  # stable: ties keep registry order
+    return [Row(row.label, name, dict(row.options), row.needs) for row, name in ordered]
+
+
+ROWS = FILTER_ROWS + trained_rows()
 
 
 def _available(row: Row) -> bool:
@@ -61,6 +65,15 @@ def _available(row: Row) -> bool:
         except ImportError:
             return False
     return True
+
+
+def _select(methods: list[str] | None) -> list[Row]:
+    """The rows to run: those labelled in ``methods`` (all by default) that this installation has."""
+    if methods is not None:
+        unknown = set(methods) - {r.label for r in ROWS}
+        if unknown:
+            raise Noise2StackError(f"unknown rows {sorted(unknown)}; choose from {[r.label for r in ROWS]}")
+    return [r for r in ROWS if _available(r) and (methods is None or r.label in methods)]
 
 
 def compare(
@@ -95,11 +108,7 @@ def compare(
     """
     from noise2stack import api
 
-    if methods is not None:
-        unknown = set(methods) - {r.label for r in ROWS}
-        if unknown:
-            raise Noise2StackError(f"unknown rows {sorted(unknown)}; choose from {[r.label for r in ROWS]}")
-    rows = [r for r in ROWS if _available(r) and (methods is None or r.label in methods)]
+    rows = _select(methods)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     noisy = add_noise(clean, seed=seed, **noise)
@@ -120,6 +129,7 @@ def compare(
 
     results: dict = {}
     record("Input", noisy, 0.0, 0.0)
+    training = {"budget": budget, "seed": seed, "patch": patch, "train_options": train_options or {}}
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows:
             if row.filter:
@@ -128,23 +138,32 @@ def compare(
                 record(row.label, stack, 0.0, time.perf_counter() - t0)
                 continue
             targets = {"copy": [copy], "clean": [clean]}.get(row.needs)
-            t0 = time.perf_counter()
-            model = api.train(
-                noisy,
-                Path(tmp) / row.label.replace(" ", "_"),
-                targets=targets,
-                progress=False,
-                method=row.method,
-                max_time=budget,
-                seed=seed,
-                patch=patch,
-                **{**_options_of(row.method, train_options or {}), **row.options},
-            )
-            train_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            stack = api.predict(model, noisy, progress=False)
-            record(row.label, stack, train_s, time.perf_counter() - t0)
+            record(row.label, *_train_and_predict(row, noisy, targets, Path(tmp), **training))
     return _write(out, results, planes, budget, noise, normalize, title, train_options)
+
+
+def _train_and_predict(
+    row: Row, noisy: np.ndarray, targets, tmp: Path, *, budget: float, seed: int, patch: int, train_options: dict
+) -> tuple[np.ndarray, float, float]:
+    """Train ``row``'s method on ``noisy`` within ``budget`` seconds and predict: (stack, train s, predict s)."""
+    from noise2stack import api
+
+    t0 = time.perf_counter()
+    model = api.train(
+        noisy,
+        tmp / row.label.replace(" ", "_"),
+        targets=targets,
+        progress=False,
+        method=row.method,
+        max_time=budget,
+        seed=seed,
+        patch=patch,
+        **{**_options_of(row.method, train_options), **row.options},
+    )
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    stack = api.predict(model, noisy, progress=False)
+    return stack, train_s, time.perf_counter() - t0
 
 
 def _options_of(method: str, options: dict) -> dict:

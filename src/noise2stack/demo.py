@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from noise2stack import __version__, api
+from noise2stack.config import make_config
 from noise2stack.io.atomic import write_json
 from noise2stack.io.stacks import read_stack, write_stack
 from noise2stack.noise import add_noise
@@ -36,12 +37,13 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
     clean = example_stack().astype(np.float32)
     noisy = add_noise(clean, **NOISE)
     write_stack(out / "noisy.tif", noisy)
+    method = make_config().method  # the default method (Noise2Stack), self-supervised on the noisy copy alone
     model = api.train(
         noisy,
         out / "model",
         overwrite=True,
         progress=progress,
-        method="n2stack",
+        method=method,
         mode="self",
         neighbors=2,
         max_time=max_time,
@@ -55,7 +57,7 @@ def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, pr
         "seed": model.config.training.seed,
         "model_sha256": model.checksum(),
         "data": f"noise2stack/examples/{EXAMPLE} (treated as clean) + {NOISE}",
-        "method": "n2stack self, 2 neighbours",
+        "method": f"{method} self, 2 neighbours",
         "epochs": model.config.training.epochs,
         "noisy": {k: before[k] for k in ("psnr", "ssim", "nrmse")},
         "denoised": {k: after[k] for k in ("psnr", "ssim", "nrmse")},

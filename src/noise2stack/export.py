@@ -150,7 +150,6 @@ def export_bioimageio(
         ``out``, ``test_input`` and ``test_output`` (the arrays stored), ``planes`` (sample planes used).
     """
     try:
-        import torch
         from bioimageio.spec import ValidationContext, save_bioimageio_package
         from bioimageio.spec.model import v0_5 as spec
     except ImportError:
@@ -160,7 +159,6 @@ def export_bioimageio(
     from noise2stack import api
     from noise2stack.data.sampler import input_offsets
     from noise2stack.io.atomic import atomic_path
-    from noise2stack.model import package_version
 
     check_exportable(model)
     align = 2**model.net.depth
@@ -169,85 +167,109 @@ def export_bioimageio(
     test_output = api.predict(model, crop, progress=False)[planes][:, np.newaxis].astype(np.float32)
     offsets = input_offsets(model.neighbors, model.include_center)
     names = channel_names(offsets)
-    norm = model.normalizer
-    gain = float(norm.scale)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        net = model.net.float().eval().to(memory_format=torch.contiguous_format)
-        with torch.no_grad(), warnings.catch_warnings():
-            # The net pads sizes that are not multiples of its step; the package only admits multiples
-            # (ParameterizedSize below), so tracing that branch as "no padding" is exact.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            example = torch.from_numpy(norm.normalize(test_input))
-            traced = torch.jit.trace(net, example, check_trace=False)
-        traced.save(str(folder / "weights.pt"))
-        np.save(folder / "test_input.npy", test_input)
-        np.save(folder / "test_output.npy", test_output)
-        _cover(folder / "cover.png", test_input, test_output, offsets)
-        (folder / "README.md").write_text(_readme(model, offsets, names), encoding="utf-8")
-
-        space = spec.ParameterizedSize(min=align, step=align)
-        inputs = spec.InputTensorDescr(
-            id=spec.TensorId("planes"),
-            description="planes of a Z stack in offset order (channel names); see README.md",
-            axes=[
-                spec.BatchAxis(),
-                spec.ChannelAxis(channel_names=[spec.Identifier(n) for n in names]),
-                spec.SpaceInputAxis(id=spec.AxisId("y"), size=space),
-                spec.SpaceInputAxis(id=spec.AxisId("x"), size=space),
-            ],
-            test_tensor=spec.FileDescr(source=folder / "test_input.npy"),
-            preprocessing=[
-                spec.ScaleLinearDescr(
-                    kwargs=spec.ScaleLinearKwargs(gain=gain, offset=float(norm.out_low - norm.low_value * gain))
-                )
-            ],
-        )
-        same = {axis: spec.SizeReference(tensor_id=spec.TensorId("planes"), axis_id=spec.AxisId(axis)) for axis in "yx"}
-        outputs = spec.OutputTensorDescr(
-            id=spec.TensorId("denoised"),
-            description="the denoised plane i, in input units",
-            axes=[
-                spec.BatchAxis(),
-                spec.ChannelAxis(channel_names=[spec.Identifier("denoised")]),
-                spec.SpaceOutputAxis(id=spec.AxisId("y"), size=same["y"]),
-                spec.SpaceOutputAxis(id=spec.AxisId("x"), size=same["x"]),
-            ],
-            test_tensor=spec.FileDescr(source=folder / "test_output.npy"),
-            postprocessing=[
-                spec.ScaleLinearDescr(
-                    kwargs=spec.ScaleLinearKwargs(
-                        gain=float(1.0 / gain), offset=float(norm.low_value - norm.out_low / gain)
-                    )
-                )
-            ],
-        )
-        torch_version = torch.__version__.split("+")[0]
+        _write_files(folder, model, test_input, test_output, offsets, names)
+        inputs, outputs = _tensors(spec, folder, names, model.normalizer, align)
         with ValidationContext(perform_io_checks=True):
-            description = spec.ModelDescr(
-                name=name
-                or f"noise2stack {model.config.method} {model.config.algorithm.mode} {model.config.algorithm.neighbors} neighbours",
-                description=(
-                    f"Self-supervised denoiser of image stacks (noise2stack {model.config.method}); "
-                    f"input channels are the planes {', '.join(names)} around the plane to denoise."
-                ),
-                authors=[spec.Author(name=a) for a in (authors or ["noise2stack user"])],
-                cite=[spec.CiteEntry(text=CITATION, url=spec.HttpUrl(CITATION_URL))],
-                license=spec.LicenseId("BSD-3-Clause"),
-                documentation=spec.FileDescr(source=folder / "README.md"),
-                covers=[spec.FileDescr(source=folder / "cover.png")],
-                tags=["denoising", "noise2stack", "self-supervised", "3d", "pytorch"],
-                inputs=[inputs],
-                outputs=[outputs],
-                weights=spec.WeightsDescr(
-                    torchscript=spec.TorchscriptWeightsDescr(
-                        source=folder / "weights.pt", pytorch_version=spec.Version(torch_version)
-                    )
-                ),
-                version=spec.Version(package_version()),
-            )
+            description = _description(spec, folder, model, names, inputs, outputs, name, authors)
         with atomic_path(out) as tmp_zip:
             save_bioimageio_package(description, output_path=tmp_zip.with_suffix(".zip"))
             os.replace(tmp_zip.with_suffix(".zip"), tmp_zip)
     return {"out": str(out), "test_input": test_input, "test_output": test_output, "planes": planes}
+
+
+def _write_files(
+    folder: Path, model, test_input: np.ndarray, test_output: np.ndarray, offsets: list[int], names: list[str]
+) -> None:
+    """The package's files in ``folder``: TorchScript weights, test tensors, cover and README."""
+    import torch
+
+    norm = model.normalizer
+    net = model.net.float().eval().to(memory_format=torch.contiguous_format)
+    with torch.no_grad(), warnings.catch_warnings():
+        # The net pads sizes that are not multiples of its step; the package only admits multiples
+        # (ParameterizedSize in _tensors), so tracing that branch as "no padding" is exact.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        example = torch.from_numpy(norm.normalize(test_input))
+        traced = torch.jit.trace(net, example, check_trace=False)
+    traced.save(str(folder / "weights.pt"))
+    np.save(folder / "test_input.npy", test_input)
+    np.save(folder / "test_output.npy", test_output)
+    _cover(folder / "cover.png", test_input, test_output, offsets)
+    (folder / "README.md").write_text(_readme(model, offsets, names), encoding="utf-8")
+
+
+def _tensors(spec, folder: Path, names: list[str], norm, align: int) -> tuple:
+    """The input (``planes``) and output (``denoised``) tensor descriptions, with the normalisation
+    as fixed ``scale_linear`` pre- and post-processing; y and x are multiples of ``align``."""
+    gain = float(norm.scale)
+    space = spec.ParameterizedSize(min=align, step=align)
+    inputs = spec.InputTensorDescr(
+        id=spec.TensorId("planes"),
+        description="planes of a Z stack in offset order (channel names); see README.md",
+        axes=[
+            spec.BatchAxis(),
+            spec.ChannelAxis(channel_names=[spec.Identifier(n) for n in names]),
+            spec.SpaceInputAxis(id=spec.AxisId("y"), size=space),
+            spec.SpaceInputAxis(id=spec.AxisId("x"), size=space),
+        ],
+        test_tensor=spec.FileDescr(source=folder / "test_input.npy"),
+        preprocessing=[
+            spec.ScaleLinearDescr(
+                kwargs=spec.ScaleLinearKwargs(gain=gain, offset=float(norm.out_low - norm.low_value * gain))
+            )
+        ],
+    )
+    same = {axis: spec.SizeReference(tensor_id=spec.TensorId("planes"), axis_id=spec.AxisId(axis)) for axis in "yx"}
+    outputs = spec.OutputTensorDescr(
+        id=spec.TensorId("denoised"),
+        description="the denoised plane i, in input units",
+        axes=[
+            spec.BatchAxis(),
+            spec.ChannelAxis(channel_names=[spec.Identifier("denoised")]),
+            spec.SpaceOutputAxis(id=spec.AxisId("y"), size=same["y"]),
+            spec.SpaceOutputAxis(id=spec.AxisId("x"), size=same["x"]),
+        ],
+        test_tensor=spec.FileDescr(source=folder / "test_output.npy"),
+        postprocessing=[
+            spec.ScaleLinearDescr(
+                kwargs=spec.ScaleLinearKwargs(
+                    gain=float(1.0 / gain), offset=float(norm.low_value - norm.out_low / gain)
+                )
+            )
+        ],
+    )
+    return inputs, outputs
+
+
+def _description(spec, folder: Path, model, names: list[str], inputs, outputs, name, authors):
+    """The package's ``ModelDescr`` (validated as it is built: call inside a ``ValidationContext``)."""
+    import torch
+
+    from noise2stack.model import package_version
+
+    config = model.config
+    torch_version = torch.__version__.split("+")[0]
+    return spec.ModelDescr(
+        name=name or f"noise2stack {config.method} {config.algorithm.mode} {config.algorithm.neighbors} neighbours",
+        description=(
+            f"Self-supervised denoiser of image stacks (noise2stack {config.method}); "
+            f"input channels are the planes {', '.join(names)} around the plane to denoise."
+        ),
+        authors=[spec.Author(name=a) for a in (authors or ["noise2stack user"])],
+        cite=[spec.CiteEntry(text=CITATION, url=spec.HttpUrl(CITATION_URL))],
+        license=spec.LicenseId("BSD-3-Clause"),
+        documentation=spec.FileDescr(source=folder / "README.md"),
+        covers=[spec.FileDescr(source=folder / "cover.png")],
+        tags=["denoising", "noise2stack", "self-supervised", "3d", "pytorch"],
+        inputs=[inputs],
+        outputs=[outputs],
+        weights=spec.WeightsDescr(
+            torchscript=spec.TorchscriptWeightsDescr(
+                source=folder / "weights.pt", pytorch_version=spec.Version(torch_version)
+            )
+        ),
+        version=spec.Version(package_version()),
+    )

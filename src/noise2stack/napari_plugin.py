@@ -111,16 +111,18 @@ class TrainWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
-        from noise2stack.methods import METHODS
+        from noise2stack.methods.advice import self_supervised
 
         self.viewer = napari_viewer
         self.layers = _LayerPicker(napari_viewer)
         self.method = QComboBox()
-        self.method.addItems([m for m in ("n2stack", "n2v") if m in METHODS])  # the self-supervised ones
+        self.method.addItems(self_supervised())  # a layer is one noisy stack: no copy, clean stack or noise model
         self.neighbors = QSpinBox()
         self.neighbors.setRange(2, 16)
         self.neighbors.setSingleStep(2)
         self.neighbors.setValue(4)
+        self.method.currentTextChanged.connect(self._method_chosen)
+        self._method_chosen(self.method.currentText())
         self.budget = QDoubleSpinBox()
         self.budget.setRange(5, 24 * 3600)
         self.budget.setValue(120)
@@ -157,6 +159,15 @@ class TrainWidget(QWidget):
         self.model_dir: Path | None = None
         self.cancelled = False
 
+    def _capabilities(self):
+        from noise2stack.methods import get_method
+
+        return get_method(self.method.currentText()).capabilities
+
+    def _method_chosen(self, _name: str) -> None:
+        """The neighbour count is offered only to a method that takes it (not Noise2Void, not NRRN's fixed 2)."""
+        self.neighbors.setEnabled(self._capabilities().neighbor_choice)
+
     def start(self) -> None:
         from napari.qt.threading import thread_worker
 
@@ -165,8 +176,8 @@ class TrainWidget(QWidget):
             self.status.setText("no image layer to train on")
             return
         data = np.asarray(layer.data, dtype=np.float32)
-        if data.ndim != 3 and self.method.currentText() == "n2stack":
-            self.status.setText(f"n2stack needs a 3-D stack; {layer.name} has shape {data.shape}")
+        if data.ndim != 3 and self._capabilities().needs_stack:
+            self.status.setText(f"{self.method.currentText()} needs a 3-D stack; {layer.name} has shape {data.shape}")
             return
         parent = Path(self.folder.text())
         parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +203,7 @@ class TrainWidget(QWidget):
             "ZYX" if data.ndim == 3 else "YX",
             *self.extra_options,
         ]
-        if self.method.currentText() == "n2stack":
+        if self._capabilities().neighbor_choice:
             command += ["--neighbors", str(self.neighbors.value())]
         self.cancelled = False
         self.train_button.setEnabled(False)

@@ -224,13 +224,34 @@ def model_report_html(
     ``metrics``: ``{"noisy": evaluate(...), "denoised": evaluate(...)}`` against the reference, or None.
     ``names``: what to call the inputs on the page (``model``, ``noisy``, ``denoised``, ``reference``).
     """
+    parts = [f"<h1>noise2stack report: {html.escape(Path(names['noisy']).name)}</h1>"]
+    parts.append(_meta(model, noisy, reference, log, names))
+    if metrics is not None:
+        parts.extend(_quality_section(metrics))
+    parts.extend(_pictures_section(noisy, denoised, reference))
+    parts.append("<h2>Training</h2>")
+    if log and log.get("epoch"):
+        parts.append(img(curves_png(log), "training and validation loss"))
+    else:
+        parts.append("<p>The model folder has no training log.</p>")
+    parts.append("<h2>What the noisy stack says (<code>noise2stack analyze</code>)</h2>")
+    if "error" in analysis:
+        parts.append(f"<p>Not available: {html.escape(analysis['error'])}</p>")
+    else:
+        parts.extend(_analysis_section(analysis))
+    if metrics is not None:
+        parts.extend(_per_plane_section(metrics))
+    return page(f"noise2stack report: {Path(names['noisy']).name}", "\n".join(parts))
+
+
+def _meta(model, noisy: np.ndarray, reference: np.ndarray | None, log: dict | None, names: dict[str, str]) -> str:
+    """The line under the title: the model and how it was trained, the inputs, the package version."""
     from noise2stack.model import package_version
 
     config = model.config
     esc = html.escape
-    parts = [f"<h1>noise2stack report: {esc(Path(names['noisy']).name)}</h1>"]
     epochs = len(log["epoch"]) if log and log.get("epoch") else None
-    parts.append(
+    return (
         '<p class="meta">'
         f"model <code>{esc(names['model'])}</code>: method <b>{esc(config.method)}</b>, mode {esc(config.algorithm.mode)}, "
         f"{config.algorithm.neighbors} neighbour plane(s), net {esc(config.algorithm.net)}"
@@ -240,68 +261,64 @@ def model_report_html(
         + (f"<br>reference <code>{esc(names['reference'])}</code>" if reference is not None else "")
         + f"<br>noise2stack {esc(package_version())}</p>"
     )
-    if metrics is not None:
-        rows = [
-            [name.capitalize(), f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['nrmse']:.4f}"]
-            for name, m in metrics.items()
-        ]
-        parts.append("<h2>Quality against the reference</h2>")
-        parts.append(
-            f'<p>Mean PSNR of the denoised stack: <b id="mean-psnr">{metrics["denoised"]["psnr"]:.2f}</b> dB '
-            f'(noisy: <span id="noisy-psnr">{metrics["noisy"]["psnr"]:.2f}</span> dB), mean SSIM '
-            f'<b id="mean-ssim">{metrics["denoised"]["ssim"]:.4f}</b>; normalisation '
-            f"<code>{esc(metrics['denoised']['normalize'])}</code>.</p>"
-        )
-        parts.append(table(["stack", "PSNR (dB)", "SSIM", "NRMSE"], rows, "summary"))
 
+
+def _quality_section(metrics: dict[str, dict]) -> list[str]:
+    """Mean PSNR, SSIM and NRMSE of the noisy and the denoised stack against the reference."""
+    rows = [
+        [name.capitalize(), f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['nrmse']:.4f}"] for name, m in metrics.items()
+    ]
+    return [
+        "<h2>Quality against the reference</h2>",
+        f'<p>Mean PSNR of the denoised stack: <b id="mean-psnr">{metrics["denoised"]["psnr"]:.2f}</b> dB '
+        f'(noisy: <span id="noisy-psnr">{metrics["noisy"]["psnr"]:.2f}</span> dB), mean SSIM '
+        f'<b id="mean-ssim">{metrics["denoised"]["ssim"]:.4f}</b>; normalisation '
+        f"<code>{html.escape(metrics['denoised']['normalize'])}</code>.</p>",
+        table(["stack", "PSNR (dB)", "SSIM", "NRMSE"], rows, "summary"),
+    ]
+
+
+def _pictures_section(noisy: np.ndarray, denoised: np.ndarray, reference: np.ndarray | None) -> list[str]:
+    """A few planes before and after, and a zoomed central crop of the middle one, in shared grey levels."""
     planes = example_planes(noisy.shape[0])
     columns = {"Noisy": noisy, "Denoised": denoised}
     if reference is not None:
         columns["Reference"] = reference
     grey_reference = "Reference" if reference is not None else "Noisy"
-    parts.append(
-        "<h2>Before and after</h2><p>Every image of a row shares the grey levels of the "
-        f"{grey_reference.lower()} plane (0.5-99.5 percentiles).</p>"
-    )
-    parts.append(img(panel_png(columns, planes, grey_reference), "noisy and denoised planes"))
     rows_slice, cols_slice = crop_box(noisy.shape[1:])
     middle = [planes[len(planes) // 2]]
     crops = {k: v[:, rows_slice, cols_slice] for k, v in columns.items()}
-    parts.append(
+    return [
+        "<h2>Before and after</h2><p>Every image of a row shares the grey levels of the "
+        f"{grey_reference.lower()} plane (0.5-99.5 percentiles).</p>",
+        img(panel_png(columns, planes, grey_reference), "noisy and denoised planes"),
         f"<h2>Zoomed crops</h2><p>Central {rows_slice.stop - rows_slice.start} x "
         f"{cols_slice.stop - cols_slice.start} pixels (rows {rows_slice.start}-{rows_slice.stop - 1}, "
-        f"columns {cols_slice.start}-{cols_slice.stop - 1}) of plane {middle[0]}.</p>"
-    )
-    parts.append(img(panel_png(crops, middle, grey_reference), "zoomed crops"))
+        f"columns {cols_slice.start}-{cols_slice.stop - 1}) of plane {middle[0]}.</p>",
+        img(panel_png(crops, middle, grey_reference), "zoomed crops"),
+    ]
 
-    parts.append("<h2>Training</h2>")
-    if log and log.get("epoch"):
-        parts.append(img(curves_png(log), "training and validation loss"))
-    else:
-        parts.append("<p>The model folder has no training log.</p>")
 
-    parts.append("<h2>What the noisy stack says (<code>noise2stack analyze</code>)</h2>")
-    if "error" in analysis:
-        parts.append(f"<p>Not available: {esc(analysis['error'])}</p>")
-    else:
-        parts.extend(_analysis_section(analysis))
-    if metrics is not None:
-        parts.append("<h2>Per plane</h2>")
-        parts.append(img(per_plane_png(metrics), "PSNR and SSIM per plane"))
-        noisy_planes, den_planes = metrics["noisy"]["per_plane"], metrics["denoised"]["per_plane"]
-        rows = [
-            [str(n["plane"]), f"{n['psnr']:.2f}", f"{d['psnr']:.2f}", f"{n['ssim']:.4f}", f"{d['ssim']:.4f}"]
-            for n, d in zip(noisy_planes, den_planes)
-        ]
-        parts.append(
-            "<details><summary>Table: PSNR and SSIM per plane</summary>"
-            + table(["plane", "noisy PSNR", "denoised PSNR", "noisy SSIM", "denoised SSIM"], rows, "per-plane")
-            + "</details>"
-        )
-    return page(f"noise2stack report: {Path(names['noisy']).name}", "\n".join(parts))
+def _per_plane_section(metrics: dict[str, dict]) -> list[str]:
+    """PSNR and SSIM per plane: the plot, and the numbers in a folded table."""
+    noisy_planes, den_planes = metrics["noisy"]["per_plane"], metrics["denoised"]["per_plane"]
+    rows = [
+        [str(n["plane"]), f"{n['psnr']:.2f}", f"{d['psnr']:.2f}", f"{n['ssim']:.4f}", f"{d['ssim']:.4f}"]
+        for n, d in zip(noisy_planes, den_planes)
+    ]
+    return [
+        "<h2>Per plane</h2>",
+        img(per_plane_png(metrics), "PSNR and SSIM per plane"),
+        "<details><summary>Table: PSNR and SSIM per plane</summary>"
+        + table(["plane", "noisy PSNR", "denoised PSNR", "noisy SSIM", "denoised SSIM"], rows, "per-plane")
+        + "</details>",
+    ]
 
 
 def _analysis_section(analysis: dict) -> list[str]:
+    """The advice of ``noise2stack analyze`` and the measurements it rests on."""
+    from noise2stack.methods.advice import chooses_neighbors
+
     esc = html.escape
     parts = []
     rec = analysis["recommendation"]
@@ -311,7 +328,7 @@ def _analysis_section(analysis: dict) -> list[str]:
         '<p class="advice">Recommendation: <b>'
         + esc(
             f"{rec['method']} {rec['mode']}"
-            + (f", {rec['neighbors']} neighbours" if rec["method"] == "n2stack" else "")
+            + (f", {rec['neighbors']} neighbours" if chooses_neighbors(rec["method"]) else "")
         )
         + f"</b>: {esc(rec['reason'])}</p>"
     )

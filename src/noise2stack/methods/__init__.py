@@ -6,6 +6,6 @@ is shared.
 """
 
 from noise2stack.methods import n2c, n2sr, n2stack, n2v, nrrn, pn2v  # noqa: F401  (they register themselves)  # noqa: F401
-from noise2stack.methods.base import METHODS, Capabilities, Method, get_method, register
+from noise2stack.methods.base import METHODS, Capabilities, CompareRow, Method, get_method, register
 
-__all__ = ["METHODS", "Capabilities", "Method", "get_method", "register"]
+__all__ = ["METHODS", "Capabilities", "CompareRow", "Method", "get_method", "register"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
@@ -43,6 +43,9 @@ class Capabilities:
         Can write the running image after each building unit (NRRN).
     view_options : tuple of str
         Method-specific prediction options :meth:`Method.prediction_net` takes (NRRN: ``images``).
+    neighbor_choice : bool
+        The neighbour count is the user's choice (``--neighbors``); otherwise the method's section
+        fixes it (Noise2Void 0, NRRN 2) and advice or a widget does not offer it.
     """
 
     needs_stack: bool = True
@@ -54,6 +57,31 @@ class Capabilities:
     uncertainty: bool = False
     units: bool = False
     view_options: tuple[str, ...] = ()
+    neighbor_choice: bool = False
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One trained row of ``noise2stack compare`` (paper 000, Table 1) that a method contributes.
+
+    Attributes
+    ----------
+    label : str
+        The row's name in the table, and how ``compare --methods`` picks it.
+    position : int
+        Where the row stands among the trained rows: ascending, ties in registry order
+        (:func:`noise2stack.compare.trained_rows`).
+    options : dict
+        Flat training options of the row (``api.train`` keywords); they win over the shared ones.
+    needs : {"", "copy", "clean"}
+        The target the row trains against besides the noisy stack: the second noisy copy or the
+        clean stack; empty for self-supervised rows.
+    """
+
+    label: str
+    position: int
+    options: dict = field(default_factory=dict)
+    needs: Literal["", "copy", "clean"] = ""
 
 
 class Method:
@@ -68,11 +96,15 @@ class Method:
         mode, no neighbours); values the user gives win, and :meth:`check` refuses contradictions.
     capabilities : Capabilities
         What the method needs and offers.
+    compare_rows : tuple of CompareRow
+        The method's rows in ``noise2stack compare`` (none: the method is not compared, e.g. it
+        needs a noise model the comparison does not make).
     """
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     capabilities: ClassVar[Capabilities] = Capabilities()
+    compare_rows: ClassVar[tuple[CompareRow, ...]] = ()
     loss_kind: str = "mse"  # "mae" on a copy bound to a config with loss="mae"
 
     def include_center(self, config: TrainConfig) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.sampler import check_neighbors
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
 
 if TYPE_CHECKING:
     from noise2stack.config import TrainConfig
@@ -26,6 +26,8 @@ class N2CConfig(AlgorithmConfig):
 class Noise2Clean(Method):
     name = "n2c"
     config_class = N2CConfig
+    capabilities = Capabilities(neighbor_choice=True)
+    compare_rows = (CompareRow("Noise2Clean", 10, needs="clean"),)
 
     def include_center(self, config: TrainConfig) -> bool:
         return True

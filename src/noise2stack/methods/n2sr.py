@@ -17,7 +17,7 @@ import numpy as np
 from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.subsample import subsample
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Capabilities, Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
 from noise2stack.nets.n2sr import SRDownsampled, SRFull, SRPhase
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class Noise2SR(Method):
     name = "n2sr"
     capabilities = Capabilities(needs_stack=False, output_scales=(1, 2), chunkable=False, joint_channels=False)
     config_class = N2SRConfig
+    compare_rows = (CompareRow("Noise2SR", 50),)
 
     def include_center(self, config: TrainConfig) -> bool:
         return True

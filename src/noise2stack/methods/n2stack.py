@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
 
 if TYPE_CHECKING:
     from noise2stack.config import TrainConfig
@@ -36,6 +36,14 @@ class N2NConfig(AlgorithmConfig):
 class Noise2Stack(Method):
     name = "n2stack"
     config_class = N2StackConfig
+    capabilities = Capabilities(neighbor_choice=True)
+    # paper 000 Table 1: copy mode with 2 and 4 neighbours, then self mode
+    compare_rows = (
+        CompareRow("Noise2Stack copy 1+2", 40, {"mode": "copy", "neighbors": 2}, needs="copy"),
+        CompareRow("Noise2Stack copy 1+4", 41, {"mode": "copy", "neighbors": 4}, needs="copy"),
+        CompareRow("Noise2Stack self 2", 42, {"mode": "self", "neighbors": 2}),
+        CompareRow("Noise2Stack self 4", 43, {"mode": "self", "neighbors": 4}),
+    )
 
     def include_center(self, config: TrainConfig) -> bool:
         return config.algorithm.mode == "copy"
@@ -56,6 +64,8 @@ class Noise2Noise(Noise2Stack):
 
     name = "n2n"
     config_class = N2NConfig
+    capabilities = Capabilities()  # no neighbours: not Noise2Stack's choice of them
+    compare_rows = (CompareRow("Noise2Noise", 30, needs="copy"),)
 
     def check(self, config: TrainConfig) -> None:
         if config.algorithm.mode != "copy" or config.algorithm.neighbors != 0:

@@ -15,7 +15,7 @@ import numpy as np
 from noise2stack.config_sections import AlgorithmConfig, BlindSpotFields
 from noise2stack.data.blindspot import mask_patch
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Capabilities, Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
 
 if TYPE_CHECKING:
     from noise2stack.config import TrainConfig
@@ -40,6 +40,11 @@ class Noise2Void(Method):
     name = "n2v"
     config_class = N2VConfig
     capabilities = Capabilities(needs_stack=False)
+    compare_rows = (
+        CompareRow("Noise2Void", 20),
+        # N2V2: the blur-pool U-Net without top skip and median replacement, against checkerboard artefacts
+        CompareRow("Noise2Void 2 (N2V2)", 21, {"net": "n2v2-unet", "n2v_replacement": "median"}),
+    )
 
     def include_center(self, config: TrainConfig) -> bool:
         return True

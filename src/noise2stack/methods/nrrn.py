@@ -21,7 +21,7 @@ import torch
 
 from noise2stack.config_sections import AlgorithmConfig, option
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods.base import Capabilities, Method, TargetKind, register
+from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
 from noise2stack.nets.nrrn import NRRNView
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class NRRNMethod(Method):
         interior_planes_only=True, chunkable=False, joint_channels=False, units=True, view_options=("images",)
     )
     config_class = NRRNConfig
+    compare_rows = (CompareRow("NRRN", 60),)
 
     def include_center(self, config: TrainConfig) -> bool:
         return True

@@ -165,6 +165,9 @@ class ProbabilisticNoise2Void(_Probabilistic):
 @register
 class ProbabilisticNoise2Stack(_Probabilistic):
     name = "pn2stack"
+    capabilities = Capabilities(
+        needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True, neighbor_choice=True
+    )
     config_class = PN2StackConfig
 
     def include_center(self, config: TrainConfig) -> bool:

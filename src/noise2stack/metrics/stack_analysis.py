@@ -163,17 +163,70 @@ def analyze_stack(
         None); ``planes_sampled``; ``noise_bins``: the ``[intensity, variance, pixel count]`` bins
         the fit was made to (for plotting it).
     """
-    stack = np.asarray(stack)
-    n_planes, height, width = stack.shape
+    stack, copy = _crop_centre(np.asarray(stack), copy, max_side)
+    n_planes = stack.shape[0]
+    reach = max(distances) if n_planes > 1 else 0
+    starts = sample_planes(n_planes, max_pairs, min(reach, n_planes - 1))
+    needed = sorted({int(i + d) for i in starts for d in (0, *distances) if i + d < n_planes} or {0})
+    cache, bins = _measure_planes(stack, copy, needed)
+
+    corr_by_d: dict[int, float | None] = {}
+    pred: dict[int, float | None] = {}
+    pred_raw: dict[int, float | None] = {}
+    for d in distances:
+        pairs = [(int(i), int(i + d)) for i in starts if i + d < n_planes]
+        if not pairs:
+            corr_by_d[d] = pred[d] = pred_raw[d] = None
+            continue
+        rho = float(np.median([robust_correlation(cache[i]["highpass"], cache[j]["highpass"]) for i, j in pairs]))
+        corr_by_d[d] = rho
+        sums = _predictability_sums(cache, pairs, rho, copy is not None)
+        # Sums over pairs before the ratio: planes with more signal weigh more, empty ones do not blow up.
+        pred[d] = _ratio_db(sums[0], sums[1])
+        pred_raw[d] = _ratio_db(sums[2], sums[3])
+
+    copy_corr = None
+    if copy is not None:
+        copy_corr = float(
+            np.median(
+                [robust_correlation(cache[z]["highpass"], highpass_residual(np.asarray(copy[z]))) for z in needed]
+            )
+        )
+    return {
+        "neighbor_predictability_db": pred,
+        "neighbor_predictability_raw_db": pred_raw,
+        "noise_correlation": corr_by_d.get(1) if 1 in corr_by_d else None,
+        "noise_correlation_by_distance": corr_by_d,
+        "noise": _noise_summary(bins, cache, copy is not None),
+        "copy_noise_correlation": copy_corr,
+        "planes_sampled": len(needed),
+        "noise_bins": [[float(i), float(v), int(n)] for i, v, n in bins],
+    }
+
+
+def _crop_centre(stack: np.ndarray, copy: np.ndarray | None, max_side: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``stack`` and ``copy`` cropped to their central ``max_side``² pixels where planes are larger.
+
+    The measurements are statistics over pixels: the centre of a large plane estimates them as well
+    as the whole, in a bounded time.
+    """
+    _, height, width = stack.shape
     if height > max_side or width > max_side:
         top, left = max(0, (height - max_side) // 2), max(0, (width - max_side) // 2)
         stack = stack[:, top : top + max_side, left : left + max_side]
         if copy is not None:
             copy = np.asarray(copy)[:, top : top + max_side, left : left + max_side]
+    return stack, copy
 
-    reach = max(distances) if n_planes > 1 else 0
-    starts = sample_planes(n_planes, max_pairs, min(reach, n_planes - 1))
-    needed = sorted({int(i + d) for i in starts for d in (0, *distances) if i + d < n_planes} or {0})
+
+def _measure_planes(
+    stack: np.ndarray, copy: np.ndarray | None, needed: list[int]
+) -> tuple[dict[int, dict], list[tuple[float, float, int]]]:
+    """Per-plane measurements of the planes ``needed``, and the noise bins of all of them together.
+
+    Each plane's entry holds its centred values and variance, its high-pass residual, its noise
+    variance and (with a copy) the copy's centred values: every pair of planes reuses them.
+    """
     cache: dict[int, dict] = {}
     bins: list[tuple[float, float, int]] = []
     for z in needed:
@@ -194,64 +247,49 @@ def analyze_stack(
         if copy is None:
             entry["noise_var"] = float(sum(v * n for _, v, n in plane_bins) / max(sum(n for *_, n in plane_bins), 1))
         cache[z] = entry
+    return cache, bins
 
-    corr_by_d: dict[int, float | None] = {}
-    pred: dict[int, float | None] = {}
-    pred_raw: dict[int, float | None] = {}
-    for d in distances:
-        pairs = [(int(i), int(i + d)) for i in starts if i + d < n_planes]
-        if not pairs:
-            corr_by_d[d] = pred[d] = pred_raw[d] = None
-            continue
-        rho = float(np.median([robust_correlation(cache[i]["highpass"], cache[j]["highpass"]) for i, j in pairs]))
-        corr_by_d[d] = rho
-        sums = np.zeros(4)  # corrected: var_i, residual; raw: var_i, residual
-        for i, j in pairs:
-            a, b = cache[i], cache[j]
-            cov = float(np.mean(a["centred"] * b["centred"]))
-            if copy is not None:
-                # Covariances across the two copies hold no noise: the signal's, without any estimate.
-                var_i = float(np.mean(a["centred"] * a["copy_centred"]))
-                var_j = float(np.mean(b["centred"] * b["copy_centred"]))
-                cov_s = float(np.mean(a["centred"] * b["copy_centred"]) + np.mean(a["copy_centred"] * b["centred"])) / 2
-            else:
-                var_i, var_j = a["var"] - a["noise_var"], b["var"] - b["noise_var"]
-                cov_s = cov - max(rho, 0.0) * np.sqrt(a["noise_var"] * b["noise_var"])
-            if var_i > 0 and var_j > 0:
-                sums[0] += var_i
-                sums[1] += max(var_i - cov_s * cov_s / var_j, 0.0)
-            if a["var"] > 0 and b["var"] > 0:
-                sums[2] += a["var"]
-                sums[3] += a["var"] - cov * cov / b["var"]
-        # Sums over pairs before the ratio: planes with more signal weigh more, empty ones do not blow up.
-        pred[d] = _ratio_db(sums[0], sums[1])
-        pred_raw[d] = _ratio_db(sums[2], sums[3])
 
+def _predictability_sums(
+    cache: dict[int, dict], pairs: list[tuple[int, int]], rho: float, has_copy: bool
+) -> np.ndarray:
+    """Summed over the plane ``pairs`` (i, j): signal variance of i and what plane j leaves of it unexplained,
+    noise-corrected (entries 0, 1) and raw (entries 2, 3).
+
+    ``rho`` is the noise correlation at this distance: the noise covariance it implies is taken off the
+    covariance of i and j, as each plane's noise variance is taken off its variance.
+    """
+    sums = np.zeros(4)  # corrected: var_i, residual; raw: var_i, residual
+    for i, j in pairs:
+        a, b = cache[i], cache[j]
+        cov = float(np.mean(a["centred"] * b["centred"]))
+        if has_copy:
+            # Covariances across the two copies hold no noise: the signal's, without any estimate.
+            var_i = float(np.mean(a["centred"] * a["copy_centred"]))
+            var_j = float(np.mean(b["centred"] * b["copy_centred"]))
+            cov_s = float(np.mean(a["centred"] * b["copy_centred"]) + np.mean(a["copy_centred"] * b["centred"])) / 2
+        else:
+            var_i, var_j = a["var"] - a["noise_var"], b["var"] - b["noise_var"]
+            cov_s = cov - max(rho, 0.0) * np.sqrt(a["noise_var"] * b["noise_var"])
+        if var_i > 0 and var_j > 0:
+            sums[0] += var_i
+            sums[1] += max(var_i - cov_s * cov_s / var_j, 0.0)
+        if a["var"] > 0 and b["var"] > 0:
+            sums[2] += a["var"]
+            sums[3] += a["var"] - cov * cov / b["var"]
+    return sums
+
+
+def _noise_summary(bins: list[tuple[float, float, int]], cache: dict[int, dict], has_copy: bool) -> dict:
+    """The Poisson–Gaussian fit to ``bins`` with the mean noise variance, the SNR and where the noise came from."""
     noise = fit_poisson_gaussian(bins)
     noise_var = float(np.mean([c["noise_var"] for c in cache.values()]))
     total_var = float(np.mean([c["var"] for c in cache.values()]))
     signal_var = total_var - noise_var
     noise["variance"] = noise_var
     noise["snr_db"] = float(10 * np.log10(signal_var / noise_var)) if noise_var > 0 and signal_var > 0 else None
-    noise["source"] = "copy" if copy is not None else "high-pass"
-
-    copy_corr = None
-    if copy is not None:
-        copy_corr = float(
-            np.median(
-                [robust_correlation(cache[z]["highpass"], highpass_residual(np.asarray(copy[z]))) for z in needed]
-            )
-        )
-    return {
-        "neighbor_predictability_db": pred,
-        "neighbor_predictability_raw_db": pred_raw,
-        "noise_correlation": corr_by_d.get(1) if 1 in corr_by_d else None,
-        "noise_correlation_by_distance": corr_by_d,
-        "noise": noise,
-        "copy_noise_correlation": copy_corr,
-        "planes_sampled": len(needed),
-        "noise_bins": [[float(i), float(v), int(n)] for i, v, n in bins],
-    }
+    noise["source"] = "copy" if has_copy else "high-pass"
+    return noise
 
 
 def recommend(analysis: dict, has_copy: bool) -> dict:
@@ -266,6 +304,10 @@ def recommend(analysis: dict, has_copy: bool) -> dict:
        self would learn to copy the noise.
     3. Neighbouring planes too unlike (serial sections): Noise2Void.
     4. Otherwise Noise2Stack self, 4 neighbours when planes two apart still share signal, else 2.
+
+    The rules name situations; the method and mode of each come from
+    :data:`noise2stack.methods.advice.ADVICE`, and the neighbour count is given only to a method that
+    lets the user choose it (0 otherwise).
     """
     pred = analysis["neighbor_predictability_db"]
     p1, p2 = pred.get(1), pred.get(2)
@@ -276,54 +318,57 @@ def recommend(analysis: dict, has_copy: bool) -> dict:
     copy_rho = analysis.get("copy_noise_correlation")
     if has_copy and (copy_rho is None or copy_rho < CORRELATED_NOISE):
         if shares:
-            return {
-                "method": "n2stack",
-                "mode": "copy",
-                "neighbors": neighbors,
-                "reason": f"you have two copies with independent noise and neighbouring planes share signal "
+            return _advise(
+                "copy, neighbours share signal",
+                neighbors,
+                f"you have two copies with independent noise and neighbouring planes share signal "
                 f"(predictability {p1_text}): train on the copy with {neighbors} neighbour planes",
-            }
-        return {
-            "method": "n2n",
-            "mode": "copy",
-            "neighbors": 0,
-            "reason": f"you have two copies with independent noise but neighbouring planes are too unlike "
+            )
+        return _advise(
+            "copy, neighbours unlike",
+            neighbors,
+            f"you have two copies with independent noise but neighbouring planes are too unlike "
             f"(predictability {p1_text}): Noise2Noise on the copy, no neighbours",
-        }
+        )
     copy_note = (
         f" (the copy's noise is correlated with the stack's, r = {copy_rho:.2f}, so it is no independent target)"
         if has_copy
         else ""
     )
     if analysis["planes_sampled"] < 2 or p1 is None:
-        return {
-            "method": "n2v",
-            "mode": "self",
-            "neighbors": 0,
-            "reason": "a single plane has no neighbours: Noise2Void (blind spot in the plane; pn2v where available)"
-            + copy_note,
-        }
+        why = "a single plane has no neighbours: Noise2Void (blind spot in the plane; pn2v where available)"
+        return _advise("no neighbours", neighbors, why + copy_note)
     if rho is not None and rho >= CORRELATED_NOISE:
-        return {
-            "method": "n2v",
-            "mode": "self",
-            "neighbors": 0,
-            "reason": f"the noise is strongly correlated between neighbouring planes (r = {rho:.2f}; resampled or "
+        why = (
+            f"the noise is strongly correlated between neighbouring planes (r = {rho:.2f}; resampled or "
             f"interpolated along z?): Noise2Stack self would learn to copy it, so use Noise2Void / pn2v, "
-            f"or acquire a second independent copy for copy mode" + copy_note,
-        }
+            f"or acquire a second independent copy for copy mode"
+        )
+        return _advise("no neighbours", neighbors, why + copy_note)
     if not shares:
-        return {
-            "method": "n2v",
-            "mode": "self",
-            "neighbors": 0,
-            "reason": f"neighbouring planes are too unlike (predictability {p1_text} < {PREDICTABLE_DB:g} dB; serial "
-            f"sections?): Noise2Void / pn2v, which needs no neighbours" + copy_note,
-        }
-    return {
-        "method": "n2stack",
-        "mode": "self",
-        "neighbors": neighbors,
-        "reason": f"neighbouring planes share signal (predictability {p1_text}) and their noise is independent "
+        why = (
+            f"neighbouring planes are too unlike (predictability {p1_text} < {PREDICTABLE_DB:g} dB; serial "
+            f"sections?): Noise2Void / pn2v, which needs no neighbours"
+        )
+        return _advise("no neighbours", neighbors, why + copy_note)
+    return _advise(
+        "neighbours",
+        neighbors,
+        f"neighbouring planes share signal (predictability {p1_text}) and their noise is independent "
         f"(r = {rho:.2f}): Noise2Stack self with {neighbors} neighbours" + copy_note,
+    )
+
+
+def _advise(situation: str, neighbors: int, reason: str) -> dict:
+    """The recommendation (``analyze --json``'s ``method``, ``mode``, ``neighbors``, ``reason``) for a situation
+    of :data:`noise2stack.methods.advice.ADVICE`; ``neighbors`` counts only where the method takes a choice."""
+    # imported here: the measurements need NumPy only, the advice lives with the methods (and torch)
+    from noise2stack.methods.advice import ADVICE, chooses_neighbors
+
+    advice = ADVICE[situation]
+    return {
+        "method": advice.method,
+        "mode": advice.mode,
+        "neighbors": neighbors if chooses_neighbors(advice.method) else 0,
+        "reason": reason,
     }
