@@ -1,17 +1,16 @@
 """train's options come from the config sections: every field has its flag, and a flag reaches the config."""
 
 import numpy as np
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from noise2stack.cli import app
+from noise2stack.cli import app, train_command
 from noise2stack.config_sections import DataConfig, TrainingConfig
 from noise2stack.methods import METHODS
 
 
 def _train_flags() -> set[str]:
-    command = typer.main.get_command(app).commands["train"]
+    command = train_command()
     return {opt for param in command.params for opt in param.opts}
 
 
@@ -54,3 +53,16 @@ def test_a_bad_value_is_one_line_naming_the_option(tmp_path):
     np.save(tmp_path / "s.npy", np.ones((4, 16, 16), np.float32))
     r = CliRunner().invoke(app, ["train", str(tmp_path / "s.npy"), "--out", str(tmp_path / "m"), "--patch", "4"])
     assert r.exit_code == 2 and "patch" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_commands_other_than_train_start_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from noise2stack.cli import main; main(['evaluate', '--help'])"
+    code = code.replace(
+        "main(['evaluate', '--help'])",
+        "\ntry:\n  main(['evaluate', '--help'])\nexcept SystemExit:\n  pass\nprint('torch' in sys.modules)",
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")

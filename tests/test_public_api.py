@@ -19,12 +19,17 @@ def test_every_exported_name_resolves_and_is_listed():
 
 def test_importing_the_package_does_not_import_torch():
     code = "import sys, noise2stack; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_train_and_predict_from_the_top_level(tmp_path):
     rng = np.random.default_rng(0)
     stack = (10 + 100 * rng.random((6, 32, 32))).astype(np.float32)
-    model = n2s.train(stack, tmp_path / "m", epochs=1, steps_per_epoch=2, patch=16, batch=2, val_patches=2, progress=False)
+    model = n2s.train(
+        stack, tmp_path / "m", epochs=1, steps_per_epoch=2, patch=16, batch=2, val_patches=2, progress=False
+    )
     assert isinstance(model, n2s.Model) and isinstance(model.config, n2s.TrainConfig)
     assert n2s.predict(model, stack, progress=False).shape == stack.shape

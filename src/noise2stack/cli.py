@@ -18,14 +18,34 @@ from typing import Any, Optional
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from noise2stack.errors import Noise2StackError
 
+_APP_SETTINGS = dict(add_completion=False, pretty_exceptions_enable=False)
+
+
+class _Commands(TyperGroup):
+    """The commands, with ``train`` built only when it is asked for.
+
+    ``train``'s options are generated from every method's config section, and the method modules
+    import torch (about 2 s); ``noise2stack evaluate``, ``--version`` and the others start without it.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return ["train", *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "train":
+            return train_command()
+        return super().get_command(ctx, cmd_name)
+
+
 app = typer.Typer(
-    add_completion=False,
+    cls=_Commands,
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
     help="Self-supervised denoising of image stacks (Noise2Stack and friends).",
+    **_APP_SETTINGS,
 )
 
 
@@ -225,9 +245,11 @@ def _train(**given: Any) -> None:
     if resume is not None and out is not None and Path(out).resolve() != Path(resume).resolve():
         _fail("--resume continues in its own folder; leave out --out")
     if run["n2v2"]:
-        if (given["method"] or "n2v") != "n2v" or given["net"] not in (None, "n2v2-unet"):
-            _fail("--n2v2 is a variant of --method n2v (it sets --net n2v2-unet)")
-        given.update(method="n2v", net="n2v2-unet", n2v_replacement="median")
+        from noise2stack.methods.n2v import N2V2
+
+        if given["method"] not in (None, N2V2["method"]) or given["net"] not in (None, N2V2["net"]):
+            _fail(f"--n2v2 is a variant of --method {N2V2['method']} (it sets --net {N2V2['net']})")
+        given.update(N2V2)
     if given.get("noise_model") is not None:
         given["noise_model"] = str(given["noise_model"])
     log = _progress_log(run["quiet"], run["log_json"])
@@ -283,7 +305,17 @@ def _train_command() -> Any:
     return train
 
 
-app.command("train")(_train_command())
+def train_command() -> click.Command:
+    """The ``train`` command as click runs it (built on first use, then kept)."""
+    global _TRAIN
+    if _TRAIN is None:
+        single = typer.Typer(**_APP_SETTINGS)
+        single.command("train")(_train_command())
+        _TRAIN = typer.main.get_command(single)
+    return _TRAIN
+
+
+_TRAIN: click.Command | None = None
 
 
 @app.command()

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from noise2stack.config_sections import AlgorithmConfig, DataConfig, Section, TrainingConfig
 from noise2stack.errors import Noise2StackError
-from noise2stack.methods import METHODS
+from noise2stack.methods import DEFAULT_METHOD, METHODS
 
 SECTIONS = ("algorithm", "data", "training")
 
@@ -37,7 +37,7 @@ AlgorithmSection = Annotated[
 
 
 def _default_algorithm() -> AlgorithmConfig:
-    return METHODS["n2stack"].config_class()
+    return METHODS[DEFAULT_METHOD].config_class()
 
 
 class TrainConfig(BaseModel):
@@ -48,6 +48,13 @@ class TrainConfig(BaseModel):
     algorithm: AlgorithmSection = Field(default_factory=_default_algorithm)
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
+
+    @model_validator(mode="after")
+    def _net_of_another_method(self) -> TrainConfig:
+        owner = next((m.name for m in METHODS.values() if self.algorithm.net in m.own_nets), None)
+        if owner is not None and owner != self.method:
+            raise ValueError(f"net {self.algorithm.net!r} is made for method {owner}, not {self.method}")
+        return self
 
     @model_validator(mode="after")
     def _method_learning_rate(self) -> TrainConfig:
@@ -99,7 +106,7 @@ def flat_names(method: str | None = None) -> set[str]:
     return {name for section in sections for name in _flat_names(section)} | {"method"}
 
 
-def nest(values: dict[str, Any], method: str = "n2stack") -> dict[str, Any]:
+def nest(values: dict[str, Any], method: str = DEFAULT_METHOD) -> dict[str, Any]:
     """Sort flat options (the version 1 layout, or ``api.train``'s keywords) into the three sections.
 
     Keys that are already sections pass through. Method fields belong to the method ``values``
@@ -157,7 +164,7 @@ def _explain(exc: ValidationError, source: str) -> Noise2StackError:
 def make_config(source: str = "options", **values: Any) -> TrainConfig:
     """Validate ``values`` (sections, or flat options) into a :class:`TrainConfig`, raising one-line errors."""
     values = nest(values)
-    values["algorithm"].setdefault("method", "n2stack")
+    values["algorithm"].setdefault("method", DEFAULT_METHOD)
     try:
         return TrainConfig(**values)
     except ValidationError as exc:
@@ -182,7 +189,7 @@ def load_config(path: str | os.PathLike, **overrides: Any) -> TrainConfig:
     """Read a YAML (or JSON) config file, sectioned or flat; ``overrides`` (not None, flat) win over the file."""
     base = nest(read_mapping(path))
     given = {k: v for k, v in overrides.items() if v is not None}
-    data = merge(base, nest(given, base["algorithm"].get("method", "n2stack")))
+    data = merge(base, nest(given, base["algorithm"].get("method", DEFAULT_METHOD)))
     return make_config(str(path), **data)
 
 

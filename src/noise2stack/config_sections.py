@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from noise2stack.nets import METHOD_OF_NET, NETS
+from noise2stack.nets import NETS
 
 
 def option(
@@ -141,7 +141,7 @@ class AlgorithmConfig(Section):
 
     default_lr: ClassVar[float] = 1e-3  # Adam's learning rate unless training.lr is given
 
-    method: str = option("n2stack", "training strategy, a name in noise2stack.methods.METHODS")
+    method: str = option("", "training strategy, a name in noise2stack.methods.METHODS")  # each section's tag
     mode: Literal["self", "copy"] = option(
         "self", "self: input = neighbours only; copy: plane i + neighbours, target = a noisy copy"
     )
@@ -165,8 +165,6 @@ class AlgorithmConfig(Section):
             raise ValueError(f"unknown net {self.net!r}; choose one of {', '.join(NETS)}")
         if self.neighbors % 2:
             raise ValueError(f"neighbors must be even (N/2 planes on each side), got {self.neighbors}")
-        if self.net in METHOD_OF_NET and self.method != METHOD_OF_NET[self.net]:
-            raise ValueError(f"net {self.net!r} is made for method {METHOD_OF_NET[self.net]}, not {self.method}")
         return self
 
 

@@ -104,6 +104,7 @@ class Method:
     name: ClassVar[str] = ""
     config_class: ClassVar[type[AlgorithmConfig]] = AlgorithmConfig
     capabilities: ClassVar[Capabilities] = Capabilities()
+    own_nets: ClassVar[tuple[str, ...]] = ()  # networks only this method can use (their input or output differ)
     compare_rows: ClassVar[tuple[CompareRow, ...]] = ()
     loss_kind: str = "mse"  # "mae" on a copy bound to a config with loss="mae"
 

@@ -38,6 +38,7 @@ class Noise2SR(Method):
     name = "n2sr"
     capabilities = Capabilities(needs_stack=False, output_scales=(1, 2), chunkable=False, joint_channels=False)
     config_class = N2SRConfig
+    own_nets = ("n2sr-unet",)
     compare_rows = (CompareRow("Noise2SR", 50),)
 
     def include_center(self, config: TrainConfig) -> bool:

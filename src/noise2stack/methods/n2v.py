@@ -29,6 +29,11 @@ class N2VConfig(AlgorithmConfig, BlindSpotFields):
     residual: bool = False  # as the n2v package's default U-Net
 
 
+#: N2V2 (Höck et al. 2022): Noise2Void with the median replacement and the blur-pool U-Net without
+#: its top skip, against checkerboard artefacts; what ``train --n2v2`` sets (flat option names).
+N2V2 = {"method": "n2v", "net": "n2v2-unet", "n2v_replacement": "median"}
+
+
 def mask(inputs: np.ndarray, rng: np.random.Generator, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Noise2Void's blind spot on one drawn example: (masked input, loss mask)."""
     algorithm = config.algorithm

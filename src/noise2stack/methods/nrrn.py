@@ -56,6 +56,7 @@ class NRRNMethod(Method):
         interior_planes_only=True, chunkable=False, joint_channels=False, units=True, view_options=("images",)
     )
     config_class = NRRNConfig
+    own_nets = ("nrrn",)
     compare_rows = (CompareRow("NRRN", 60),)
 
     def include_center(self, config: TrainConfig) -> bool:

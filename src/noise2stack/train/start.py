@@ -20,7 +20,7 @@ from noise2stack.errors import Noise2StackError
 from noise2stack.io.paths import StackLike, check_parent, file_record, file_sha256, load_zyx, same_path
 from noise2stack.io.stacks import check_readable
 from noise2stack.io.zarr_io import inspect_volume, is_zarr_path, open_array
-from noise2stack.methods import get_method
+from noise2stack.methods import DEFAULT_METHOD, get_method
 from noise2stack.model import CONFIG_FILE, VERSIONS_FILE, Model
 from noise2stack.predict.chunked import loop_axes, resolve_stack_axis
 from noise2stack.train.fit import fit
@@ -51,7 +51,7 @@ def build_config(
     base = {"algorithm": start.config.algorithm.model_dump()} if start is not None else {}
     file_values = read_mapping(config_file) if config_file else {}
     method = options.get("method") or file_values.get("method") or (file_values.get("algorithm") or {}).get("method")
-    method = method or base.get("algorithm", {}).get("method", "n2stack")
+    method = method or base.get("algorithm", {}).get("method", DEFAULT_METHOD)
     if config_file:  # a file's method replaces the start's section; init_state refuses that below
         base = merge(base, nest(file_values, method))
     return make_config(str(config_file or "options"), **merge(base, nest(options, method)))
