@@ -16,7 +16,6 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -32,10 +31,10 @@ class _Commands(TyperGroup):
     import torch (about 2 s); ``noise2stack evaluate``, ``--version`` and the others start without it.
     """
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return ["train", *super().list_commands(ctx)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name == "train":
             return train_command()
         return super().get_command(ctx, cmd_name)
@@ -55,28 +54,39 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 # the API's parameter names where the command's differ
-_API_NAMES = {"targets": "target", "noise2stack_config": "config"}
+_API_NAMES = {"targets": "target"}
 _PYTHON_NAME = re.compile(r"`([a-z_][a-z0-9_]*)(?:=(True|False))?`")
+
+
+def _flag_table() -> dict[str, tuple[str, str]]:
+    """Python name -> (flag, negative flag or "") over every command's options (one name, one flag)."""
+    functions = [info.callback for info in app.registered_commands if info.callback is not None]
+    if _TRAIN is not None:  # train's options exist once it was built (its errors come after that)
+        functions.append(_train_command())
+    table: dict[str, tuple[str, str]] = {}
+    for function in functions:
+        for param in inspect.signature(function).parameters.values():
+            decls = getattr(param.default, "param_decls", None) or ()
+            flags = [d for d in decls if d.startswith("--")]
+            if flags:
+                primary, _, negative = flags[0].partition("/")
+                table.setdefault(param.name, (primary, negative))
+    return table
 
 
 def as_flags(message: str) -> str:
     """The API speaks Python (`` `tile` ``, `` `residual=False` ``); the command line speaks flags.
 
-    Each quoted parameter name becomes the running command's option (``--tile``, ``--no-residual``);
-    a name the command does not have becomes ``--name-with-dashes``.
+    Each quoted parameter name becomes its option (``--tile``, ``--no-residual``); a name no
+    command has becomes ``--name-with-dashes``.
     """
-    ctx = click.get_current_context(silent=True)
-    params = {p.name: p for p in ctx.command.params} if ctx is not None else {}
+    table = _flag_table() if _PYTHON_NAME.search(message) else {}
 
     def flag(match: re.Match) -> str:
         name, value = match.group(1), match.group(2)
-        param = params.get(_API_NAMES.get(name, name))
-        if isinstance(param, click.Option) and param.opts:
-            if value == "False" and param.secondary_opts:
-                return param.secondary_opts[0]
-            return param.opts[0]
-        dashed = name.replace("_", "-")
-        return f"--no-{dashed}" if value == "False" else f"--{dashed}"
+        dashed = "--" + name.replace("_", "-")
+        primary, negative = table.get(_API_NAMES.get(name, name), (dashed, "--no-" + dashed[2:]))
+        return (negative or "--no-" + primary[2:]) if value == "False" else primary
 
     return _PYTHON_NAME.sub(flag, message)
 
@@ -305,7 +315,7 @@ def _train_command() -> Any:
     return train
 
 
-def train_command() -> click.Command:
+def train_command() -> Any:
     """The ``train`` command as click runs it (built on first use, then kept)."""
     global _TRAIN
     if _TRAIN is None:
@@ -315,7 +325,7 @@ def train_command() -> click.Command:
     return _TRAIN
 
 
-_TRAIN: click.Command | None = None
+_TRAIN: Any = None  # the click command, once built
 
 
 @app.command()
