@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from noise2stack.errors import Noise2StackError
 
-_APP_SETTINGS = dict(add_completion=False, pretty_exceptions_enable=False)
+_APP_SETTINGS: dict[str, Any] = dict(add_completion=False, pretty_exceptions_enable=False)
 
 
 class _Commands(TyperGroup):
@@ -161,7 +161,8 @@ def _config_options() -> list[inspect.Parameter]:
     from noise2stack.methods import METHODS
 
     # the shared method fields first (their help is written there; a method only changes defaults)
-    sections = [("algorithm", AlgorithmConfig)] + [("algorithm", m.config_class) for m in METHODS.values()]
+    sections: list[tuple[str, Any]] = [("algorithm", AlgorithmConfig)]
+    sections += [("algorithm", m.config_class) for m in METHODS.values()]
     sections += [("data", DataConfig), ("training", TrainingConfig)]
     seen: dict[str, inspect.Parameter] = {}
     for section, cls in sections:
@@ -705,8 +706,8 @@ def main(argv: list[str] | None = None) -> None:
     try:  # newer typer vendors click; a separately installed click (dask needs one) is another class
         from typer._click.exceptions import UsageError
         from typer.exceptions import Abort
-    except ImportError:
-        from click.exceptions import Abort, UsageError
+    except ImportError:  # pragma: no cover  (typer before 0.22 runs on click itself)
+        from click.exceptions import Abort, UsageError  # type: ignore[assignment]
 
     try:
         code = app(args=argv, prog_name="noise2stack", standalone_mode=False)
@@ -727,4 +728,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -29,11 +29,13 @@ from noise2stack.methods import DEFAULT_METHOD, METHODS
 
 SECTIONS = ("algorithm", "data", "training")
 
-#: The method sections, told apart by their ``method`` tag.
-AlgorithmSection = Annotated[
-    Union[tuple(m.config_class for m in METHODS.values())],  # type: ignore[misc]  # built from the registry
-    Field(discriminator="method"),
-]
+if TYPE_CHECKING:
+    # The union is built from the registry at import time; to a type checker a section is any of
+    # them, and each method reads its own fields (``config.algorithm.units`` in NRRN's module).
+    AlgorithmSection = Any
+else:
+    #: The method sections, told apart by their ``method`` tag.
+    AlgorithmSection = Annotated[Union[tuple(m.config_class for m in METHODS.values())], Field(discriminator="method")]
 
 
 def _default_algorithm() -> AlgorithmConfig:
@@ -84,7 +86,7 @@ class TrainConfig(BaseModel):
         return self.model_copy(update=changes)
 
 
-def _flat_names(section: type[BaseModel]) -> dict[str, str]:
+def _flat_names(section: Any) -> dict[str, str]:
     """Flat (version 1) name -> field name, for the fields of one section class."""
     names = {}
     for field, info in section.model_fields.items():

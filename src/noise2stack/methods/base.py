@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Callable, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -150,7 +150,7 @@ class Method:
 
     # Optional prediction hook: ``finish(net_output (B, K, Y, X), observation (B, 1, Y, X)) -> (B, 2, Y, X)``
     # turning the network's output and the observed plane i (network units) into (estimate, std).
-    finish = None
+    finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
     def residual_channels(self, config: TrainConfig) -> list[int]:
         """Input channels whose mean is added to the network output."""

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.sampler import check_neighbors
@@ -38,7 +38,7 @@ class Noise2Stack(Method):
     config_class = N2StackConfig
     capabilities = Capabilities(neighbor_choice=True)
     # paper 000 Table 1: copy mode with 2 and 4 neighbours, then self mode
-    compare_rows = (
+    compare_rows: ClassVar[tuple[CompareRow, ...]] = (
         CompareRow("Noise2Stack copy 1+2", 40, {"mode": "copy", "neighbors": 2}, needs="copy"),
         CompareRow("Noise2Stack copy 1+4", 41, {"mode": "copy", "neighbors": 4}, needs="copy"),
         CompareRow("Noise2Stack self 2", 42, {"mode": "self", "neighbors": 2}),
@@ -63,7 +63,7 @@ class Noise2Noise(Noise2Stack):
     """
 
     name = "n2n"
-    config_class = N2NConfig
+    config_class = N2NConfig  # type: ignore[assignment]  # a sibling section, not N2StackConfig's subclass
     capabilities = Capabilities()  # no neighbours: not Noise2Stack's choice of them
     compare_rows = (CompareRow("Noise2Noise", 30, needs="copy"),)
 

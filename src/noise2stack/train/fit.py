@@ -11,7 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import lightning as L
 import numpy as np
@@ -50,7 +50,8 @@ def split_planes(n_planes: Sequence[int], val_fraction: float) -> tuple[list[tup
     so validation planes are spread evenly through each stack and never at its very ends.
     A stack of one plane keeps it for training.
     """
-    train, val = [], []
+    train: list[tuple[int, int]] = []
+    val: list[tuple[int, int]] = []
     period = round(1 / val_fraction) if val_fraction > 0 else 0
     for s, z in enumerate(n_planes):
         for i in range(z):
@@ -59,7 +60,7 @@ def split_planes(n_planes: Sequence[int], val_fraction: float) -> tuple[list[tup
     return train, val
 
 
-_LIGHTNING_PRECISION = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed"}
+_LIGHTNING_PRECISION: dict[str, Any] = {"32": "32-true", "bf16": "bf16-mixed", "16": "16-mixed"}
 
 
 def _quiet_lightning() -> None:
@@ -154,7 +155,7 @@ class PreparedData:
 
 def fit(
     config: TrainConfig,
-    inputs: Sequence[np.ndarray],
+    inputs: Sequence,
     out_dir: str | Path,
     targets: Sequence[np.ndarray] | None = None,
     val_inputs: Sequence[np.ndarray] | None = None,
@@ -325,7 +326,7 @@ def build_module(config: TrainConfig, data: PreparedData, init_state: dict | Non
     module = DenoiseModule(
         model.net,
         model.method,
-        config.training.lr,
+        config.training.lr or type(config.algorithm).default_lr,  # the root config fills it in; typed Optional
         epochs=1,
         channels_last=config.training.channels_last,
         steps_per_epoch=config.training.steps_per_epoch,
@@ -383,7 +384,9 @@ def run_trainer(
         model.save(out_dir, extra_info=info)
     loaders = _loaders(model, data)
     folder_cb = ModelFolderCallback(out_dir)
-    checkpoint_cb = CheckpointCallback(out_dir, loaders[0].sampler, config.training.checkpoint_seconds)
+    sampler = loaders[0].sampler
+    assert isinstance(sampler, EpochStepSampler)
+    checkpoint_cb = CheckpointCallback(out_dir, sampler, config.training.checkpoint_seconds)
     log = as_progress_log(progress)
     callbacks = _callbacks(model, out_dir, folder_cb, checkpoint_cb, log, fitted_to_time)
     threads_before = torch.get_num_threads()
@@ -391,8 +394,8 @@ def run_trainer(
     # deterministic=True also makes torch fill every new tensor with NaN, a check for kernels that
     # read memory they never wrote; ours do not, results stay bitwise reproducible without it, and
     # the filling cost 5 % of a training step (benchmarks/results/training_levers.md).
-    fill_before = torch.utils.deterministic.fill_uninitialized_memory
-    torch.utils.deterministic.fill_uninitialized_memory = False
+    fill_before = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     checkpoint = out_dir / CHECKPOINT_FILE
     try:
         trainer.fit(
@@ -404,7 +407,7 @@ def run_trainer(
         )
     finally:
         torch.set_num_threads(threads_before)
-        torch.utils.deterministic.fill_uninitialized_memory = fill_before
+        torch.utils.deterministic.fill_uninitialized_memory = fill_before  # type: ignore[attr-defined]
     distributed = config.training.devices > 1
     if folder_cb.best_epoch is None and not distributed:  # stopped (max_time or a signal) before the first epoch ended
         save_weights(module.net, out_dir / WEIGHTS_FILE)
@@ -427,10 +430,10 @@ def _loaders(model: Model, data: PreparedData) -> tuple[DataLoader, DataLoader |
     config = model.config
     transform = functools.partial(model.method.transform, config=config)
     batch, seed, workers = config.data.batch, config.training.seed, config.data.workers
-    val_loader = None
+    val_loader: DataLoader | None = None
     if data.val_source is not None:
         fixed = fixed_batches(data.val_source, transform, config.data.val_patches, batch, seed)
-        val_loader = DataLoader(fixed, batch_size=None)
+        val_loader = DataLoader(fixed, batch_size=None)  # type: ignore[arg-type]  # a list of batches serves
     train_loader = DataLoader(
         TrainBatches(data.train_source, transform, batch, seed, data.local),
         batch_size=None,
@@ -444,7 +447,7 @@ def _loaders(model: Model, data: PreparedData) -> tuple[DataLoader, DataLoader |
 def _callbacks(model: Model, out_dir: Path, folder_cb, checkpoint_cb, log: ProgressLog, fitted_to_time: bool) -> list:
     training = model.config.training
     callbacks: list = [folder_cb, checkpoint_cb]
-    if fitted_to_time:
+    if fitted_to_time and training.max_time is not None:
 
         def record_epochs(epochs: int) -> None:
             model.config = model.config.updated(training={"epochs": epochs})

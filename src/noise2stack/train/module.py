@@ -62,7 +62,7 @@ class DenoiseModule(L.LightningModule):
         self.warmup_steps = warmup_steps
         self.channels_last = channels_last
         if channels_last:
-            self.net.to(memory_format=torch.channels_last)
+            self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks it
 
     def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
         if self.channels_last:

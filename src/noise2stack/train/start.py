@@ -68,14 +68,14 @@ def init_state(start: Model, config: TrainConfig) -> dict:
         return f"`method` {cfg.method} `net` {net} with {m.in_channels(cfg)} input channel(s){options}"
 
     theirs, ours = describe(start.config, start.method), describe(config, method)
-    if start.folder is None:
+    if start.folder is None:  # pragma: no cover  (load_model always sets it)
         raise Noise2StackError("`init` needs a model loaded from its folder (its weights file is recorded)")
     if theirs != ours or start.method.residual_channels(start.config) != method.residual_channels(config):
         raise Noise2StackError(f"`init` {start.folder} is {theirs}; this training is {ours}: they must match")
     return {k: v.detach().clone() for k, v in start.net.state_dict().items()}
 
 
-def check_model_folder(out: Path, paths: Sequence[StackLike], overwrite: bool) -> None:
+def check_model_folder(out: Path, paths: Sequence[str | os.PathLike], overwrite: bool) -> None:
     """Refuse an output folder that is an input, a file, or not empty (without ``overwrite``)."""
     for p in paths:
         if not is_zarr_path(p):
@@ -217,7 +217,7 @@ def train_model(
     state = None
     if start is not None:
         state = init_state(start, config)
-        record = {"path": str(start.folder.resolve()), "sha256": start.checksum()}
+        record = {"path": str(Path(str(start.folder)).resolve()), "sha256": str(start.checksum())}
         config = config.updated(training={"init_from": record})
     inputs, target_list = as_list(noisy), list(targets) if targets else None
     if not inputs:
@@ -278,11 +278,11 @@ def train_separate(stacks, n_channels: int, out: Path, config: TrainConfig, prog
     def channel(item, c: int):
         return None if item is None else load_zyx(item, axes)[:, c]
 
-    models = []
+    models: list[Model] = []
     for c in range(n_channels):
         targets = [channel(t, c) for t in given["targets"]] if given["targets"] else None
         models.append(
-            train_model(
+            train_model(  # type: ignore[arg-type]  # one channel: one Model
                 [s[:, c] for s in stacks], out / f"channel-{c}", single, targets, channel(given["val"], c),
                 channel(given["val_target"], c), None, True, progress, given["init"], given["renormalize"],
                 False, "separate", {},
