@@ -36,7 +36,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 
 def _cell(text: str) -> str:
     """Text for a Markdown table cell: pipes escaped, line breaks joined."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text.replace("[", "\\[").replace("]", "\\]")  # "[default: ...]" is no link
 
 
 def _usage(command, ctx, path: str) -> str:
@@ -122,13 +123,40 @@ def _default(value) -> str:
     return f"`{value}`"
 
 
-def train_config_table() -> str:
-    from noise2stack.config import TrainConfig
-
-    lines = ["| Key | Type | Default | Description |", "|---|---|---|---|"]
-    for name, field in TrainConfig.model_fields.items():
-        lines.append(
-            f"| `{name}` | {_cell(_type_name(field.annotation))} | {_cell(_default(field.default))} "
+def _field_rows(cls, names) -> list[str]:
+    rows = []
+    for name in names:
+        field = cls.model_fields[name]
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        flat = extra.get("flat", name)
+        also = f" (flat: `{flat}`)" if flat != name else ""
+        rows.append(
+            f"| `{name}`{also} | {_cell(_type_name(field.annotation))} | {_cell(_default(field.default))} "
             f"| {_cell(field.description or '')} |"
         )
+    return rows
+
+
+def train_config_table() -> str:
+    """One table per section of ``TrainConfig``: data, training, the shared method fields, each method's own."""
+    from noise2stack.config_sections import AlgorithmConfig, DataConfig, TrainingConfig
+    from noise2stack.methods import METHODS
+
+    header = ["| Key | Type | Default | Description |", "|---|---|---|---|"]
+    lines = ["### `data`", "", *header, *_field_rows(DataConfig, DataConfig.model_fields), ""]
+    lines += ["### `training`", "", *header, *_field_rows(TrainingConfig, TrainingConfig.model_fields), ""]
+    shared = [n for n in AlgorithmConfig.model_fields if n != "method"]
+    lines += ["### `algorithm` (every method)", "", *header, *_field_rows(AlgorithmConfig, shared), ""]
+    for name, method in METHODS.items():
+        cls = method.config_class
+        own = [n for n in cls.model_fields if n not in AlgorithmConfig.model_fields]
+        changed = [
+            f"`{n}` = {_default(cls.model_fields[n].default)}"
+            for n in shared
+            if cls.model_fields[n].default != AlgorithmConfig.model_fields[n].default
+        ]
+        lines += [f"### `algorithm` with `method: {name}`", ""]
+        if changed:
+            lines += ["Defaults of this method: " + ", ".join(changed) + ".", ""]
+        lines += [*header, *_field_rows(cls, own), ""] if own else ["No fields of its own.", ""]
     return "\n".join(lines) + "\n"

@@ -201,8 +201,8 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = {**base, **{k: v for k, v in override.items() if k not in SECTIONS}}
     for name in SECTIONS:
         low, high = dict(base.get(name) or {}), dict(override.get(name) or {})
-        if name == "algorithm" and high.get("method", low.get("method")) != low.get("method"):
-            low = {}
+        if name == "algorithm" and "method" in low and high.get("method", low["method"]) != low["method"]:
+            low = {}  # another method: the old method's fields mean nothing to it
         merged[name] = {**low, **high}
     return merged
 
