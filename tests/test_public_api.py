@@ -33,3 +33,14 @@ def test_train_and_predict_from_the_top_level(tmp_path):
     )
     assert isinstance(model, n2s.Model) and isinstance(model.config, n2s.TrainConfig)
     assert n2s.predict(model, stack, progress=False).shape == stack.shape
+
+
+def test_functions_win_over_modules_of_the_same_name():
+    import importlib
+
+    for name in ("train", "predict", "report", "export", "compare"):
+        module = importlib.import_module(f"noise2stack.{name}")  # binds nothing over the function
+        assert callable(getattr(n2s, name)) and not isinstance(getattr(n2s, name), type(module))
+    from noise2stack.report import model_report_html  # the module is still reached by name
+
+    assert callable(model_report_html)

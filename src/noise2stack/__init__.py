@@ -75,7 +75,9 @@ class _Package(types.ModuleType):
 
     The import system binds every imported subpackage as an attribute of its parent; without this,
     importing ``noise2stack.train`` (the training internals) would replace ``n2s.train`` (the
-    function). The subpackages stay importable by name (``from noise2stack.train import fit``).
+    function). The modules stay importable by name (``from noise2stack.train import fit``,
+    ``from noise2stack.report import model_report_html``); ``from noise2stack import report``
+    gives the function.
     """
 
     def __setattr__(self, name: str, value: Any) -> None:

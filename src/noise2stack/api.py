@@ -923,8 +923,8 @@ def report(
         ``out`` (path), ``metrics`` (``{"noisy": evaluate(...), "denoised": evaluate(...)}`` or None),
         ``analysis`` (:func:`analyze` of the noisy stack, or ``{"error": why}``).
     """
-    from noise2stack import report as pages
     from noise2stack.io.atomic import write_text
+    from noise2stack.report import model_report_html
 
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
@@ -944,7 +944,7 @@ def report(
         analysis = analyze(stack)
     except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
         analysis = {"error": str(exc)}
-    text = pages.model_report_html(
+    text = model_report_html(
         model=m,
         noisy=stack,
         denoised=result,
@@ -985,11 +985,11 @@ def _report_stacks(
 
 def _training_log(m: Model) -> dict[str, list[float]] | None:
     """The columns of the model folder's training log, or None (a model in memory, or no log)."""
-    from noise2stack import report as pages
     from noise2stack.model import LOG_FILE
+    from noise2stack.report import read_training_log
 
     log_path = m.folder / LOG_FILE if m.folder is not None else None
-    return pages.read_training_log(log_path) if log_path is not None and log_path.is_file() else None
+    return read_training_log(log_path) if log_path is not None and log_path.is_file() else None
 
 
 def _report_names(
