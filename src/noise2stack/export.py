@@ -45,7 +45,7 @@ def check_exportable(model) -> None:
         )
     if model.config.data.joint_channels > 1:
         raise Noise2StackError(
-            "bioimage.io export takes single-channel models; train with --channels separate to export"
+            "bioimage.io export takes single-channel models; train with `channels` separate to export"
         )
     if model.normalizer.background is not None:
         raise Noise2StackError(

@@ -51,7 +51,7 @@ def plane_metrics(prediction: np.ndarray, reference: np.ndarray, normalize: Norm
         ref = np.asarray(reference, dtype=np.float64)
         data_range = float(ref.max() - ref.min())
     else:
-        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+        raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     if data_range <= 0:
         data_range = 1.0  # a constant reference plane: any positive range gives a finite score
     win = min(7, *ref.shape)
