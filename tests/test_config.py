@@ -104,7 +104,12 @@ def test_a_sectioned_file_without_a_method_keeps_its_fields_under_command_line_o
     path = tmp_path / "mri.yaml"
     path.write_text("algorithm:\n  net: n2n-unet\n  residual: false\ndata:\n  patch: 256\n")
     cfg = build_config(None, path, {"mode": "copy", "neighbors": 4}, None)
-    assert (cfg.method, cfg.algorithm.net, cfg.algorithm.residual, cfg.algorithm.mode) == ("n2stack", "n2n-unet", False, "copy")
+    assert (cfg.method, cfg.algorithm.net, cfg.algorithm.residual, cfg.algorithm.mode) == (
+        "n2stack",
+        "n2n-unet",
+        False,
+        "copy",
+    )
     assert (cfg.algorithm.neighbors, cfg.data.patch) == (4, 256)
     path.write_text("method: n2v\nn2v_replacement: median\n")  # a flat file of version 1
     assert build_config(None, path, {"patch": 32}, None).algorithm.replacement == "median"

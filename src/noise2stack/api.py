@@ -805,7 +805,8 @@ def analyze(
         ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise_bins`` (``[intensity,
         variance, pixel count]`` per bin of the fit), ``noise2stack``.
     """
-    from noise2stack.metrics.stack_analysis import analyze_stack, recommend
+    from noise2stack.methods.advice import recommend
+    from noise2stack.metrics.stack_analysis import analyze_stack
 
     if max_pairs < 1:
         raise Noise2StackError("max_pairs must be at least 1")

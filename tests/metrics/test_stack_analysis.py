@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from noise2stack.methods.advice import recommend
 from noise2stack.metrics.stack_analysis import (
     analyze_stack,
     fit_poisson_gaussian,
     highpass_residual,
-    recommend,
     robust_correlation,
 )
 

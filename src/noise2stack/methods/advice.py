@@ -1,8 +1,8 @@
 """Which method to advise, by the situation a measurement or a user interface is in.
 
-:func:`noise2stack.metrics.stack_analysis.recommend` decides from measurements which situation a
-stack is in; the method names it returns come from :data:`ADVICE` here, so that method names stay
-in this package. What to offer in a dialog (:func:`self_supervised`) and whether to print a
+:func:`recommend` decides from the measurements of
+:func:`noise2stack.metrics.stack_analysis.analyze_stack` which situation a stack is in; the method
+names it returns come from :data:`ADVICE`, so that method names stay in this package. What to offer in a dialog (:func:`self_supervised`) and whether to print a
 neighbour count (:func:`chooses_neighbors`) are asked of the methods' capabilities.
 """
 
@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from noise2stack.config import make_config
 from noise2stack.methods.base import METHODS, get_method
+from noise2stack.metrics.stack_analysis import CORRELATED_NOISE, PREDICTABLE_DB
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class Advice:
     mode: Literal["self", "copy"]
 
 
-#: The advice for each situation :func:`~noise2stack.metrics.stack_analysis.recommend` tells apart.
+#: The advice for each situation :func:`recommend` tells apart.
 ADVICE: dict[str, Advice] = {
     # a second copy with independent noise, neighbouring planes share signal: copy mode with neighbours
     "copy, neighbours share signal": Advice("n2stack", "copy"),
@@ -47,8 +49,6 @@ def self_supervised() -> list[str]:
     The default method (:class:`~noise2stack.config.TrainConfig`'s) comes first, the others in
     registry order.
     """
-    from noise2stack.config import make_config  # the root config is built from the registry
-
     default = make_config().method
     names = [default] + [name for name in METHODS if name != default]
     return [
@@ -57,3 +57,82 @@ def self_supervised() -> list[str]:
         if METHODS[name].target_kind(make_config(method=name)) == "self"
         and not METHODS[name].capabilities.needs_noise_model
     ]
+
+
+def recommend(analysis: dict, has_copy: bool) -> dict:
+    """A method, mode and neighbour count (names ``train`` takes) and one sentence why.
+
+    Rules, in order (thresholds :data:`CORRELATED_NOISE`, :data:`PREDICTABLE_DB`; they agree with the
+    measured rankings in ``benchmarks/results/analyze_advice.md``):
+
+    1. A copy whose noise is independent of the stack: copy mode (Noise2Stack copy when neighbouring
+       planes share signal, else Noise2Noise).
+    2. Noise correlated between neighbouring planes: Noise2Void (blind spot in the plane); Noise2Stack
+       self would learn to copy the noise.
+    3. Neighbouring planes too unlike (serial sections): Noise2Void.
+    4. Otherwise Noise2Stack self, 4 neighbours when planes two apart still share signal, else 2.
+
+    The rules name situations; the method and mode of each come from
+    :data:`ADVICE`, and the neighbour count is given only to a method that
+    lets the user choose it (0 otherwise).
+    """
+    pred = analysis["neighbor_predictability_db"]
+    p1, p2 = pred.get(1), pred.get(2)
+    rho = analysis["noise_correlation"]
+    shares = p1 is not None and p1 >= PREDICTABLE_DB
+    neighbors = 4 if shares and p2 is not None and p2 >= PREDICTABLE_DB else 2
+    p1_text = f"{p1:.1f} dB" if p1 is not None else "n/a"
+    copy_rho = analysis.get("copy_noise_correlation")
+    if has_copy and (copy_rho is None or copy_rho < CORRELATED_NOISE):
+        if shares:
+            return _advise(
+                "copy, neighbours share signal",
+                neighbors,
+                f"you have two copies with independent noise and neighbouring planes share signal "
+                f"(predictability {p1_text}): train on the copy with {neighbors} neighbour planes",
+            )
+        return _advise(
+            "copy, neighbours unlike",
+            neighbors,
+            f"you have two copies with independent noise but neighbouring planes are too unlike "
+            f"(predictability {p1_text}): Noise2Noise on the copy, no neighbours",
+        )
+    copy_note = (
+        f" (the copy's noise is correlated with the stack's, r = {copy_rho:.2f}, so it is no independent target)"
+        if has_copy
+        else ""
+    )
+    if analysis["planes_sampled"] < 2 or p1 is None:
+        why = "a single plane has no neighbours: Noise2Void (blind spot in the plane; pn2v where available)"
+        return _advise("no neighbours", neighbors, why + copy_note)
+    if rho is not None and rho >= CORRELATED_NOISE:
+        why = (
+            f"the noise is strongly correlated between neighbouring planes (r = {rho:.2f}; resampled or "
+            f"interpolated along z?): Noise2Stack self would learn to copy it, so use Noise2Void / pn2v, "
+            f"or acquire a second independent copy for copy mode"
+        )
+        return _advise("no neighbours", neighbors, why + copy_note)
+    if not shares:
+        why = (
+            f"neighbouring planes are too unlike (predictability {p1_text} < {PREDICTABLE_DB:g} dB; serial "
+            f"sections?): Noise2Void / pn2v, which needs no neighbours"
+        )
+        return _advise("no neighbours", neighbors, why + copy_note)
+    return _advise(
+        "neighbours",
+        neighbors,
+        f"neighbouring planes share signal (predictability {p1_text}) and their noise is independent "
+        f"(r = {rho:.2f}): Noise2Stack self with {neighbors} neighbours" + copy_note,
+    )
+
+
+def _advise(situation: str, neighbors: int, reason: str) -> dict:
+    """The recommendation (``analyze --json``'s ``method``, ``mode``, ``neighbors``, ``reason``) for a situation
+    of :data:`ADVICE`; ``neighbors`` counts only where the method takes a choice."""
+    advice = ADVICE[situation]
+    return {
+        "method": advice.method,
+        "mode": advice.mode,
+        "neighbors": neighbors if chooses_neighbors(advice.method) else 0,
+        "reason": reason,
+    }
