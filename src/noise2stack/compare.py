@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from noise2stack.config import flat_names
 from noise2stack.errors import Noise2StackError
@@ -218,14 +219,11 @@ def _panel(out: Path, planes: dict, table: dict) -> None:
 
 
 def _plot(out: Path, table: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from noise2stack.io.atomic import atomic_path
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for label, r in table.items():
         ax.plot(r["per_plane_psnr"], label=label, lw=2 if label.startswith("Noise2Stack") else 1)
     ax.set_xlabel("plane")
@@ -234,4 +232,3 @@ def _plot(out: Path, table: dict) -> None:
     fig.tight_layout()
     with atomic_path(out / "psnr_per_plane.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)

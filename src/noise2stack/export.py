@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from noise2stack.errors import Noise2StackError
 
@@ -121,22 +122,18 @@ Input values are mapped to network units by fixed numbers found at training time
 
 def _cover(path: Path, test_input: np.ndarray, test_output: np.ndarray, offsets: list[int]) -> None:
     """Input (nearest neighbour plane) and output side by side, 2:1, shared grey levels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     channel = offsets.index(0) if 0 in offsets else offsets.index(-1)
     left, right = test_input[0, channel], test_output[0, 0]
     low, high = np.percentile(left, (0.5, 99.5))
-    fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+    fig = Figure(figsize=(6, 3))
+    axes = fig.subplots(1, 2)
     for ax, image, title in zip(axes, (left, right), ("input", "denoised")):
         ax.imshow(image, cmap="gray", vmin=low, vmax=high)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=80)
-    plt.close(fig)
 
 
 def export_bioimageio(

@@ -6,6 +6,7 @@ import os
 from typing import Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from noise2stack.io.atomic import atomic_path
 
@@ -14,13 +15,10 @@ def _grid(
     path: str | os.PathLike, cells: list[list[tuple[str, np.ndarray] | None]], ranges: list[tuple[float, float]]
 ) -> None:
     """Draw rows of (title, image) cells, row ``r`` with grey range ``ranges[r]``; write a PNG atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     n_rows, n_cols = len(cells), max(len(row) for row in cells)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.8 * n_cols, 2.9 * n_rows), squeeze=False)
+    fig = Figure(figsize=(2.8 * n_cols, 2.9 * n_rows))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, row in enumerate(cells):
         for c in range(n_cols):
             ax = axes[r][c]
@@ -32,7 +30,6 @@ def _grid(
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 def image_panel(

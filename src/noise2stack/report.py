@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 1.5em auto;
@@ -37,12 +39,9 @@ def png_uri(png: bytes) -> str:
 
 
 def figure_png(fig, dpi: int = 90) -> bytes:
-    """PNG bytes of a matplotlib figure (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
+    """PNG bytes of a matplotlib figure."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -63,15 +62,6 @@ def page(title: str, body: str) -> str:
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n"
     )
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def panel_png(columns: dict[str, np.ndarray], planes: Sequence[int], reference: str) -> bytes:
@@ -111,8 +101,8 @@ def read_training_log(path: Path) -> dict[str, list[float]]:
 
 def curves_png(log: dict[str, list[float]]) -> bytes:
     """Training and validation loss per epoch (log scale when all positive)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig = Figure(figsize=(6, 3.4))
+    ax = fig.subplots()
     epochs = [e + 1 for e in log.get("epoch", [])]
     for key, label in (("train_loss", "training loss"), ("val_loss", "validation loss")):
         values = log.get(key, [])
@@ -121,8 +111,6 @@ def curves_png(log: dict[str, list[float]]) -> bytes:
     finite = [v for k in ("train_loss", "val_loss") for v in log.get(k, []) if math.isfinite(v)]
     if finite and min(finite) > 0 and max(finite) > 10 * min(finite):  # log scale only where it helps
         ax.set_yscale("log")
-    from matplotlib.ticker import MaxNLocator
-
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
@@ -134,8 +122,8 @@ def curves_png(log: dict[str, list[float]]) -> bytes:
 
 def analysis_png(analysis: dict) -> bytes:
     """Paper 000 Figure 1 and the noise: predictability vs distance, noise correlation, noise fit."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    fig = Figure(figsize=(12, 3.4))
+    axes = fig.subplots(1, 3)
     pred, raw = analysis["neighbor_predictability_db"], analysis["neighbor_predictability_raw_db"]
     distances = [int(d) for d in pred if pred[d] is not None]
     ax = axes[0]
@@ -186,8 +174,8 @@ def analysis_png(analysis: dict) -> bytes:
 
 def per_plane_png(metrics: dict[str, dict]) -> bytes:
     """Paper 000 Figure 5: PSNR and SSIM per plane for each named stack."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, 2)
     for name, result in metrics.items():
         planes = [p["plane"] for p in result["per_plane"]]
         axes[0].plot(planes, [p["psnr"] for p in result["per_plane"]], marker=".", label=name)
@@ -353,9 +341,9 @@ def _analysis_section(analysis: dict) -> list[str]:
 
 def comparison_html(table_rows: dict, title: str, caption: str, panel: bytes, per_plane: bytes) -> str:
     """The page ``compare`` writes beside ``comparison.md``: the table, paper 000 Figure 4 and 5, the panel."""
-    plt = _pyplot()
     labels = list(table_rows)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(labels) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(labels) + 1.2))
+    ax = fig.subplots()
     values = [table_rows[k]["psnr"] for k in labels]
     colors = ["#4a7bd0" if k.startswith("Noise2Stack") else "#999" for k in labels]
     ax.barh(labels[::-1], values[::-1], color=colors[::-1])

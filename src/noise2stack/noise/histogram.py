@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import atomic_path
@@ -318,13 +319,10 @@ def from_calibration(stack: np.ndarray, bins: int = BINS, provenance: dict | Non
 
 def plot(model: HistogramNoiseModel, path: str | os.PathLike, levels: int = 5) -> None:
     """Write a PNG of p(x | s) for ``levels`` signal levels spread over the range (as 004 Figure 3)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     centres = model.signal_centres()
-    fig, (ax_img, ax_lines) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    (ax_img, ax_lines) = fig.subplots(1, 2)
     extent = [model.low, model.high, model.high, model.low]
     ax_img.imshow(np.sqrt(model.densities()), extent=extent, cmap="magma", aspect="auto")
     ax_img.set_xlabel("observation x")
@@ -341,4 +339,3 @@ def plot(model: HistogramNoiseModel, path: str | os.PathLike, levels: int = 5) -
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
