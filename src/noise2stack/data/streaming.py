@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from noise2stack.data.normalize import Normalizer, fit_normalizer
+from noise2stack.errors import Noise2StackError
 
 DEFAULT_CACHE_BYTES = 256 * 2**20
 
@@ -143,8 +144,6 @@ class NormalizedStack:
 
     def __init__(self, view: StackView, normalizer: Normalizer, cache: PlaneCache | None = None) -> None:
         if normalizer.background is not None:
-            from noise2stack.errors import Noise2StackError
-
             raise Noise2StackError(
                 "`background` needs the whole stack in memory; it is not available when streaming from a store"
             )

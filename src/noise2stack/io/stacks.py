@@ -14,15 +14,20 @@ affine and header of the input volume.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import logging
 import os
 from pathlib import Path
 from typing import Iterator
 
+import nibabel as nib
 import numpy as np
+import tifffile
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import atomic_path
+from noise2stack.io.tiff_meta import read_tiff_voxel_sizes, tiff_write_options
 
 SUPPORTED_SUFFIXES = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -72,7 +77,6 @@ def _tifffile_warnings() -> Iterator[list[str]]:
 
 
 def _read_tiff(p: Path) -> np.ndarray:
-    import tifffile
 
     with _tifffile_warnings() as warnings_seen, tifffile.TiffFile(p) as tif:
         if not tif.series or not len(tif.pages):
@@ -85,7 +89,6 @@ def _read_tiff(p: Path) -> np.ndarray:
 
 
 def _read_nifti(p: Path) -> np.ndarray:
-    import nibabel as nib
 
     image = nib.load(str(p))
     data = np.asanyarray(image.dataobj)  # applies the header's scaling, if any
@@ -101,11 +104,8 @@ def stored_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype] | 
             array = np.load(p, mmap_mode="r", allow_pickle=False)
             return tuple(array.shape), array.dtype
         if _suffix(p) in NIFTI_SUFFIXES:
-            import nibabel as nib
-
             image = nib.load(str(p))
             return tuple(reversed(image.shape)), np.dtype(image.get_data_dtype())
-        import tifffile
 
         with tifffile.TiffFile(p) as tif:
             series = tif.series[0]
@@ -220,10 +220,6 @@ def read_stack(path: str | os.PathLike, axes: str = "ZYX") -> np.ndarray:
 
 
 def _nifti_bytes(array: np.ndarray, reference: str | os.PathLike | None, gzipped: bool, metadata: dict | None) -> bytes:
-    import gzip
-    import json
-
-    import nibabel as nib
 
     data = array.T  # back from (k, j, i) to nibabel's (i, j, k)
     affine, header = np.eye(4), None
@@ -276,14 +272,10 @@ def write_stack(
             with open(tmp, "wb") as handle:
                 np.save(handle, array)
         else:
-            import tifffile
-
             meta = {"axes": axes.upper().replace("T", "Z") if array.ndim >= 3 else "YX"}
             meta.update(metadata or {})
             options = {}
             if reference is not None and _suffix(Path(reference)) in (".tif", ".tiff"):
-                from noise2stack.io.tiff_meta import read_tiff_voxel_sizes, tiff_write_options
-
                 scale, units = read_tiff_voxel_sizes(reference, axes.upper())
                 if scale:
                     sizes, options = tiff_write_options(scale, units)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+import tifffile
+
 #: Spellings found in ImageJ and OME metadata -> NGFF unit names.
 UNIT_NAMES = {
     "micron": "micrometer",
@@ -85,7 +87,6 @@ def _resolution(page) -> tuple[float | None, float | None, str | None]:
 
 
 def _from_ome(tif) -> tuple[dict, dict] | None:
-    import tifffile
 
     try:
         pixels = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
@@ -159,7 +160,6 @@ def tiff_voxel_sizes(tif, axes: str) -> tuple[dict, dict]:
 
 def read_tiff_voxel_sizes(path, axes: str) -> tuple[dict, dict]:
     """:func:`tiff_voxel_sizes` of the file at ``path``."""
-    import tifffile
 
     with tifffile.TiffFile(path) as tif:
         return tiff_voxel_sizes(tif, axes)

@@ -31,7 +31,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
+import tifffile
+import zarr
+from ngff_zarr import from_ngff_zarr, validate
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.tiff_meta import tiff_voxel_sizes
@@ -134,7 +138,6 @@ def _ome_attrs(attrs: dict) -> dict | None:
 
 
 def _inspect_zarr(p: Path, axes: str | None) -> VolumeSpec:
-    import zarr
 
     try:
         node = zarr.open(str(p), mode="r")
@@ -157,8 +160,6 @@ def _inspect_zarr(p: Path, axes: str | None) -> VolumeSpec:
 
 
 def _inspect_ome(p: Path, axes: str | None) -> VolumeSpec:
-    import zarr
-    from ngff_zarr import from_ngff_zarr
 
     try:
         multiscales = from_ngff_zarr(str(p), validate=False)
@@ -192,7 +193,6 @@ def _tiff_axes(series_axes: str, ndim: int, p: Path) -> str:
 
 
 def _inspect_tiff(p: Path, axes: str | None) -> VolumeSpec:
-    import tifffile
 
     try:
         with tifffile.TiffFile(p) as tif:
@@ -286,13 +286,10 @@ def open_array(spec: VolumeSpec):
 
 
 def _open(spec: VolumeSpec):
-    import zarr
 
     if spec.kind == "npy":
         return np.load(spec.path, mmap_mode="r", allow_pickle=False)
     if spec.kind == "tiff":
-        import tifffile
-
         node = zarr.open(tifffile.imread(spec.path, aszarr=True), mode="r")
         return node if isinstance(node, zarr.Array) else node["0"]  # a pyramidal TIFF: level 0
     return zarr.open_array(str(Path(spec.path) / spec.array_path) if spec.array_path else spec.path, mode="r")
@@ -322,7 +319,6 @@ def ome_metadata(axes: str, scale: dict, units: dict, levels: int = 1, name: str
 
 def validate_ome(attributes: dict) -> None:
     """Check OME-Zarr group attributes against the NGFF JSON schema shipped with ngff-zarr."""
-    from ngff_zarr import validate
 
     validate(attributes, version=OME_VERSION, model="image")
 
@@ -343,7 +339,6 @@ def create_ome_zarr(
 
     ``attributes`` are stored next to the ``ome`` metadata (e.g. the noise2stack run record).
     """
-    import zarr
 
     ome = ome_metadata(axes, scale, units)
     validate_ome({"ome": ome})
@@ -364,8 +359,6 @@ def write_pyramid(path: str | os.PathLike, min_side: int = 64, max_levels: int =
     Levels are added while the smaller of Y and X stays >= ``min_side``; computed chunk by chunk
     with Dask, so memory is bounded by the chunk size. Returns the number of levels (with level 0).
     """
-    import dask.array as da
-    import zarr
 
     group = zarr.open_group(str(path), mode="r+")
     ome = dict(group.attrs["ome"])

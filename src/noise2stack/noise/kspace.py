@@ -36,6 +36,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from noise2stack.errors import Noise2StackError
+from noise2stack.io.atomic import atomic_path
 
 SIDECAR_FORMAT = "noise2stack-kspace-1"
 
@@ -87,7 +88,6 @@ def undersample(stack: np.ndarray, keep: float, seed: int | None = 0) -> tuple[n
 
 
 def write_sidecar(path: str | os.PathLike, sidecar: dict) -> None:
-    from noise2stack.io.atomic import atomic_path
 
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **sidecar)
