@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 from scipy import ndimage
+from skimage.restoration import denoise_nl_means, estimate_sigma
+from tqdm.auto import tqdm
 
 from noise2stack.errors import Noise2StackError
 
@@ -34,7 +36,6 @@ def _bm3d(plane: np.ndarray, sigma: float, options: dict) -> np.ndarray:
 
 
 def _nlm(plane: np.ndarray, sigma: float, options: dict) -> np.ndarray:
-    from skimage.restoration import denoise_nl_means
 
     # h = 0.8 sigma with sigma subtracted from distances: scikit-image's recommended setting
     return denoise_nl_means(plane, h=0.8 * sigma, sigma=sigma, patch_size=5, patch_distance=6, fast_mode=True).astype(
@@ -73,7 +74,6 @@ def average_neighbors(stack: np.ndarray, k: int) -> np.ndarray:
 
 def estimate_noise_sigma(plane: np.ndarray) -> float:
     """Gaussian noise sigma of a plane (image units), wavelet-MAD estimate."""
-    from skimage.restoration import estimate_sigma
 
     return float(estimate_sigma(plane.astype(np.float64)))
 
@@ -124,8 +124,6 @@ def denoise_stack(
     workers = workers or os.cpu_count() or 1
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(jobs), unit="plane", desc=f"{method}")
     out = []
     if workers > 1 and len(jobs) > 1:

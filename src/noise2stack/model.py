@@ -25,12 +25,14 @@ import platform
 import sys
 from pathlib import Path
 
+import lightning
 import numpy as np
 import torch
 import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from noise2stack import __version__
 from noise2stack.config import TrainConfig, config_to_yaml, make_config
 from noise2stack.data.normalize import Normalizer
 from noise2stack.errors import Noise2StackError
@@ -38,6 +40,7 @@ from noise2stack.io.atomic import atomic_path, write_json, write_text
 from noise2stack.io.paths import file_sha256  # noqa: F401  (re-exported: model.file_sha256)
 from noise2stack.methods import Method, get_method
 from noise2stack.nets import build_net
+from noise2stack.noise.histogram import HistogramNoiseModel
 
 FORMAT_VERSION = 2  # 2: config.yaml in sections (algorithm, data, training); 1: one flat mapping
 CONFIG_FILE = "config.yaml"
@@ -63,13 +66,10 @@ MODEL_FILES = (
 
 
 def package_version() -> str:
-    from noise2stack import __version__
-
     return __version__
 
 
 def versions() -> dict:
-    import lightning
 
     return {
         "format": FORMAT_VERSION,
@@ -224,8 +224,6 @@ class Model:
             raise Noise2StackError(f"{folder} has invalid normalisation statistics: {exc}") from None
         noise_model = None
         if get_method(config.method).capabilities.needs_noise_model:
-            from noise2stack.noise.histogram import HistogramNoiseModel
-
             if not (folder / NOISE_MODEL_FILE).is_file():
                 raise Noise2StackError(f"{folder} is a {config.method} model without its {NOISE_MODEL_FILE}")
             noise_model = HistogramNoiseModel.load(folder / NOISE_MODEL_FILE)

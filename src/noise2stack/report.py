@@ -13,12 +13,18 @@ import csv
 import html
 import io
 import math
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from noise2stack.methods.advice import chooses_neighbors
+from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
+from noise2stack.model import package_version
+from noise2stack.plots import image_panel
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1100px; margin: 1.5em auto;
@@ -66,9 +72,6 @@ def page(title: str, body: str) -> str:
 
 def panel_png(columns: dict[str, np.ndarray], planes: Sequence[int], reference: str) -> bytes:
     """The house image grid (:func:`noise2stack.plots.image_panel`) as PNG bytes."""
-    import tempfile
-
-    from noise2stack.plots import image_panel
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "panel.png"
@@ -141,7 +144,6 @@ def analysis_png(analysis: dict) -> bytes:
     if corr:
         ax.bar(list(corr), list(corr.values()), color="#4a7bd0")
         ax.set_xticks(list(corr))
-    from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
 
     ax.axhline(CORRELATED_NOISE, color="#c33", ls="--", lw=1, label=f"too correlated ({CORRELATED_NOISE})")
     ax.set_ylim(min(-0.1, *corr.values()) if corr else -0.1, 1)
@@ -234,7 +236,6 @@ def model_report_html(
 
 def _meta(model, noisy: np.ndarray, reference: np.ndarray | None, log: dict | None, names: dict[str, str]) -> str:
     """The line under the title: the model and how it was trained, the inputs, the package version."""
-    from noise2stack.model import package_version
 
     config = model.config
     esc = html.escape
@@ -305,7 +306,6 @@ def _per_plane_section(metrics: dict[str, dict]) -> list[str]:
 
 def _analysis_section(analysis: dict) -> list[str]:
     """The advice of ``noise2stack analyze`` and the measurements it rests on."""
-    from noise2stack.methods.advice import chooses_neighbors
 
     esc = html.escape
     parts = []

@@ -9,6 +9,8 @@ import platform
 import sys
 import threading
 
+import torch
+
 from noise2stack.errors import Noise2StackError
 
 
@@ -58,7 +60,6 @@ def native_bf16() -> bool:
 
     Elsewhere bf16 is emulated and slower than float32 (so ``precision="auto"`` stays float32 there).
     """
-    import torch
 
     if torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
@@ -70,7 +71,6 @@ def native_bf16() -> bool:
 
 def resolve_precision(precision: str) -> str:
     """``"auto"`` to ``"bf16"``, ``"16"`` (a GPU without bf16) or ``"32"`` on this machine; others unchanged."""
-    import torch
 
     if precision != "auto":
         return precision
@@ -85,7 +85,6 @@ AUTOCAST_DTYPES = {"32": None, "bf16": "bfloat16", "16": "float16"}
 
 def check_precision(precision: str) -> None:
     """Refuse, in one line, a resolved ``precision`` this machine cannot run."""
-    import torch
 
     if precision not in AUTOCAST_DTYPES:
         raise Noise2StackError(f"unknown `precision` {precision!r}; use 32, bf16 or 16")
@@ -95,7 +94,6 @@ def check_precision(precision: str) -> None:
 
 def autocast(device_type: str, precision: str):
     """The autocast context of a resolved ``precision`` on ``device_type`` (a no-op for float32)."""
-    import torch
 
     name = AUTOCAST_DTYPES[precision]
     return torch.autocast(device_type, dtype=getattr(torch, name or "float32"), enabled=name is not None)
