@@ -613,7 +613,9 @@ def demo(
     """Denoise the shipped example stack end to end and report PSNR/SSIM."""
     from noise2stack.demo import run_demo
 
-    metrics = _run(run_demo, out, max_time=max_time, progress=not quiet)
+    log = _progress_log(quiet, None)  # a bar on a terminal, one line per epoch in a log (`make demo > log`)
+    metrics = _run(run_demo, out, max_time=max_time, progress=log)
+    log.close()
     n, d = metrics["noisy"], metrics["denoised"]
     typer.echo(f"\n{'':10} {'PSNR (dB)':>10} {'SSIM':>7} {'NRMSE':>7}")
     typer.echo(f"{'noisy':10} {n['psnr']:10.2f} {n['ssim']:7.4f} {n['nrmse']:7.4f}")

@@ -19,6 +19,7 @@ from noise2stack.io.atomic import write_json
 from noise2stack.io.stacks import read_stack, write_stack
 from noise2stack.noise import add_noise
 from noise2stack.plots import image_panel
+from noise2stack.progress import ProgressLog
 
 EXAMPLE = "arabidopsis_embryo_zyx.tif"
 NOISE = {"noise": "poisson-gaussian", "peak": 30.0, "sigma": 8.0, "seed": 0}
@@ -30,8 +31,14 @@ def example_stack() -> np.ndarray:
         return read_stack(path, "ZYX")
 
 
-def run_demo(out: str | os.PathLike = "demo_output", max_time: float = 110.0, progress: bool = True) -> dict:
-    """Run the demo and return its metrics (also written to ``out/metrics.json``)."""
+def run_demo(
+    out: str | os.PathLike = "demo_output", max_time: float = 110.0, progress: bool | ProgressLog = True
+) -> dict:
+    """Run the demo and return its metrics (also written to ``out/metrics.json``).
+
+    ``progress``: True, a bar; a :class:`~noise2stack.progress.ProgressLog`, what its mode says (the
+    command line gives one: a bar on a terminal, one line per epoch otherwise).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clean = example_stack().astype(np.float32)
