@@ -3,6 +3,8 @@
 * ``<!-- noise2stack:cli -->`` becomes the command-line reference: for ``noise2stack`` and each of its
   commands (the typer app ``noise2stack.cli:app`` through ``typer.main.get_command``), the usage line,
   the description and a table of arguments and options with their help, as ``--help`` prints them.
+* ``<!-- noise2stack:api -->`` becomes the API reference: one mkdocstrings entry per name of
+  ``noise2stack.__all__``, read where the name is defined (the package exports them lazily).
 * ``<!-- noise2stack:train-config -->`` becomes a table of every ``TrainConfig`` field: the keys a
   ``--config`` YAML file may set, with type, default and description.
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 CLI_MARKER = "<!-- noise2stack:cli -->"
 CONFIG_MARKER = "<!-- noise2stack:train-config -->"
+API_MARKER = "<!-- noise2stack:api -->"
 
 
 def on_config(config):
@@ -31,6 +34,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         markdown = markdown.replace(CLI_MARKER, cli_reference())
     if CONFIG_MARKER in markdown:
         markdown = markdown.replace(CONFIG_MARKER, train_config_table())
+    if API_MARKER in markdown:
+        markdown = markdown.replace(API_MARKER, api_reference())
     return markdown
 
 
@@ -160,3 +165,22 @@ def train_config_table() -> str:
             lines += ["Defaults of this method: " + ", ".join(changed) + ".", ""]
         lines += [*header, *_field_rows(cls, own), ""] if own else ["No fields of its own.", ""]
     return "\n".join(lines) + "\n"
+
+
+def api_reference() -> str:
+    """One ``:::`` entry per exported name, at the module that defines it, under a heading per kind."""
+    import noise2stack
+
+    groups = {"noise2stack.api": "Functions", "noise2stack.model": "A trained model"}
+    lines: list[str] = []
+    current = None
+    for name in noise2stack.__all__:
+        if name == "__version__":
+            continue
+        module = noise2stack._EXPORTS[name]
+        title = groups.get(module, "Configuration and methods")
+        if title != current:
+            lines += [f"## {title}", ""]
+            current = title
+        lines += [f"::: {module}.{name}", "    options:", "      heading_level: 3", ""]
+    return "\n".join(lines)
