@@ -336,9 +336,9 @@ def test_shell_example_runs(commands, run_in):
 def _python_outputs(code: str) -> set[str]:
     written = set()
     for pattern in (
-        r"api\.(?:simulate|denoise)\(\s*\"[^\"]*\",\s*\"([^\"]+)\"",
-        r"api\.predict\([^,]+,\s*[^,]+,\s*\"([^\"]+)\"",
-        r"api\.train\([^,]+,\s*\"([^\"]+)\"",
+        r"(?:api|n2s)\.(?:simulate|denoise)\(\s*\"[^\"]*\",\s*\"([^\"]+)\"",
+        r"(?:api|n2s)\.predict\([^,]+,\s*[^,]+,\s*\"([^\"]+)\"",
+        r"(?:api|n2s)\.train\([^,]+,\s*\"([^\"]+)\"",
     ):
         written.update(re.findall(pattern, code))
     return written
@@ -375,7 +375,7 @@ def test_python_example_runs(code, run_in, monkeypatch):
     for name in literals:
         if re.fullmatch(r"[\w./-]+\.(tif|tiff|npy|npz|zarr|nii|nii\.gz|html|zip|png)", name):
             assert (folder / name).exists(), f"{name} was not written"
-    for name in re.findall(r"api\.train\([^,]+,\s*\"([^\"]+)\"", code):
+    for name in re.findall(r"(?:api|n2s)\.train\([^,]+,\s*\"([^\"]+)\"", code):
         assert (folder / name / "weights.safetensors").is_file(), f"no model in {name}"
 
 
