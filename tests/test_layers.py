@@ -42,6 +42,7 @@ def test_the_bottom_rooms_import_nothing_from_above():
 
 def test_the_module_import_graph_has_no_cycle():
     modules = _modules()
+
     def ancestors(module: str) -> set[str]:
         parts = module.split(".")
         return {".".join(parts[:i]) for i in range(2, len(parts))}

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from noise2stack.config import TrainConfig, load_config
+from noise2stack.config import TrainConfig
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.paths import (
     StackLike,
@@ -32,9 +31,21 @@ from noise2stack.io.paths import (
     same_path,
 )
 from noise2stack.io.stacks import read_array, write_stack
-from noise2stack.model import CONFIG_FILE, Model, package_version
+from noise2stack.model import Model, package_version
 from noise2stack.noise import add_noise
-from noise2stack.progress import ProgressLog, as_progress_log
+from noise2stack.predict.chunked import check_request, is_chunked, predict_path
+from noise2stack.predict.engine import (
+    Request,
+    channel_axes,
+    check_in_memory,
+    check_model,
+    model_folders,
+    predict_channels,
+    predict_model,
+    separate_channels,
+)
+from noise2stack.predict.options import PredictOptions
+from noise2stack.progress import ProgressLog
 from noise2stack.train.start import load_model, resume_model, train_model
 
 # the shared input and output checks, under the names the prediction functions below use
@@ -158,32 +169,38 @@ def predict(
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
     tile, overlap, batch : int
-        Tile core side (each tile also reads the network's context around it, so the result does
-        not depend on the tiling, see :mod:`noise2stack.predict.tiling`), blending ramp between
-        tiles (default 0), tiles per pass (default: 1 on CPU, 8 on a GPU).
+        Tile core side in pixels (each tile also reads the network's context around it, so the
+        result does not depend on the tiling, see :mod:`noise2stack.predict.tiling`), overlap of
+        neighbouring tiles in pixels (default: 0 for ``blend``, twice the context for ``cut``), tiles
+        per pass (default: 1 on CPU, 8 on a GPU). All options are validated by
+        :class:`~noise2stack.predict.options.PredictOptions`.
     kspace : sequence of path, optional
         Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
         back (spectral post-processing; two sidecars for two independent corruptions).
     tta : bool
         Test-time augmentation: the mean over the 8 rotations and flips, each undone (8x the time).
     uncertainty : path, optional
-        pn2v/pn2stack models: where to write the posterior standard deviation per pixel (float32,
-        input units). The denoised result of these models is the MMSE estimate (paper 004 eq. 11),
-        which uses the observed plane i through the model's noise model.
+        Models of a probabilistic method (one that declares ``capabilities.uncertainty``): where to
+        write the posterior standard deviation per pixel (float32, input units). The denoised result
+        of these models is the MMSE estimate (paper 004 eq. 11), which uses the observed plane i
+        through the model's noise model.
     progress : bool or ProgressLog
         True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
         every 10 % of the planes as lines and/or JSON events instead (its mode decides).
     output_scale : {1, 2}
-        2 keeps a Noise2SR model's super-resolved output: (Z, 2Y, 2X).
+        2 keeps the super-resolved output of a method that offers it (``capabilities.output_scales``,
+        paper 002): (Z, 2Y, 2X).
     stitch : {"blend", "cut"}
         How tiles are joined: weighted blending (default) or cutting each overlap in its middle
         (paper 003 §2.2.3; :mod:`noise2stack.predict.cut`).
     images : {1, 2, 3}, optional
-        NRRN: infer from the plane and both neighbours (3, default), the plane and the one below
-        (2), or the plane alone (1) (paper 003, remark in §2.2.2).
+        A view option of the methods that declare it (``capabilities.view_options``, paper 003):
+        infer from the plane and both neighbours (3, default), the plane and the one below (2), or
+        the plane alone (1) (remark in §2.2.2).
     save_units : path, optional
-        NRRN: a folder (created) for ``unit_1.tif`` ... ``unit_U.tif``, the running image after each
-        building unit (paper 003 §2.2.4); existing unit files only with ``overwrite``.
+        Models of building units (``capabilities.units``, paper 003 §2.2.4): a folder (created) for
+        ``unit_1.tif`` ... ``unit_U.tif``, the running image after each unit; existing unit files only
+        with ``overwrite``.
     precision : {"32", "bf16", "16"}
         Arithmetic of the forward passes: float32 (default: the tiling is exact to float rounding),
         bf16 autocast (about 2x faster on CPUs with AVX512-BF16, see benchmarks/results/precision.md)
@@ -193,288 +210,68 @@ def predict(
     -------
     ndarray, shape (Z, Y, X) (or (Z, 2Y, 2X) with ``output_scale=2``), float32
     """
-    from noise2stack.data.sampler import min_planes
-    from noise2stack.io.zarr_io import is_zarr_path
-    from noise2stack.predict import predict_stack
-    from noise2stack.resources import check_precision
-
-    check_precision(precision)
-    if channels not in (None, "separate", "joint"):
-        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
-
-    if not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out))):
-        if out is None:
-            raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
-        if kspace:
-            raise Noise2StackError("--kspace needs the whole stack in memory; write a TIFF or .npy output instead")
-        from noise2stack.methods import get_method
-
-        for folder in channel_models(model) if not isinstance(model, Model) else []:
-            method = get_method(load_config(Path(folder) / CONFIG_FILE).method)  # the config alone: no weights read
-            if not method.capabilities.chunkable:
-                raise Noise2StackError(
-                    f"chunked (Zarr) prediction runs one-pass methods (n2stack, n2n, n2c, n2v); "
-                    f"predict this {method.name} model into a TIFF or .npy output"
-                )
-        return predict_chunked(
-            model,
-            noisy,
-            out,
-            axes=axes,
-            stack_axis=stack_axis,
-            chunk_planes=chunk_planes,
-            tile=tile,
-            overlap=overlap,
-            batch=batch,
-            tta=tta,
-            scheduler=scheduler,
-            jobs=jobs,
-            pyramid=pyramid,
-            channels=channels,
-            overwrite=overwrite,
-            progress=progress,
-            devices=devices,
-            precision=precision,
-        )
-    if devices not in (None, 1):
-        raise Noise2StackError(
-            "--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it"
-        )
-    if out is not None:
-        out = _check_output(out, [noisy], overwrite)
-    if uncertainty is not None:
-        uncertainty = _check_output(uncertainty, [noisy], overwrite)
-        if out is not None and _same_path(out, uncertainty):
-            raise Noise2StackError("--uncertainty must differ from the output path")
-    folders = channel_models(model) if not isinstance(model, Model) else [model]
-    separate = dict(tile=tile, overlap=overlap, batch=batch, tta=tta, stitch=stitch, precision=precision)
-    others = {
-        "--kspace": kspace,
-        "--uncertainty": uncertainty,
-        "--save-units": save_units,
-        "--images": images,
-        "--output-scale": output_scale != 1,
-    }
-    if len(folders) > 1 and channels == "joint":
-        raise Noise2StackError(f"--channels joint: {model} holds one model per channel; leave out --channels")
-    if len(folders) > 1:
-        return _predict_separate(folders, noisy, out, axes, progress, others, **separate)
-    m = load_model(model)
-    from noise2stack.predict.chunked import channels_of_model
-
-    channels_of_model(channels, m.config.data.joint_channels)
-    if "C" in (axes or m.config.data.axes).upper() and m.config.data.joint_channels == 1:
-        return _predict_separate([m], noisy, out, axes, progress, others, **separate)
-    if m.config.data.joint_channels > 1 and stitch != "blend":
-        raise Noise2StackError("a model of joint channels predicts with --stitch blend")
-    if uncertainty is not None and not m.method.capabilities.uncertainty:
-        raise Noise2StackError(f"--uncertainty needs a pn2v or pn2stack model; this one is {m.config.method}")
-    axes = axes or m.config.data.axes
+    options = PredictOptions(
+        tile=tile,
+        overlap=overlap,
+        batch=batch,
+        tta=tta,
+        stitch=stitch,
+        output_scale=output_scale,
+        precision=precision,
+        images=images,
+        stack_axis=stack_axis,
+        chunk_planes=chunk_planes,
+        scheduler=scheduler,
+        jobs=jobs,
+        pyramid=pyramid,
+        channels=channels,
+        devices=devices,
+    )
+    if is_chunked(noisy, out):
+        check_request(out, Request(uncertainty=uncertainty, units=save_units, kspace=tuple(kspace or ())))
+        return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)
+    options.require_in_memory()
+    if save_units is not None:
+        _check_parent(Path(save_units))
+    request = Request(
+        out=None if out is None else _check_output(out, [noisy], overwrite),
+        uncertainty=None if uncertainty is None else _check_output(uncertainty, [noisy], overwrite),
+        units=None if save_units is None else Path(save_units),
+        kspace=tuple(Path(p) for p in kspace or ()),
+        overwrite=overwrite,
+    )
+    models = [load_model(m) for m in (channel_models(model) if not isinstance(model, Model) else [model])]
+    if separate_channels(models, options, axes, model):
+        return _predict_separate(models, noisy, axes, progress, options, request)
+    m = models[0]
+    check_model(m, options, request)
+    axes = axes or m.axes
     _check_in_memory(noisy, tta)
     stack = _load(noisy, axes)
-    stack = m.method.prepare_stacks(m.config, m.noise_model, [stack], "the stack to denoise")[0]
-    if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
-        raise Noise2StackError(
-            f"a stack of {stack.shape[0]} plane(s) is too short for this model "
-            f"({m.config.method}, {m.neighbors} neighbours); it needs at least {min_planes(m.neighbors, m.include_center)}"
-        )
-    if tile < 1 or (batch is not None and batch < 1):
-        raise Noise2StackError("--tile and --batch must be positive")
-    sidecars = []
-    if kspace:
-        from noise2stack.noise.kspace import read_sidecar
-
-        sidecars = [read_sidecar(p) for p in kspace]
-        for p, side in zip(kspace, sidecars):
-            if side["mask"].shape != stack.shape:
-                raise Noise2StackError(
-                    f"--kspace {p} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})"
-                )
-    if stitch not in ("blend", "cut"):
-        raise Noise2StackError(f"unknown --stitch {stitch!r}; use blend or cut")
-    scales = m.method.capabilities.output_scales
-    if output_scale not in scales:
-        raise Noise2StackError(
-            f"--output-scale {output_scale}: a {m.config.method} model predicts at scale {' or '.join(map(str, sorted(set(scales))))}"
-        )
-    if output_scale > 1 and (kspace or m.normalizer.background is not None):
-        raise Noise2StackError("--output-scale 2 works without --kspace and for models trained without --background")
-    unit_paths: list = []
-    if save_units is not None:
-        if not m.method.capabilities.units:
-            raise Noise2StackError(f"--save-units needs an NRRN model (building units), not {m.config.method}")
-        unit_dir = Path(save_units)
-        unit_paths = [unit_dir / f"unit_{u}.tif" for u in range(1, m.method.unit_count(m.config) + 1)]
-        if unit_dir.exists() and not unit_dir.is_dir():
-            raise Noise2StackError(f"--save-units {unit_dir} exists and is not a folder")
-        for p in unit_paths:
-            if p.exists() and not overwrite:
-                raise Noise2StackError(f"{p} exists; pass --overwrite to replace it")
-        _check_parent(unit_dir)
-    view_options = {"images": images} if images is not None else {}
-    m.method.prediction_net(m.net, m.config, **view_options)  # check the options before any work
-    normalized = m.normalizer.normalize(stack)
-    log = as_progress_log(progress)
-    started = time.monotonic()
-    if log.bar and log.json_path is None:
-        tiler_progress = True  # a bar
-    else:
-        log.predict_start()
-        tiler_progress = log.on_plane  # lines and/or JSON events every 10 %
-    head = m.method.finish  # probabilistic methods: (MMSE estimate, posterior std) from the samples
-
-    def run(net, progress=tiler_progress, scale: int = 1) -> np.ndarray:
-        if stitch == "cut":
-            from noise2stack.predict.cut import predict_stack_cut
-
-            return predict_stack_cut(
-                net,
-                normalized,
-                m.neighbors,
-                m.include_center,
-                tile=tile,
-                overlap=overlap,
-                batch=batch,
-                channels_last=m.config.training.channels_last,
-                progress=progress,
-                precision=precision,
-            )
-        return predict_stack(
-            net,
-            normalized,
-            m.neighbors,
-            m.include_center,
-            tile=tile,
-            overlap=overlap,
-            batch=batch,
-            channels_last=m.config.training.channels_last,
-            progress=progress,
-            tta=tta,
-            precision=precision,
-            head=head,
-            out_channels=1 if head is None else 2,
-            output_scale=scale,
-        )
-
-    if output_scale == 2 and stitch == "blend":  # one pass: the tiler keeps each window's 2x core
-        result = run(m.method.prediction_net(m.net, m.config, scale=2, **view_options), scale=2)
-    elif output_scale == 2:
-        # the cut stitcher works at scale 1: the 2Y x 2X output from its four sub-pixel phases
-        result = np.zeros((stack.shape[0], 2 * stack.shape[1], 2 * stack.shape[2]), dtype=np.float32)
-        for dy in (0, 1):
-            for dx in (0, 1):
-                result[:, dy::2, dx::2] = run(m.method.prediction_net(m.net, m.config, phase=(dy, dx), **view_options))
-    else:
-        result = run(m.method.prediction_net(m.net, m.config, **view_options))
-    if m.config.data.joint_channels > 1:  # (C, Z, Y, X) from the tiler; the normaliser and writer take ZCYX
-        result = np.ascontiguousarray(np.moveaxis(result, 0, 1))
-    std = None
-    if head is not None:  # (MMSE estimate, posterior std) in network units
-        result, std = result[0], result[1] / np.float32(m.normalizer.scale)
-    result = m.normalizer.denormalize(result)
-    if sidecars:
-        from noise2stack.noise.kspace import spectral_consistency
-
-        result = spectral_consistency(result, sidecars)
-    if out is not None:
-        provenance = {
-            "noise2stack": package_version(),
-            "method": m.config.method,
-            "mode": m.config.algorithm.mode,
-            "neighbors": m.config.algorithm.neighbors,
-            "seed": m.config.training.seed,
-            "model_sha256": m.checksum(),
-            "kspace_postprocessing": len(sidecars),
-            "tta": tta,
-        }
-        provenance.update({"output_scale": output_scale, "stitch": stitch, "images": images})
-        reference = None if isinstance(noisy, np.ndarray) or output_scale != 1 else noisy
-        write_stack(out, result, axes, metadata=provenance, reference=reference)
-    if uncertainty is not None:
-        meta = {
-            "noise2stack": package_version(),
-            "method": m.config.method,
-            "content": "posterior std",
-            "model_sha256": m.checksum(),
-        }
-        write_stack(uncertainty, std, axes, metadata=meta, reference=None if isinstance(noisy, np.ndarray) else noisy)
-    if unit_paths:
-        unit_dir.mkdir(exist_ok=True)
-        for u, p in enumerate(unit_paths, start=1):
-            estimate = m.normalizer.denormalize(run(m.method.prediction_net(m.net, m.config, unit=u, **view_options)))
-            write_stack(p, estimate, axes, metadata={"noise2stack": package_version(), "unit": u, "images": images})
-    log.predict_end(time.monotonic() - started, None if out is None else str(out))
-    return result
+    reference = None if isinstance(noisy, np.ndarray) else noisy
+    return predict_model(m, stack, options, request, axes, reference, progress)
 
 
 def _check_in_memory(noisy: StackLike, tta: bool) -> None:
     """Refuse, before reading it, a stack too large to predict in memory, pointing to chunked prediction."""
-    from noise2stack.io.stacks import stored_shape
-    from noise2stack.resources import available_memory
-
-    found = (noisy.shape, noisy.dtype) if isinstance(noisy, np.ndarray) else stored_shape(noisy)
-    available = available_memory()
-    if found is None or available is None:
-        return
-    shape, dtype = found
-    voxels = int(np.prod(shape))
-    stored = 0 if isinstance(noisy, np.ndarray) else voxels * dtype.itemsize  # an array is already in memory
-    # normalised stack, result and its denormalised copy (and the TTA sum), float32
-    needed = stored + voxels * (16 if tta else 12)
-    if needed > 0.8 * available:
-        raise Noise2StackError(
-            f"predicting a stack of shape {tuple(shape)} in memory needs about {needed / 2**30:.1f} GiB but "
-            f"{available / 2**30:.1f} GiB is available; write a .zarr output (predict MODEL IN OUT.zarr) to predict it chunk by chunk"
-        )
+    check_in_memory(noisy, tta)
 
 
 def _predict_separate(
-    models: list, noisy: StackLike, out, axes: str | None, progress, others: dict, **options
+    models: list[Model], noisy: StackLike, axes: str | None, progress, options: PredictOptions, request: Request
 ) -> np.ndarray:
     """``--channels separate`` in memory: each channel of a C-axis stack denoised by its own model
-    (``models``: one per channel, or one for all), written in the input's axes."""
-    given = [name for name, value in others.items() if value]
-    if given:
-        raise Noise2StackError(f"{given[0]} works on single-channel stacks; predict each channel on its own")
-    _check_in_memory(noisy, options.get("tta", False))
-    loaded = [load_model(m) for m in models]
-    axes = (axes or loaded[0].config.data.axes).upper()
-    if "C" not in axes:
-        raise Noise2StackError(f"a model per channel needs a channel axis: give --axes with C (got {axes})")
+    (``models``: one per channel, or one for all), written to ``request.out`` in the input's axes."""
+    axes = channel_axes(models, options, request, axes)
+    _check_in_memory(noisy, options.tta)
     stack = _load(noisy, axes)  # (Z, C, Y, X)
-    if len(loaded) > 1 and len(loaded) != stack.shape[1]:
-        raise Noise2StackError(
-            f"{len(loaded)} channel models for {stack.shape[1]} channel(s); give one model, or one per channel"
-        )
-    result = np.stack(
-        [
-            predict(loaded[c if len(loaded) > 1 else 0], stack[:, c], None, axes="ZYX", progress=progress, **options)
-            for c in range(stack.shape[1])
-        ],
-        axis=1,
-    )
-    if out is not None:
-        provenance = {
-            "noise2stack": package_version(),
-            "channels": "separate",
-            "model_sha256": [m.checksum() for m in loaded],
-            **options,
-        }
-        write_stack(out, result, axes, metadata=provenance, reference=None if isinstance(noisy, np.ndarray) else noisy)
-    return result
+    reference = None if isinstance(noisy, np.ndarray) else noisy
+    return predict_channels(models, stack, options, request.out, axes, reference, progress)
 
 
 def channel_models(model: str | os.PathLike) -> list[Path]:
     """``[model]``, or its ``channel-0``, ``channel-1``, ... sub-folders (one model per channel)."""
-    folder = Path(model)
-    per_channel = []
-    while (folder / f"channel-{len(per_channel)}" / CONFIG_FILE).is_file():
-        per_channel.append(folder / f"channel-{len(per_channel)}")
-    if per_channel:
-        return per_channel
-    if not (folder / CONFIG_FILE).is_file():
-        load_model(folder)  # raises the one-line reason
-    return [folder]
+    return model_folders(model)
 
 
 def predict_chunked(
@@ -522,33 +319,21 @@ def predict_chunked(
     dask.array.Array
         The output's full-resolution level, lazily.
     """
-    import dask.array as da
-    import zarr
-
-    from noise2stack.io.zarr_io import IMAGE_ARRAY, inspect_volume
-    from noise2stack.predict.chunked import predict_volume
-
-    spec = inspect_volume(noisy, axes)
-    store = predict_volume(
-        channel_models(model),
-        spec,
-        out,
-        stack_axis=stack_axis,
-        chunk_planes=chunk_planes,
+    options = PredictOptions(
         tile=tile,
         overlap=overlap,
         batch=batch,
         tta=tta,
-        channels=channels,
+        precision=precision,
+        stack_axis=stack_axis,
+        chunk_planes=chunk_planes,
         scheduler=scheduler,
         jobs=jobs,
         pyramid=pyramid,
-        overwrite=overwrite,
-        progress=progress,
+        channels=channels,
         devices=devices,
-        precision=precision,
     )
-    return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
+    return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)
 
 
 def evaluate(prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX") -> dict:

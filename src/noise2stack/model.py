@@ -141,6 +141,16 @@ class Model:
         return self.config.method
 
     @property
+    def mode(self) -> str:
+        """Where the training target came from (``self`` or ``copy``; provenance of predictions)."""
+        return self.config.mode
+
+    @property
+    def seed(self) -> int:
+        """The training seed (provenance of predictions)."""
+        return self.config.seed
+
+    @property
     def axes(self) -> str:
         """Axis letters the model was trained with (e.g. ``ZYX``)."""
         return self.config.data.axes

@@ -324,3 +324,35 @@ def test_in_memory_prediction_of_a_stack_too_big_is_refused_before_reading(tmp_p
     with pytest.raises(Noise2StackError, match=r"\(64, 256, 256\) in memory needs about 0\.1 GiB.*OUT\.zarr"):
         api.predict(model_dir, tmp_path / "big.npy", tmp_path / "out.tif", progress=False)
     assert not read and not (tmp_path / "out.tif").exists()
+
+
+def test_chunked_runs_the_same_engine_as_in_memory_cut_stitching_and_tta_included(tmp_path, model_dir):
+    zyx = volume((7, 45, 38), seed=6)
+    np.save(tmp_path / "in.npy", zyx)
+    options = dict(tile=16, overlap=8, stitch="cut", tta=True)
+    result = api.predict(
+        model_dir, tmp_path / "in.npy", tmp_path / "out.zarr", chunk_planes=3, progress=False, **options
+    )
+    expected = api.predict(model_dir, zyx, axes="ZYX", progress=False, **options)
+    assert np.array_equal(np.asarray(result), expected)
+    assert zarr.open_group(str(tmp_path / "out.zarr"), mode="r").attrs["noise2stack"]["settings"]["stitch"] == "cut"
+
+
+@pytest.mark.parametrize("option", ["uncertainty", "save_units", "kspace"])
+def test_outputs_that_need_the_whole_stack_are_refused_for_zarr(tmp_path, model_dir, option):
+    np.save(tmp_path / "in.npy", volume((6, 16, 16)))
+    value = [tmp_path / "k.npz"] if option == "kspace" else tmp_path / "x"
+    with pytest.raises(Noise2StackError, match="needs the whole stack in memory"):
+        api.predict(model_dir, tmp_path / "in.npy", tmp_path / "o.zarr", progress=False, **{option: value})
+    with pytest.raises(Noise2StackError, match="give OUT.zarr"):
+        api.predict(model_dir, tmp_path / "o.zarr", progress=False)
+    assert not (tmp_path / "o.zarr").exists()
+
+
+def test_a_model_that_is_not_one_pass_is_refused_before_the_store_is_made(tmp_path):
+    torch.manual_seed(0)
+    Model(make_config(method="n2sr"), Normalizer("percentile", 10.0, 110.0)).save(tmp_path / "sr")
+    np.save(tmp_path / "in.npy", volume((4, 16, 16)))
+    with pytest.raises(Noise2StackError, match=r"runs one-pass methods \(.*\); predict this n2sr model into a TIFF"):
+        api.predict(tmp_path / "sr", tmp_path / "in.npy", tmp_path / "o.zarr", progress=False)
+    assert not (tmp_path / "o.zarr").exists()

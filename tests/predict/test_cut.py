@@ -1,11 +1,13 @@
-"""Stitching by cutting the overlaps: each pixel from exactly one tile, cut in the overlap's middle."""
+"""Stitching by cutting the overlaps: each pixel from exactly one tile, cut in the overlap's middle.
+
+The tiler with ``stitch="cut"`` is compared with the bare forward pass in test_tiling.py; here the
+cut geometry and its merger by hand.
+"""
 
 import numpy as np
-import torch
 
-from noise2stack.nets import build_net
-from noise2stack.predict.cut import cut_bounds, predict_stack_cut
-from noise2stack.predict.tiling import predict_stack, tile_starts
+from noise2stack.predict.cut import CutMerger, cut_bounds, plan
+from noise2stack.predict.grid import tile_starts
 
 
 def test_cut_bounds_partition_at_the_middle_of_each_overlap():
@@ -15,26 +17,12 @@ def test_cut_bounds_partition_at_the_middle_of_each_overlap():
     assert cut_bounds([0], 40, 40) == [(0, 40)]
 
 
-def test_cut_equals_whole_plane_with_overlap_twice_the_context():
-    torch.manual_seed(0)
-    net = build_net("nrrn", 3, units=1).eval()  # context 6
-    stack = np.random.default_rng(0).normal(size=(3, 50, 47)).astype(np.float32)
-    whole = predict_stack(net, stack, 2, True, tile=512)
-    cut = predict_stack_cut(net, stack, 2, True, tile=20, overlap=12, batch=3)
-    np.testing.assert_allclose(cut, whole, atol=1e-5)
-    too_small = predict_stack_cut(net, stack, 2, True, tile=20, overlap=4)
-    assert np.abs(too_small - whole).max() > 1e-4  # a cut closer than the context to a tile edge shows
-
-
-def test_a_progress_callable_is_called_per_plane_and_draws_no_bar(capsys):
-    from noise2stack.nets import build_net
-    from noise2stack.predict.cut import predict_stack_cut
-
-    net = build_net("csbdeep-unet", 2)
-    stack = np.random.default_rng(0).random((3, 40, 36)).astype(np.float32)
-    calls = []
-    predict_stack_cut(
-        net, stack, 2, False, tile=16, overlap=4, progress=lambda done, total: calls.append((done, total))
-    )
-    assert calls[-1] == (3, 3) and [d for d, _ in calls] == sorted(d for d, _ in calls)
-    assert "denoising" not in capsys.readouterr().err
+def test_the_merger_takes_each_pixel_from_the_tile_that_keeps_it():
+    ys, xs = plan(12, 8, 4, 0, 1), plan(6, 8, 4, 0, 1)  # Y: tiles at 0 and 4, cut at 6; X: one tile
+    assert ys.starts == (0, 4) and ys.keeps == ((0, 6), (6, 12)) and xs.keeps == ((0, 6),)
+    merger = CutMerger(ys, xs, scale=2, overlap=4)
+    merger.add(0, 0, np.full((1, 16, 12), 1.0, dtype=np.float32))
+    merger.add(1, 0, np.full((1, 16, 12), 2.0, dtype=np.float32))
+    plane = merger.finish()
+    assert plane.shape == (1, 24, 12)
+    np.testing.assert_array_equal(plane[0, :, 0], [1.0] * 12 + [2.0] * 12)

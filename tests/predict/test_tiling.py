@@ -1,70 +1,216 @@
+"""The one tiler against an independent reference: the network's bare forward pass on each whole
+plane (padded by hand to the pooling grid, cropped back), no tiler code involved.
+
+The README promises that tiled prediction equals whole-plane prediction to 1e-5 of the maximum for
+every tile size, overlap and plane size; these tests hold the tiler to that for both stitches, for
+output scale 2, a head, joint channels, test-time augmentation and a subset of planes.
+"""
+
 import numpy as np
 import pytest
 import torch
 
+from noise2stack.data.sampler import plane_inputs
+from noise2stack.errors import Noise2StackError
 from noise2stack.nets import build_net
-from noise2stack.predict import blend_weights, predict_stack, tile_starts
-from noise2stack.predict.tiling import DIHEDRAL, window_start
+from noise2stack.predict import PredictOptions, predict_stack
+from noise2stack.predict.blend import blend_weights
+from noise2stack.predict.grid import tile_starts, window_start
+from noise2stack.predict.tiling import DIHEDRAL
+
+TOLERANCE = 1e-5  # of the reference's maximum (README)
+
+
+def bare(net, stack, neighbors, include_center, head=None):
+    """Each plane through ``net`` in one piece: inputs reflect-padded at the bottom and right to a
+    multiple of ``2**net.depth``, the output cropped to the plane (times the output scale).
+
+    Returns (Z, Y*s, X*s), or (C, Z, Y*s, X*s) for several output channels.
+    """
+    align = 2**net.depth
+    height, width = stack.shape[-2:]
+    pad = ((0, 0), (0, -height % align), (0, -width % align))
+    planes = []
+    with torch.inference_mode():
+        for z in range(stack.shape[0]):
+            x = torch.from_numpy(np.pad(plane_inputs(stack, z, neighbors, include_center), pad, mode="reflect"))
+            y = net(x[None])
+            if head is not None:
+                observed = np.pad(stack[z : z + 1].reshape(-1, height, width), pad, mode="reflect")
+                y = head(y, torch.from_numpy(observed)[None])
+            scale = y.shape[-1] // x.shape[-1]
+            planes.append(y[0, :, : height * scale, : width * scale].numpy())
+    out = np.stack(planes, axis=1)  # (C, Z, Y*s, X*s)
+    return out[0] if out.shape[0] == 1 else out
+
+
+def assert_matches(found, reference):
+    assert found.shape == reference.shape
+    assert np.abs(found - reference).max() <= TOLERANCE * np.abs(reference).max()
+
+
+def _net(name, in_channels=3, residual=(1,), seed=1, **options):
+    torch.manual_seed(seed)
+    return build_net(name, in_channels, list(residual), **options).eval()
 
 
 @pytest.fixture(scope="module")
 def net():
-    torch.manual_seed(0)
-    return build_net("csbdeep-unet", 3, [1]).eval()
-
-
-def _whole_plane(net, stack, neighbors, include_center):
-    """The reference: every plane through the network in one piece, no tiler."""
-    from noise2stack.data.sampler import plane_inputs
-
-    with torch.inference_mode():
-        return np.stack(
-            [
-                net(torch.from_numpy(plane_inputs(stack, z, neighbors, include_center)[None]))[0, 0].numpy()
-                for z in range(stack.shape[0])
-            ]
-        )
+    return _net("csbdeep-unet", seed=0)
 
 
 @pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet"])
 @pytest.mark.parametrize("tile,overlap", [(32, 0), (64, 16), (96, 8)])
-def test_tiled_equals_whole_plane_for_small_tiles_and_odd_sizes(name, tile, overlap):
-    torch.manual_seed(1)
-    net = build_net(name, 3, [1]).eval()
+def test_blend_equals_the_bare_pass_for_small_tiles_and_odd_sizes(name, tile, overlap):
+    net = _net(name)
     stack = np.random.default_rng(0).random((3, 203, 187)).astype(np.float32)
-    whole = _whole_plane(net, stack, 2, True)
     tiled = predict_stack(net, stack, 2, True, tile=tile, overlap=overlap, batch=3)
-    assert tiled.shape == whole.shape
-    # float rounding only: a seam of the old tiler was 0.6 % of the maximum
-    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
+    # a seam of the tiler before the halo was 0.6 % of the maximum
+    assert_matches(tiled, bare(net, stack, 2, True))
 
 
-def test_tiled_equals_whole_plane_for_the_deep_net():
-    # Table S2 net: 5 pooling levels, context 158 px; the plane is taller than one window
-    # (192 + 2 * 160 px), so it is cut into 3 cores along Y
-    torch.manual_seed(1)
-    net = build_net("n2n-unet", 1, [0]).eval()
+@pytest.mark.parametrize("name,tile", [("csbdeep-unet", 64), ("csbdeep-unet", 88), ("n2v2-unet", 72)])
+def test_cut_at_its_default_overlap_equals_the_bare_pass(name, tile):
+    net = _net(name)
+    stack = np.random.default_rng(1).random((2, 141, 123)).astype(np.float32)
+    tiled = predict_stack(net, stack, 2, True, tile=tile, stitch="cut", batch=4)
+    assert_matches(tiled, bare(net, stack, 2, True))
+
+
+def test_cut_closer_than_the_context_shows_seams():
+    net = _net("nrrn", residual=(), units=1)  # context 6 px, no pooling
+    stack = np.random.default_rng(0).normal(size=(3, 50, 47)).astype(np.float32)
+    reference = bare(net, stack, 2, True)
+    assert_matches(predict_stack(net, stack, 2, True, tile=20, overlap=12, stitch="cut", batch=3), reference)
+    too_small = predict_stack(net, stack, 2, True, tile=20, overlap=4, stitch="cut")
+    assert np.abs(too_small - reference).max() > 1e-4
+
+
+@pytest.mark.parametrize("stitch,tile,overlap", [("blend", 16, 0), ("blend", 28, 4), ("cut", 64, None)])
+def test_output_scale_2_equals_the_bare_pass_of_a_super_resolving_net(stitch, tile, overlap):
+    net = _net("n2sr-unet", in_channels=1, residual=())
+    stack = np.random.default_rng(2).random((1, 99, 77)).astype(np.float32)
+    tiled = predict_stack(net, stack, 0, True, tile=tile, overlap=overlap, stitch=stitch, output_scale=2, batch=3)
+    assert tiled.shape == (1, 198, 154)
+    assert_matches(tiled, bare(net, stack, 0, True))
+
+
+def test_the_deep_net_with_its_158_px_context():
+    # Table S2 net: 5 pooling levels; the plane is taller than one window (192 + 2 * 160 px)
+    net = _net("n2n-unet", in_channels=1, residual=(0,))
     stack = np.random.default_rng(0).random((1, 530, 200)).astype(np.float32)
-    whole = _whole_plane(net, stack, 0, True)
-    tiled = predict_stack(net, stack, 0, True, tile=192, batch=2)
-    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
+    assert_matches(predict_stack(net, stack, 0, True, tile=192, batch=2), bare(net, stack, 0, True))
 
 
-def test_tiled_equals_untiled_for_every_tile_on_the_grid(net):
-    stack = np.random.default_rng(2).random((3, 77, 61)).astype(np.float32)
-    whole = predict_stack(net, stack, 2, True, tile=1024)
-    for tile in (4, 8, 12, 20, 28, 44, 60, 76):
-        tiled = predict_stack(net, stack, 2, True, tile=tile, batch=5)
-        assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max(), tile
+def test_every_tile_on_the_grid(net):
+    stack = np.random.default_rng(2).random((3, 53, 45)).astype(np.float32)
+    reference = bare(net, stack, 2, True)
+    for tile in (4, 8, 12, 20, 28, 44, 52):
+        assert_matches(predict_stack(net, stack, 2, True, tile=tile, batch=5), reference)
 
 
-def test_self_mode_stack_ends_are_exact_too(net):
-    torch.manual_seed(0)
-    self_net = build_net("csbdeep-unet", 2, [0, 1]).eval()
+@pytest.mark.parametrize("stitch,tile,overlap", [("blend", 24, 4), ("cut", 64, None)])
+def test_self_mode_stack_ends(stitch, tile, overlap):
+    net = _net("csbdeep-unet", in_channels=2, residual=(0, 1), seed=0)
     stack = np.random.default_rng(3).random((4, 70, 90)).astype(np.float32)
-    whole = _whole_plane(self_net, stack, 2, False)
-    tiled = predict_stack(self_net, stack, 2, False, tile=24, overlap=4, batch=4)
-    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
+    tiled = predict_stack(net, stack, 2, False, tile=tile, overlap=overlap, stitch=stitch, batch=4)
+    assert_matches(tiled, bare(net, stack, 2, False))
+
+
+def test_a_head_sees_the_observed_plane_over_the_same_window():
+    net = _net("csbdeep-unet", in_channels=1, residual=(), out_channels=3, seed=0)
+    stack = np.random.default_rng(5).random((2, 50, 45)).astype(np.float32)
+
+    def head(samples, observed):  # (B, 3, h, w), (B, 1, h, w) -> (B, 2, h, w): a mean and a weighted one
+        weights = torch.softmax(-((samples - observed) ** 2), dim=1)
+        return torch.stack([samples.mean(dim=1), (weights * samples).sum(dim=1)], dim=1)
+
+    reference = bare(net, stack, 0, True, head=head)
+    assert reference.shape == (2, 2, 50, 45)
+    for stitch, tile, overlap in (("blend", 16, 4), ("cut", 64, None)):
+        tiled = predict_stack(net, stack, 0, True, head=head, tile=tile, overlap=overlap, stitch=stitch, batch=3)
+        assert_matches(tiled, reference)
+
+
+@pytest.mark.parametrize("stitch,tile", [("blend", 16), ("cut", 64)])
+def test_joint_channels(stitch, tile):
+    net = _net("csbdeep-unet", in_channels=6, residual=(1,), out_channels=2, joint_channels=2, seed=3)
+    stack = np.random.default_rng(6).random((4, 2, 67, 53)).astype(np.float32)  # (Z, C, Y, X)
+    reference = bare(net, stack, 2, True)
+    assert reference.shape == (2, 4, 67, 53)
+    assert_matches(predict_stack(net, stack, 2, True, tile=tile, stitch=stitch, batch=2), reference)
+    with pytest.raises(Noise2StackError, match="2 channels jointly"):
+        predict_stack(net, stack[:, :1], 2, True)
+
+
+def test_only_the_planes_asked_for(net):
+    stack = np.random.default_rng(7).random((6, 45, 39)).astype(np.float32)
+    tiled = predict_stack(net, stack, 2, True, tile=16, planes=[4, 1, 5])
+    assert_matches(tiled, bare(net, stack, 2, True)[[4, 1, 5]])
+
+
+def _views():
+    """The 8 rotations and flips of the last two axes and their inverses, written out here."""
+    for flip in (False, True):
+        for k in range(4):
+
+            def forward(a, k=k, flip=flip):
+                return np.rot90(np.flip(a, -1) if flip else a, k, axes=(-2, -1))
+
+            def inverse(a, k=k, flip=flip):
+                back = np.rot90(a, -k, axes=(-2, -1))
+                return np.flip(back, -1) if flip else back
+
+            yield forward, inverse
+
+
+@pytest.mark.parametrize("stitch,tile", [("blend", 24), ("cut", 64)])
+def test_tta_is_the_mean_of_the_bare_pass_over_the_eight_views(net, stitch, tile):
+    stack = np.random.default_rng(4).random((3, 40, 36)).astype(np.float32)
+    reference = np.mean(
+        [inverse(bare(net, np.ascontiguousarray(forward(stack)), 2, True)) for forward, inverse in _views()], axis=0
+    )
+    tta = predict_stack(net, stack, 2, True, tile=tile, stitch=stitch, tta=True)
+    assert_matches(tta, reference)
+    assert np.abs(tta - bare(net, stack, 2, True)).max() > 1e-4  # an untrained net is not rotation-invariant
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet"])
+def test_batch_norm_nets_tile_exactly_with_their_running_statistics(name):
+    """Batch norm in eval mode is a fixed affine map per channel: tiled still equals the bare pass."""
+    torch.manual_seed(2)
+    net = build_net(name, 3, [1], batch_norm=True)
+    with torch.no_grad():  # running statistics far from (0, 1), so the test sees them used
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    stack = np.random.default_rng(3).random((3, 101, 77)).astype(np.float32)
+    assert_matches(predict_stack(net, stack, 2, True, tile=32, overlap=0, batch=4), bare(net, stack, 2, True))
+    plain = build_net(name, 3, [1])
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 10
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert set(plain.state_dict()) < set(net.state_dict())  # models without batch norm keep their names
+
+
+def test_options_object_or_settings_not_both(net):
+    stack = np.zeros((3, 8, 8), dtype=np.float32)
+    with pytest.raises(TypeError):
+        predict_stack(net, stack, 2, True, PredictOptions(tile=8), tile=16)
+    with pytest.raises(Noise2StackError, match="--tile must be at least 4 pixels"):
+        predict_stack(net, stack, 2, True, tile=3)
+
+
+def test_a_progress_callable_is_called_per_plane_and_draws_no_bar(net, capsys):
+    stack = np.random.default_rng(0).random((3, 40, 36)).astype(np.float32)
+    for stitch, tile in (("blend", 16), ("cut", 64)):
+        calls: list = []
+        predict_stack(
+            net, stack, 2, True, tile=tile, stitch=stitch, progress=lambda *args, seen=calls: seen.append(args)
+        )
+        assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert "denoising" not in capsys.readouterr().err
 
 
 def test_tile_starts_are_aligned_and_cover():
@@ -96,52 +242,3 @@ def test_dihedral_views_are_undone_exactly():
     assert len({v.tobytes() + bytes(v.shape) for v in views}) == 8  # 8 different views
     for forward, inverse in DIHEDRAL:
         np.testing.assert_array_equal(inverse(forward(a)), a)
-
-
-def test_tta_is_the_mean_of_the_eight_views(net):
-    stack = np.random.default_rng(4).random((3, 40, 36)).astype(np.float32)
-    expected = np.mean(
-        [inverse(predict_stack(net, np.ascontiguousarray(forward(stack)), 2, True)) for forward, inverse in DIHEDRAL],
-        axis=0,
-    )
-    plain = predict_stack(net, stack, 2, True)
-    tta = predict_stack(net, stack, 2, True, tta=True)
-    np.testing.assert_allclose(tta, expected, rtol=1e-5, atol=1e-6)
-    assert np.abs(tta - plain).max() > 1e-4  # an untrained net is not rotation-invariant
-
-
-def test_head_and_output_scale():
-    torch.manual_seed(0)
-    net = build_net("csbdeep-unet", 1, []).eval()
-    stack = np.random.default_rng(5).random((2, 50, 44)).astype(np.float32)
-
-    def head(net_out, observed):  # two channels at twice the resolution
-        both = torch.cat([net_out, observed], dim=1)
-        return torch.nn.functional.interpolate(both, scale_factor=2.0, mode="nearest")
-
-    whole = predict_stack(net, stack, 0, True, head=head, out_channels=2, output_scale=2)
-    tiled = predict_stack(net, stack, 0, True, head=head, out_channels=2, output_scale=2, tile=16, overlap=4, batch=3)
-    assert whole.shape == (2, 2, 100, 88)
-    np.testing.assert_array_equal(whole[1], np.repeat(np.repeat(stack, 2, axis=1), 2, axis=2))
-    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
-
-
-@pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet"])
-def test_batch_norm_nets_tile_exactly_with_their_running_statistics(name):
-    """Batch norm in eval mode is a fixed affine map per channel: tiled still equals whole-plane."""
-    torch.manual_seed(2)
-    net = build_net(name, 3, [1], batch_norm=True)
-    with torch.no_grad():  # running statistics far from (0, 1), so the test sees them used
-        for module in net.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.5, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-    net.eval()
-    stack = np.random.default_rng(3).random((3, 101, 77)).astype(np.float32)
-    whole = _whole_plane(net, stack, 2, True)
-    tiled = predict_stack(net, stack, 2, True, tile=32, overlap=0, batch=4)
-    assert np.abs(tiled - whole).max() <= 1e-5 * np.abs(whole).max()
-    plain = build_net(name, 3, [1])
-    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 10
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
-    assert set(plain.state_dict()) < set(net.state_dict())  # models without batch norm keep their names

@@ -3,8 +3,8 @@
 The volume (any of ``TCZYX``, see :mod:`noise2stack.io.zarr_io`) is cut into *blocks*: one index
 along every loop axis (T or C, whichever is not the stack axis) and ``chunk_planes`` planes along the
 stack axis, whole planes in Y and X. A block is predicted from a *slab* that adds ``N/2`` planes on
-each side (clipped at the volume's ends) and keeps only its own planes
-(:func:`noise2stack.predict.tiling.predict_stack` with ``planes=``). Inside the slab every kept plane
+each side (clipped at the volume's ends) and keeps only its own planes (the same engine as in-memory
+prediction, :func:`noise2stack.predict.engine.denoise` with ``planes=``). Inside the slab every kept plane
 has the neighbours it has in the whole volume; where the slab is clipped the slab's end *is* the
 volume's end, so the end-of-stack rule of :mod:`noise2stack.data.sampler` picks the same planes
 (tested exhaustively in tests/predict/test_chunked.py). In Y and X the tiler reads each tile's
@@ -31,82 +31,72 @@ ranges as there are devices (for every T/C index alike), so each device predicts
 and keeps its slabs' halos to itself; each device holds its own copy of the model. The blocks of one
 device form a chain of Dask tasks (each waits for the previous one), so a device never runs two
 blocks at once and the local scheduler runs one thread per device.
+
+In the terms of the tiler (:mod:`noise2stack.predict.tiling`) this module is the merger and writer
+one level up: blocks are split along the stack axis instead of windows in Y and X, and each block's
+planes are written into the store instead of an array. All options arrive validated in one
+:class:`~noise2stack.predict.options.PredictOptions`.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import dask
+import dask.array as da
 import numpy as np
+import torch
+import zarr
+from dask.callbacks import Callback
+from tqdm.auto import tqdm
 
+from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.zarr_io import (
     IMAGE_ARRAY,
     VolumeSpec,
     create_ome_zarr,
+    inspect_volume,
     is_zarr_path,
     ngff_order,
     open_array,
     write_pyramid,
 )
+from noise2stack.model import Model, package_version
+from noise2stack.predict.engine import Request, check_model, denoise, methods_that, model_folders
+from noise2stack.predict.options import LOCAL_SCHEDULERS, PredictOptions
+from noise2stack.resources import check_memory
 
 RUN_ATTRIBUTE = "noise2stack"
 DONE_ARRAY = "noise2stack_done"
 RECORD_FORMAT = 1
-LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
 #: Output chunk side in Y and X (pixels): small enough for viewers, large enough for few files.
 STORE_TILE = 1024
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Prediction settings that a resumed run must share (all but ``batch`` change the result)."""
-
-    stack_axis: str
-    chunk_planes: int
-    tile: int
-    overlap: int | None
-    tta: bool
-    channels: str
-    batch: int | None = None
-    precision: str = "32"
-
-
 def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
-    """Torch device names for ``devices``: a count of GPUs (``cuda:0`` ...), or names as given.
-
-    ``None`` or 1: ``()``, the model's own device (the CPU, as loaded).
+    """Torch device names for ``devices`` (validated by :class:`PredictOptions`): a count of GPUs
+    (``cuda:0`` ...), or names as given. ``None`` or 1: ``()``, the model's own device (the CPU, as loaded).
     """
-    import torch
-
-    if devices is None:
+    if devices is None or devices == 1:
         return ()
-    if isinstance(devices, int):
-        if devices < 1:
-            raise Noise2StackError(f"--devices must be at least 1, got {devices}")
-        if devices == 1:
-            return ()
-        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if found < devices:
-            raise Noise2StackError(
-                f"--devices {devices} spreads the chunks over {devices} GPUs, but this machine has {found}; "
-                "use --jobs for several chunks at once on the CPU"
-            )
-        return tuple(f"cuda:{i}" for i in range(devices))
-    names = tuple(str(d) for d in devices)
-    for name in names:
-        try:
-            torch.device(name)
-        except RuntimeError:
-            raise Noise2StackError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
-    return names
+    if not isinstance(devices, int):
+        return tuple(str(d) for d in devices)
+    found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if found < devices:
+        raise Noise2StackError(
+            f"--devices {devices} spreads the chunks over {devices} GPUs, but this machine has {found}; "
+            "use --jobs for several chunks at once on the CPU"
+        )
+    return tuple(f"cuda:{i}" for i in range(devices))
 
 
 def assign_devices(blocks: Sequence[Block], n_devices: int) -> list[int]:
@@ -153,50 +143,33 @@ MODEL_LOADS = {"count": 0}
 
 def cached_model(folder: str, checksum: str, device: str | None = None):
     """The model in ``folder``, loaded once per process and key (folder, weights SHA-256, device)."""
-    from noise2stack.model import Model
-
     key = (folder, checksum, device)
     with _MODELS_LOCK:
         if key not in _MODELS:
             model = Model.load(folder)
             if model.checksum() != checksum:
                 raise Noise2StackError(f"the model in {folder} changed while predicting; start again")
-            import torch
-
             # Once here, not per block: threads sharing the network must not convert it concurrently.
             if device is not None:
                 model.net.to(torch.device(device))
-            model.net.to(
-                memory_format=torch.channels_last if model.config.training.channels_last else torch.contiguous_format
-            )
+            model.net.to(memory_format=torch.channels_last if model.channels_last else torch.contiguous_format)
             _MODELS[key] = model
             MODEL_LOADS["count"] += 1
         return _MODELS[key]
 
 
 def resolve_stack_axis(spec: VolumeSpec, stack_axis: str | None) -> str:
-    """The neighbour axis: ``stack_axis`` (Z or T) if given, else Z when present, else T."""
+    """The neighbour axis: ``stack_axis`` (Z or T, as :class:`PredictOptions` validates it) if given,
+    else Z when present, else T."""
     if stack_axis is None:
         for letter in "ZT":
             if letter in spec.axes:
                 return letter
         raise Noise2StackError(f"{spec.path} (axes {spec.axes}) has no Z or T axis to take neighbouring planes along")
     letter = stack_axis.upper()
-    if letter not in ("Z", "T"):
-        raise Noise2StackError(f"--stack-axis must be Z or T, got {stack_axis!r}")
     if letter not in spec.axes:
         raise Noise2StackError(f"--stack-axis {letter} is not an axis of {spec.path} (axes {spec.axes})")
     return letter
-
-
-def channels_of_model(channels: str | None, joint_channels: int) -> str:
-    """``--channels`` as a model trained with ``joint_channels`` takes it: None gives the model's way;
-    a value that contradicts it is refused in one line."""
-    trained = "joint" if joint_channels > 1 else "separate"
-    if channels is not None and channels != trained:
-        how = f"{joint_channels} channels jointly" if joint_channels > 1 else "one channel at a time"
-        raise Noise2StackError(f"--channels {channels}: this model was trained on {how}; leave out --channels")
-    return trained
 
 
 def loop_axes(spec: VolumeSpec, stack_axis: str, joint: bool = False) -> str:
@@ -244,46 +217,27 @@ def predict_block(
     spec: VolumeSpec,
     out: str,
     block: Block,
-    settings: Settings,
+    options: PredictOptions,
     device: str | None = None,
     after=None,
 ) -> int:
     """Predict one block on ``device`` (default: the model's), write it to ``out`` and mark it done;
-    returns the voxels written. ``after`` (ignored) is the previous task of the same device."""
-    import zarr
-
-    from noise2stack.predict.tiling import predict_stack
-
-    joint = settings.channels == "joint"
-    loops = loop_axes(spec, settings.stack_axis, joint)
+    returns the voxels written. ``options`` has ``stack_axis`` and ``channels`` resolved (see
+    :func:`predict_volume`); ``after`` (ignored) is the previous task of the same device."""
+    joint = options.channels == "joint"
+    loops = loop_axes(spec, options.stack_axis, joint)
     channel = block.loop[loops.index("C")] if "C" in loops else 0
     model = cached_model(*model_ref.for_channel(channel), device)
-    n = spec.size(settings.stack_axis)
-    lo, hi = slab_range(block.start, block.stop, n, model.neighbors)
-    index, order = _selection(spec.axes, loops, settings.stack_axis, block, lo, hi)
+    lo, hi = slab_range(block.start, block.stop, spec.size(options.stack_axis), model.neighbors)
+    index, order = _selection(spec.axes, loops, options.stack_axis, block, lo, hi)
     slab = np.transpose(np.asarray(open_array(spec)[index]), order)
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
         raise Noise2StackError(
             f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising"
         )
-    normalized = model.normalizer.normalize(slab)
-    result = predict_stack(
-        model.net,
-        normalized,
-        model.neighbors,
-        model.include_center,
-        tile=settings.tile,
-        overlap=settings.overlap,
-        batch=settings.batch,
-        channels_last=model.config.training.channels_last,
-        tta=settings.tta,
-        precision=settings.precision,
-        planes=range(block.start - lo, block.stop - lo),
-    )
-    if joint:  # (C, S, Y, X) from the tiler: the normaliser and the selection take (S, C, Y, X)
-        result = np.moveaxis(result, 0, 1)
-    result = model.normalizer.denormalize(result)
-    out_index, out_order = _selection(ngff_order(spec.axes), loops, settings.stack_axis, block, block.start, block.stop)
+    # (S, Y, X), or (S, C, Y, X) for joint channels, as the selection takes it
+    result = denoise(model, slab, options, planes=range(block.start - lo, block.stop - lo)).estimate
+    out_index, out_order = _selection(ngff_order(spec.axes), loops, options.stack_axis, block, block.start, block.stop)
     target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
     target[out_index] = np.transpose(result, np.argsort(out_order))
     # The record comes after the data: a block killed between the two is simply predicted again.
@@ -291,23 +245,19 @@ def predict_block(
     return int(result.size)
 
 
-def _record(model_ref: ModelRef, spec: VolumeSpec, settings: Settings) -> dict:
-    from noise2stack.model import package_version
-
-    run_settings = {k: v for k, v in asdict(settings).items() if k != "batch"}
+def _record(model_ref: ModelRef, spec: VolumeSpec, options: PredictOptions) -> dict:
+    """What the store records of its run; a resumed run must record the same (all but ``complete``)."""
     return {
         "format": RECORD_FORMAT,
         "noise2stack": package_version(),
         "model_sha256": list(model_ref.checksums),
         "input": spec.fingerprint(),
-        "settings": run_settings,
+        "settings": options.record(),
         "complete": False,
     }
 
 
 def _existing_record(out: Path) -> dict | None:
-    import zarr
-
     try:
         group = zarr.open_group(str(out), mode="r")
     except Exception:
@@ -350,8 +300,6 @@ def _connect(address: str, timeout: float):
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise Noise2StackError("--scheduler ADDRESS needs the 'distributed' package") from None
-    import dask
-
     try:
         with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
             return Client(address, timeout=f"{timeout}s", set_as_default=False)
@@ -360,15 +308,6 @@ def _connect(address: str, timeout: float):
         raise Noise2StackError(
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({first[:120]})"
         ) from None
-
-
-def check_scheduler(scheduler: str) -> None:
-    if scheduler in LOCAL_SCHEDULERS:
-        return
-    if "://" not in scheduler and ":" not in scheduler:
-        raise Noise2StackError(
-            f"--scheduler {scheduler!r} is neither {', '.join(LOCAL_SCHEDULERS)} nor a scheduler address (tcp://HOST:PORT)"
-        )
 
 
 class ChunkProgress:
@@ -381,8 +320,6 @@ class ChunkProgress:
         self.bar = None
         self.lock = threading.Lock()
         if progress is True and total:
-            from tqdm.auto import tqdm
-
             self.bar = tqdm(total=total, unit="chunk", desc="denoising chunks")
 
     def tick(self) -> None:
@@ -403,8 +340,6 @@ class ChunkProgress:
 
 def run_blocks(tasks: list, keys: list[str], scheduler: str, jobs: int, progress: ChunkProgress, client=None) -> None:
     """Compute the delayed ``tasks`` on a local scheduler or a distributed ``client``, ticking ``progress``."""
-    import dask
-
     if client is not None:
         from distributed import as_completed
 
@@ -417,8 +352,6 @@ def run_blocks(tasks: list, keys: list[str], scheduler: str, jobs: int, progress
             finally:
                 client.cancel(futures)
         return
-    from dask.callbacks import Callback
-
     wanted = set(keys)
 
     class _Tick(Callback):
@@ -430,25 +363,48 @@ def run_blocks(tasks: list, keys: list[str], scheduler: str, jobs: int, progress
         dask.compute(*tasks, scheduler=scheduler, num_workers=jobs if scheduler != "synchronous" else None)
 
 
+def is_chunked(noisy, out) -> bool:
+    """Whether a prediction of ``noisy`` into ``out`` runs chunk by chunk: a Zarr input or output."""
+    return not isinstance(noisy, np.ndarray) and (is_zarr_path(noisy) or (out is not None and is_zarr_path(out)))
+
+
+def check_request(out, request: Request) -> None:
+    """Refuse outputs a chunked prediction cannot write: it needs an OME-Zarr output, and what needs
+    the whole stack in memory (k-space post-processing, uncertainty, building units) is not written."""
+    if out is None:
+        raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
+    given = {"--kspace": request.kspace, "--uncertainty": request.uncertainty, "--save-units": request.units}
+    for name, value in given.items():
+        if value:
+            raise Noise2StackError(f"{name} needs the whole stack in memory; write a TIFF or .npy output instead")
+
+
+def predict_path(
+    model: str | os.PathLike,
+    noisy: str | os.PathLike,
+    out: str | os.PathLike,
+    axes: str | None,
+    options: PredictOptions,
+    overwrite: bool = False,
+    progress: bool | Progress = True,
+) -> da.Array:
+    """Denoise the volume in ``noisy`` (axes ``axes``, else from the file) with the model folder
+    ``model`` (or its per-channel sub-folders) into the store ``out``; returns the output's
+    full-resolution level as a lazy Dask array (see :func:`predict_volume`)."""
+    spec = inspect_volume(noisy, axes)
+    store = predict_volume(model_folders(model), spec, out, options, overwrite=overwrite, progress=progress)
+    return da.from_zarr(zarr.open_array(str(Path(store) / IMAGE_ARRAY), mode="r"))
+
+
 def predict_volume(
     models: Sequence[str | Path],
     spec: VolumeSpec,
-    out: str | Path,
-    stack_axis: str | None = None,
-    chunk_planes: int = 32,
-    tile: int = 512,
-    overlap: int | None = None,
-    batch: int | None = None,
-    tta: bool = False,
-    channels: str | None = None,
-    scheduler: str = "threads",
-    jobs: int = 1,
-    pyramid: bool = False,
+    out: str | os.PathLike,
+    options: PredictOptions | None = None,
     overwrite: bool = False,
     progress: bool | Progress = True,
     connect_timeout: float = 5.0,
-    devices: int | Sequence[str] | None = None,
-    precision: str = "32",
+    **settings,
 ) -> Path:
     """Denoise a volume chunk by chunk into an OME-Zarr store; see the module docstring.
 
@@ -460,61 +416,72 @@ def predict_volume(
         The input (:func:`noise2stack.io.zarr_io.inspect_volume`).
     out : path
         Output ``.zarr`` store (OME-Zarr 0.5), float32, the input's axes, voxel sizes and units.
-    stack_axis : {"Z", "T"}, optional
-        Neighbour axis (default Z when present, else T).
-    chunk_planes : int
-        Planes per block along the stack axis; memory grows with it (and with ``jobs``).
-    scheduler : str
-        ``threads``, ``processes``, ``synchronous`` or a ``dask.distributed`` scheduler address.
-    jobs : int
-        Blocks predicted at once on a local scheduler.
-    pyramid : bool
-        Add a multiscale pyramid when done.
+    options : PredictOptions, optional
+        Tiling as in memory, and ``stack_axis``, ``chunk_planes`` (memory grows with it and with
+        ``jobs``), ``scheduler``, ``jobs``, ``pyramid``, ``channels`` and ``devices`` (each device
+        predicts its own contiguous ranges along the stack axis; local schedulers only). Default:
+        built from ``settings``.
+    overwrite : bool
+        Replace a finished or foreign store.
     progress : bool or callable
         A progress bar, or ``progress(chunks_done, chunks_total)``.
-    devices : int or sequence of str, optional
-        A number of GPUs (``cuda:0`` ... ``cuda:N-1``), or torch device names; each device predicts
-        its own contiguous ranges along the stack axis (module docstring). Local schedulers only.
+    connect_timeout : float
+        Seconds to wait for a distributed scheduler.
 
     Returns
     -------
     Path
         The output store.
     """
-    import dask
-    import zarr
-
-    from noise2stack.data.sampler import min_planes
-    from noise2stack.model import Model
-    from noise2stack.resources import check_memory
-
+    options = PredictOptions(**settings) if options is None else options
     out = Path(out)
     if not is_zarr_path(out) or out.suffix.lower() != ".zarr":
         raise Noise2StackError(f"chunked prediction writes OME-Zarr: name the output *.zarr, not {out.name}")
     if Path(spec.path).resolve() == out.resolve():
         raise Noise2StackError(f"the output {out} is also the input; choose another output path")
-    if channels not in (None, "separate", "joint"):
-        raise Noise2StackError(f"unknown --channels {channels!r}; use separate or joint")
-    if chunk_planes < 1 or jobs < 1 or tile < 1 or (batch is not None and batch < 1):
-        raise Noise2StackError("--chunk-planes, --jobs, --tile and --batch must be positive")
-    check_scheduler(scheduler)
-    device_names = resolve_devices(devices)
-    if device_names and scheduler not in ("threads", "synchronous"):
-        raise Noise2StackError(
-            "--devices spreads chunks over this machine's GPUs with --scheduler threads; on a Dask cluster "
-            "start one worker per GPU (each worker uses its own) and leave out --devices"
-        )
-    stack_axis = resolve_stack_axis(spec, stack_axis)
+    device_names = resolve_devices(options.devices)
     loaded = [Model.load(m) for m in models]
-    joint = loaded[0].config.data.joint_channels
-    channels = channels_of_model(channels, joint)
+    options = _resolved(loaded, spec, options)
+    model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
+    record = _record(model_ref, spec, options)
+    action = check_output_store(out, record, overwrite)
+    client = _connect(options.scheduler, connect_timeout) if options.scheduler not in LOCAL_SCHEDULERS else None
+    try:
+        blocks = plan_blocks(spec, options.stack_axis, options.chunk_planes, joint=options.channels == "joint")
+        _prepare_store(out, spec, options, record, action, len(blocks))
+        _run_pending(out, spec, model_ref, options, record, blocks, device_names, progress, client)
+    finally:
+        if client is not None:
+            client.close()
+    if options.pyramid:
+        write_pyramid(out)
+    group = zarr.open_group(str(out), mode="r+")
+    if DONE_ARRAY in group:
+        del group[DONE_ARRAY]
+    group.attrs[RUN_ATTRIBUTE] = {**record, "complete": True, "pyramid": options.pyramid}
+    return out
+
+
+def _resolved(loaded: list[Model], spec: VolumeSpec, options: PredictOptions) -> PredictOptions:
+    """``options`` with the stack axis and channels this volume and these models take, after refusing
+    what they cannot do; refuses too a volume whose blocks would not fit in memory."""
+    stack_axis = resolve_stack_axis(spec, options.stack_axis)
+    for model in loaded:
+        if not model.method.capabilities.chunkable:
+            raise Noise2StackError(
+                f"chunked (Zarr) prediction runs one-pass methods ({methods_that('chunkable', ', ')}); "
+                f"predict this {model.method_name} model into a TIFF or .npy output"
+            )
+    first = loaded[0]
+    check_model(first, options, Request())
+    channels = options.channels_for(first.joint_channels)
+    joint = first.joint_channels
     if joint > 1 and ("C" not in spec.axes or spec.size("C") != joint):
         have = spec.size("C") if "C" in spec.axes else "no"
         raise Noise2StackError(f"this model denoises {joint} channels jointly; {spec.path} has {have} C axis channels")
     n_channels = spec.size("C") if "C" in loop_axes(spec, stack_axis) else 1
     if len(loaded) > 1 and len(loaded) != n_channels:
         raise Noise2StackError(f"{len(loaded)} models for {n_channels} channel(s); give one model, or one per channel")
-    first = loaded[0]
     for m in loaded[1:]:
         if (m.neighbors, m.include_center) != (first.neighbors, first.include_center):
             raise Noise2StackError("the per-channel models use different neighbour settings; train them alike")
@@ -522,70 +489,81 @@ def predict_volume(
     need = min_planes(first.neighbors, first.include_center)
     if first.method.capabilities.needs_stack and n < need:
         raise Noise2StackError(
-            f"{spec.path} has {n} plane(s) along {stack_axis}; this model ({first.config.method}, "
+            f"{spec.path} has {n} plane(s) along {stack_axis}; this model ({first.method_name}, "
             f"{first.neighbors} neighbours) needs at least {need}"
         )
-    height, width = spec.size("Y"), spec.size("X")
-    slab_planes = min(n, chunk_planes + first.neighbors)
+    _check_block_memory(spec, options, n, first.neighbors, joint)
+    return PredictOptions(**{**options.model_dump(), "stack_axis": stack_axis, "channels": channels})
+
+
+def _check_block_memory(spec: VolumeSpec, options: PredictOptions, n: int, neighbors: int, joint: int) -> None:
+    """Refuse blocks of ``options.chunk_planes`` that ``options.jobs`` at once would not fit in memory."""
+    chunk_planes, plane = options.chunk_planes, spec.size("Y") * spec.size("X")
+    slab_planes = min(n, chunk_planes + neighbors)
     # input + normalised slab, the network's input planes and output, the written block
-    per_block = slab_planes * height * width * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * height * width * 12
+    per_block = slab_planes * plane * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * plane * 12
     per_block *= joint  # a joint block holds every channel
     check_memory(
-        per_block * jobs,
-        f"chunked prediction with --chunk-planes {chunk_planes} --jobs {jobs}",
+        per_block * options.jobs,
+        f"chunked prediction with --chunk-planes {chunk_planes} --jobs {options.jobs}",
         "--chunk-planes (or --jobs)",
     )
 
-    model_ref = ModelRef(tuple(str(Path(m).resolve()) for m in models), tuple(m.checksum() for m in loaded))
-    settings = Settings(stack_axis, chunk_planes, tile, overlap, tta, channels, batch, precision)
-    record = _record(model_ref, spec, settings)
-    action = check_output_store(out, record, overwrite)
-    client = _connect(scheduler, connect_timeout) if scheduler not in LOCAL_SCHEDULERS else None
+
+def _prepare_store(
+    out: Path, spec: VolumeSpec, options: PredictOptions, record: dict, action: str, n_blocks: int
+) -> None:
+    """Create (or replace) the store and its done-array, unless the run resumes."""
+    if action == "replace":
+        shutil.rmtree(out)
+    if action not in ("create", "replace"):
+        return
+    out_axes = ngff_order(spec.axes)
+    chunks = tuple(
+        options.chunk_planes if a == options.stack_axis else min(STORE_TILE, spec.size(a)) if a in "YX" else 1
+        for a in out_axes
+    )
+    shape = tuple(spec.size(a) for a in out_axes)
+    create_ome_zarr(out, out_axes, shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
+    zarr.open_group(str(out), mode="r+").create_array(
+        DONE_ARRAY, shape=(n_blocks,), chunks=(1,), dtype="uint8", fill_value=0
+    )
+
+
+def _run_pending(
+    out: Path,
+    spec: VolumeSpec,
+    model_ref: ModelRef,
+    options: PredictOptions,
+    record: dict,
+    blocks: list[Block],
+    device_names: tuple,
+    progress: bool | Progress,
+    client,
+) -> None:
+    """Predict the blocks not marked done, one Dask task each (a chain per device, with devices)."""
+    done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
+    pending = [b for b in blocks if not done[b.number]]
+    voxels = (
+        options.chunk_planes * spec.size("Y") * spec.size("X") * (spec.size("C") if options.channels == "joint" else 1)
+    )
+    bar = ChunkProgress(len(pending), voxels, progress)
+    keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
+    # with devices, each device's blocks form a chain (each task waits for the one before)
+    where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names)))) if device_names else {}
+    last: dict = {}
+    tasks = []
+    for b, key in zip(pending, keys):
+        d = where.get(b.number)
+        on_device = {} if d is None else {"device": device_names[d], "after": last.get(d)}
+        task = dask.delayed(predict_block, pure=False)(
+            model_ref, spec, str(out), b, options, dask_key_name=key, **on_device
+        )
+        tasks.append(task)
+        if d is not None:
+            last[d] = task
     try:
-        blocks = plan_blocks(spec, stack_axis, chunk_planes, joint=channels == "joint")
-        if action == "replace":
-            shutil.rmtree(out)
-        if action in ("create", "replace"):
-            out_axes = ngff_order(spec.axes)
-            chunks = tuple(
-                chunk_planes if a == stack_axis else min(STORE_TILE, spec.size(a)) if a in "YX" else 1 for a in out_axes
-            )
-            shape = tuple(spec.size(a) for a in out_axes)
-            create_ome_zarr(out, out_axes, shape, chunks, spec.scale, spec.units, attributes={RUN_ATTRIBUTE: record})
-            zarr.open_group(str(out), mode="r+").create_array(
-                DONE_ARRAY, shape=(len(blocks),), chunks=(1,), dtype="uint8", fill_value=0
-            )
-        done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
-        pending = [b for b in blocks if not done[b.number]]
-        bar = ChunkProgress(len(pending), chunk_planes * height * width * joint, progress)
-        keys = [f"noise2stack-block-{b.number}-{record['input']['mtime_ns']}" for b in pending]
-        # with devices, each device's blocks form a chain (each task waits for the one before)
-        where = dict(zip((b.number for b in blocks), assign_devices(blocks, len(device_names)))) if device_names else {}
-        last: dict = {}
-        tasks = []
-        for b, key in zip(pending, keys):
-            d = where.get(b.number)
-            on_device = {} if d is None else {"device": device_names[d], "after": last.get(d)}
-            task = dask.delayed(predict_block, pure=False)(
-                model_ref, spec, str(out), b, settings, dask_key_name=key, **on_device
-            )
-            tasks.append(task)
-            if d is not None:
-                last[d] = task
-        if device_names:
-            jobs = len(device_names)
-        try:
-            if tasks:
-                run_blocks(tasks, keys, scheduler, jobs, bar, client)
-        finally:
-            bar.close()
+        if tasks:
+            run_blocks(tasks, keys, options.scheduler, len(device_names) or options.jobs, bar, client)
     finally:
-        if client is not None:
-            client.close()
-    if pyramid:
-        write_pyramid(out)
-    group = zarr.open_group(str(out), mode="r+")
-    if DONE_ARRAY in group:
-        del group[DONE_ARRAY]
-    group.attrs[RUN_ATTRIBUTE] = {**record, "complete": True, "pyramid": bool(pyramid)}
-    return out
+        bar.close()
