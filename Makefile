@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 benchmark: $(STAMP)
-	bash benchmarks/snapshot.sh n2stack_self.py
+	N2S_PYTHON=$(abspath $(BIN))/python bash benchmarks/snapshot.sh quality.n2stack_self
 
 clean:
 	rm -rf $(VENV) demo_output
