@@ -31,7 +31,7 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
 benchmark: $(STAMP)
-	bash benchmarks/snapshot.sh n2stack_self.py
+	N2S_PYTHON=$(abspath $(BIN))/python bash benchmarks/snapshot.sh quality.n2stack_self
 
 clean:
 	rm -rf $(VENV) demo_output site

@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# Run a benchmark from a frozen copy of the source, so that editing the tree cannot change a
-# long run half-way:  bash benchmarks/snapshot.sh residual_self_mode.py --epochs 3
+# Run a benchmark from a frozen copy of the source, so that editing the tree cannot change a long run
+# half-way. The results land in this tree's benchmarks/<family>/results/, stamped with the commit (and
+# clean/dirty state) the copy was taken from:
+#   bash benchmarks/snapshot.sh quality.residual_self_mode --epochs 3
+# N2S_PYTHON picks the interpreter (default: the repository's .venv).
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+script="${1:?usage: snapshot.sh FAMILY.SCRIPT [ARGS...]}"
+shift
 snap="$(mktemp -d)"
-cp -r "$here/../src" "$here/../tests" "$here"/*.py "$snap/"
+trap 'rm -rf "$snap"' EXIT
+cp -r "$repo/src" "$repo/tests" "$snap/"
+mkdir "$snap/benchmarks"
+# the shelf's code only: its results and the CAREamics venv stay in the tree
+(cd "$repo/benchmarks" && find . -name '*.py' -not -path './.peers-venv/*' -not -path '*/results/*' \
+    -exec cp --parents {} "$snap/benchmarks/" \;)
+N2S_COMMIT="$(git -C "$repo" rev-parse --short HEAD)"
+if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- . ':(exclude)benchmarks/*/results')" ]; then
+    N2S_TREE=dirty
+else
+    N2S_TREE=clean
+fi
+export N2S_COMMIT N2S_TREE
+export N2S_SHELF="$repo/benchmarks" N2S_DATA="${N2S_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
 cd "$snap"
-FUZZ_TESTS="$snap/tests/test_fuzz.py" SHARED_DATA="$(cd "$here/../.." && pwd)/shared/data" PYTHONPATH="$snap/src" RESULTS_DIR="${RESULTS_DIR:-$here/results}" "$here/../.venv/bin/python" "$@"
+PYTHONPATH="$snap/src:$snap" "${N2S_PYTHON:-$repo/.venv/bin/python}" -m "benchmarks.$script" "$@"

@@ -1,6 +1,6 @@
 """Fuzzing: random arrays, sizes and configs. The only allowed outcomes are a correct result or
 the project's own one-line error (Noise2StackError). ``N2S_FUZZ_EXAMPLES`` sets the budget per
-target (default 25; benchmarks/fuzz.py runs a larger one)."""
+target (default 25; python -m benchmarks.quality.fuzz runs a larger one)."""
 
 import os
 import warnings

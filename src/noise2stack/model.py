@@ -143,12 +143,12 @@ class Model:
     @property
     def mode(self) -> str:
         """Where the training target came from (``self`` or ``copy``; provenance of predictions)."""
-        return self.config.mode
+        return self.config.algorithm.mode
 
     @property
     def seed(self) -> int:
         """The training seed (provenance of predictions)."""
-        return self.config.seed
+        return self.config.training.seed
 
     @property
     def axes(self) -> str:
@@ -163,11 +163,6 @@ class Model:
     @property
     def channels_last(self) -> bool:
         return self.config.training.channels_last
-
-    @property
-    def noise_model_clip(self) -> bool:
-        """Probabilistic methods: clip data into the noise model's range instead of refusing it."""
-        return bool(getattr(self.config.algorithm, "clip", False))
 
     def checksum(self) -> str | None:
         """SHA-256 of the weights file the model was loaded from (provenance)."""

@@ -1,0 +1,209 @@
+"""Probabilistic Noise2Void and probabilistic Noise2Stack against their baselines (issue 9).
+
+    python -m benchmarks.quality.pn2v_benchmark [--budget 120] [--datasets tribolium cells3d isbi-em] [--samples 64]
+    python -m benchmarks.quality.pn2v_benchmark --smoke      # every row, tiny crops and budgets (< 30 s)
+
+Per dataset: synthetic Poisson-Gaussian noise (so the true noise model is known), every trained row
+with the same wall-clock budget (``--budget`` seconds of training), trained and evaluated on the same
+noisy stack (Noise2Clean trains against the clean stack). Rows: Input, N2V, PN2V (true NM), PN2V
+(est. NM), Noise2Stack self 2, pn2stack 2 (true NM), pn2stack 2 (est. NM), Noise2Clean.
+
+* true NM: histogram from (clean, noisy) pairs of *separate* noise realisations (seeds 2, 3, ...; at
+  least 5 M pairs, so a small stack is calibrated like a large one; the evaluated stack is seed 1),
+  over the value range of both realisations.
+* est. NM: Poisson-Gaussian gain and read noise fitted on the evaluated noisy stack alone
+  (``api.noise_model(estimate_from=...)``); the fitted values are in the table's notes.
+
+Metrics: PSNR/SSIM after CARE normalisation (:mod:`noise2stack.metrics`), means over planes.
+Writes ``quality/results/<--name>.md`` and ``pn2v_uncertainty.png`` (posterior std of pn2stack
+(true NM) beside the absolute error of its MMSE estimate, one plane per dataset, with the Pearson
+correlation of std and |error| over the whole stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.harness import DATASETS, PN2V_NOISE, Dataset, markdown_table, result_path, write_result
+from noise2stack import api
+from noise2stack.metrics import evaluate_stack
+from noise2stack.noise.histogram import data_range, from_pairs  # internal: a value range wider than the pairs'
+
+ROW_OPTIONS = {  # row -> training options; "nm": which noise model ("true" or "est")
+    "N2V": dict(method="n2v"),
+    "PN2V (true NM)": dict(method="pn2v", nm="true"),
+    "PN2V (est. NM)": dict(method="pn2v", nm="est"),
+    "Noise2Stack self 2": dict(method="n2stack", mode="self", neighbors=2),
+    "pn2stack 2 (true NM)": dict(method="pn2stack", neighbors=2, nm="true"),
+    "pn2stack 2 (est. NM)": dict(method="pn2stack", neighbors=2, nm="est"),
+    "Noise2Clean": dict(method="n2c"),
+}
+ROWS = ["Input", *ROW_OPTIONS]
+
+
+def noise_models(key: str, ds: Dataset, stacks: tuple, top: float, args, work: Path) -> str:
+    """Write ``work/<key>_true.npz`` and ``<key>_est.npz``; return the note on both.
+
+    ``top`` is the whole clean stack's maximum: the noise was drawn for it, so its parameters use it.
+    """
+    clean, noisy, noisy2 = stacks
+    # enough (clean, noisy) pairs to fill the 256 x 256 histogram; a small stack (cells3d, 0.18 M
+    # pixels) gets further realisations (seeds 3, 4, ...) as a calibration would
+    realisations = [noisy2]
+    while len(realisations) * clean.size < args.nm_pairs and not args.smoke:
+        realisations.append(ds.load(seed=2 + len(realisations))[1])
+    pairs_clean = np.concatenate([clean.ravel()] * len(realisations))
+    true_nm = from_pairs(
+        pairs_clean,
+        np.concatenate([r.ravel() for r in realisations]),
+        value_range=data_range(clean, noisy, *realisations),
+        provenance={"benchmark": key, "realisations": len(realisations)},
+    )
+    true_nm.save(work / f"{key}_true.npz")
+    est_nm = api.noise_model(work / f"{key}_est.npz", estimate_from=noisy)
+    return (
+        f"{ds.name}, shape {clean.shape}, noise {ds.describe()}; true NM from {len(realisations)} noise "
+        f"realisation(s), {pairs_clean.size / 1e6:.1f} M pairs: true gain {top / ds.noise['peak']:.4g}, read variance "
+        f"{(ds.noise['sigma_frac'] * top) ** 2:.4g}; estimated gain {est_nm.provenance['gain']:.4g}, "
+        f"read variance {est_nm.provenance['read_variance']:.4g}"
+    )
+
+
+def train_options(clean: np.ndarray, args) -> dict:
+    """The options every trained row shares."""
+    # 64 px patches as everywhere; the 60 x 50 cells3d crop takes 48 px as in the earlier comparisons
+    patch = min(64, min(clean.shape[1:]) // 16 * 16)
+    options = dict(progress=False, seed=0, overwrite=True, pn2v_samples=args.samples, patch=patch)
+    if args.precision:
+        options["precision"] = args.precision
+    if args.smoke:
+        options.update(epochs=1, steps_per_epoch=2, patch=32, batch=4, val_patches=4, pn2v_samples=8)
+    else:
+        options.update(max_time=args.budget)
+    return options
+
+
+def denoise_row(row: str, key: str, stacks: tuple, shared: dict, work: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(the row's result, its posterior std or None): train and predict one row."""
+    clean, noisy, _ = stacks
+    if row == "Input":
+        return noisy, None
+    options = dict(ROW_OPTIONS[row])
+    nm = options.pop("nm", None)
+    options = {**shared, **options}
+    if nm is not None:
+        options.update(noise_model=str(work / f"{key}_{nm}.npz"), noise_model_clip=True)
+    else:
+        options.pop("pn2v_samples")
+    folder = work / f"{key}_{row.replace(' ', '_')}"
+    model = api.train(noisy, folder, targets=[clean] if row == "Noise2Clean" else None, **options)
+    uncertainty = folder.with_name(folder.name + "_std.npy") if nm is not None else None
+    result = api.predict(model, noisy, progress=False, uncertainty=uncertainty)
+    return result, (np.load(uncertainty) if uncertainty is not None else None)
+
+
+def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
+    """(table rows, the uncertainty figure's arrays or {}, the noise-model note) of one dataset."""
+    base = DATASETS[key]
+    ds = Dataset(base.name, base.path, PN2V_NOISE[key], base.planes)
+    clean, noisy = ds.load(seed=1)
+    noisy2 = ds.load(seed=2)[1]
+    top = float(clean.max())
+    if args.smoke:
+        clean, noisy, noisy2 = (a[:4, :64, :64].copy() for a in (clean, noisy, noisy2))
+    stacks = (clean, noisy, noisy2)
+    note = noise_models(key, ds, stacks, top, args, work)
+    shared = train_options(clean, args)
+    table, figure = [], {}
+    for row in [r for r in ROWS if args.rows is None or r == "Input" or r in args.rows]:
+        t0 = time.perf_counter()
+        result, std = denoise_row(row, key, stacks, shared, work)
+        metrics = evaluate_stack(result, clean, "care")
+        seconds = time.perf_counter() - t0
+        table.append([row, metrics["psnr"], metrics["ssim"], f"{seconds:.1f}"])
+        print(
+            f"{key:10s} {row:24s} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True
+        )
+        if row == "pn2stack 2 (true NM)" and std is not None:
+            error = np.abs(result - clean)
+            figure = {"std": std, "error": error, "corr": float(np.corrcoef(std.ravel(), error.ravel())[0, 1])}
+    return table, figure, note
+
+
+def draw_uncertainty(path: Path, figures: dict) -> None:
+    """Posterior std beside |MMSE - clean|, the middle plane of each dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(figures), 2, figsize=(7, 3.4 * len(figures)), squeeze=False)
+    for r, (key, f) in enumerate(figures.items()):
+        z = f["std"].shape[0] // 2
+        for c, (title, image) in enumerate([("posterior std", f["std"][z]), ("|MMSE - clean|", f["error"][z])]):
+            ax = axes[r][c]
+            ax.imshow(image, cmap="magma", vmin=0, vmax=float(np.percentile(image, 99.5)) or None)  # each its own scale
+            ax.set_title(f"{key}: {title}" + (f" (corr {f['corr']:.2f})" if c == 0 else ""), fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=120.0, help="training seconds per row")
+    parser.add_argument("--datasets", nargs="+", default=["tribolium", "cells3d", "isbi-em"], choices=list(PN2V_NOISE))
+    parser.add_argument("--samples", type=int, default=64, help="K samples per pixel of the probabilistic rows")
+    parser.add_argument("--smoke", action="store_true", help="every row on 4x64x64 crops, 2 training steps")
+    parser.add_argument("--nm-pairs", type=float, default=5e6, help="(clean, noisy) pairs for the true noise model")
+    parser.add_argument("--rows", nargs="+", default=None, choices=ROWS, help="only these rows (and Input)")
+    parser.add_argument("--name", default="pn2v_benchmark", help="result file name (without .md)")
+    parser.add_argument(
+        "--precision", default=None, help="training precision of every row (32 keeps a rerun comparable with float32)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(argv)
+    sections, figures = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in args.datasets:
+            table, figure, note = run_dataset(key, args, Path(tmp))
+            sections.append(f"## {key}\n\n{note}.\n\n" + markdown_table(["method", "PSNR", "SSIM", "seconds"], table))
+            if figure:
+                figures[key] = figure
+                sections[-1] += (
+                    f"\n\nCorrelation of posterior std and |error| (pn2stack 2, true NM): {figure['corr']:.3f}"
+                )
+    figure_name = f"{args.name.replace('benchmark', 'uncertainty')}.png"
+    if figures:
+        draw_uncertainty(result_path(__package__, figure_name, args.smoke), figures)
+    budget = "2 training steps per row" if args.smoke else f"{args.budget:g} s of training per row"
+    if args.precision:
+        budget += f", precision {args.precision}"
+    body = (
+        f"{budget}; K = {8 if args.smoke else args.samples} samples; CARE-normalised PSNR/SSIM, means over planes. "
+        f"Figure: {figure_name}.\n\n" + "\n\n".join(sections)
+    )
+    write_result(
+        __package__,
+        f"{args.name}.md",
+        "PN2V and probabilistic Noise2Stack",
+        body,
+        smoke=args.smoke,
+        seeds="training 0; noise: evaluated stack 1, true noise model 2, 3, ...",
+        budget=budget,
+        tuned="each noisy stack itself (Noise2Clean: against its clean stack); true NM from other realisations",
+        scored="the same noisy stack's prediction against its clean stack (CARE-normalised)",
+    )
+
+
+if __name__ == "__main__":
+    main()

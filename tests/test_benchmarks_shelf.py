@@ -1,0 +1,91 @@
+"""The benchmark shelf stays tidy: every script answers --help, every result is stamped and indexed.
+
+Fast (no benchmark runs): the scripts run as ``python -m benchmarks.<family>.<script> --help`` would,
+through :mod:`runpy` in this process, so torch is imported once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHELF = ROOT / "benchmarks"
+FAMILIES = ("quality", "papers", "speed", "scale", "races")
+STAMP = re.compile(r"\bcommit [0-9a-f]{7,40}\b")
+INDEX_PATH = re.compile(r"`((?:" + "|".join(FAMILIES) + r")/results/[^`\s]+)`")
+
+
+def scripts() -> list[str]:
+    """``benchmarks.<family>.<script>`` of every script (helper modules start with an underscore)."""
+    return [
+        f"benchmarks.{family}.{path.stem}"
+        for family in FAMILIES
+        for path in sorted((SHELF / family).glob("*.py"))
+        if not path.name.startswith("_")
+    ]
+
+
+def result_files() -> list[Path]:
+    """Every committed result file (smoke runs go to the git-ignored results/smoke/)."""
+    return [
+        path
+        for family in FAMILIES
+        for path in sorted((SHELF / family / "results").rglob("*"))
+        if path.is_file() and "smoke" not in path.relative_to(SHELF / family / "results").parts
+    ]
+
+
+def test_families_are_packages_with_scripts():
+    assert (SHELF / "__init__.py").is_file() and (SHELF / "harness.py").is_file()
+    for family in FAMILIES:
+        assert (SHELF / family / "__init__.py").is_file(), family
+        assert (SHELF / family / "results").is_dir(), family
+    assert not (SHELF / "results").exists(), "results live in benchmarks/<family>/results/"
+    assert len(scripts()) >= 25
+
+
+@pytest.mark.parametrize("module", scripts())
+def test_script_help(module, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+    monkeypatch.setattr(sys, "argv", [module, "--help"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exit_info:
+        runpy.run_module(module, run_name="__main__", alter_sys=False)
+    assert exit_info.value.code in (0, None)
+    assert "usage:" in out.getvalue()
+
+
+def test_scripts_import_no_other_script():
+    """Scripts share code through the harness (or their family's ``_helper`` module), never each other."""
+    names = {m.rsplit(".", 1)[1] for m in scripts()}
+    for family in FAMILIES:
+        for path in (SHELF / family).glob("*.py"):
+            text = path.read_text()
+            assert "sys.path" not in text, path
+            for match in re.finditer(r"^from benchmarks\.(\w+)\.(\w+) import", text, re.M):
+                assert match.group(2).startswith("_") and match.group(2) not in names, (path, match.group(0))
+
+
+def test_every_result_starts_with_a_stamp():
+    markdown = [p for p in result_files() if p.suffix == ".md"]
+    assert markdown
+    for path in markdown:
+        head = "\n".join(path.read_text().splitlines()[:12])
+        assert STAMP.search(head), f"{path.relative_to(SHELF)} has no 'commit <hash>' in its first 12 lines"
+
+
+def test_index_lists_every_result_and_only_existing_ones():
+    index = (SHELF / "INDEX.md").read_text()
+    listed = set(INDEX_PATH.findall(index))
+    files = {str(p.relative_to(SHELF)) for p in result_files()}
+    assert files - listed == set(), f"result files missing from benchmarks/INDEX.md: {sorted(files - listed)}"
+    assert listed - files == set(), f"benchmarks/INDEX.md names files that do not exist: {sorted(listed - files)}"
+    modules = set(re.findall(r"python -m (benchmarks\.\w+\.\w+)", index))
+    assert modules <= set(scripts()), sorted(modules - set(scripts()))
