@@ -203,7 +203,7 @@ def predict(
         with ``overwrite``.
     precision : {"32", "bf16", "16"}
         Arithmetic of the forward passes: float32 (default: the tiling is exact to float rounding),
-        bf16 autocast (about 2x faster on CPUs with AVX512-BF16, see benchmarks/results/precision.md)
+        bf16 autocast (about 2x faster on CPUs with AVX512-BF16, see benchmarks/speed/results/precision.md)
         or fp16 autocast (GPUs).
 
     Returns

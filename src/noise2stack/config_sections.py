@@ -174,7 +174,7 @@ class BlindSpotFields(Section):
     fraction: float = option(
         0.05,
         "blind spot: share of pixels masked per patch (5 %: about 3 dB more than the original 0.2 % at a 60 s "
-        "budget, benchmarks/results/n2v_race.md)",
+        "budget, benchmarks/races/results/n2v_race_60.md)",
         flag="--n2v-fraction",
         flat="n2v_fraction",
         gt=0,

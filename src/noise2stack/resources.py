@@ -126,7 +126,7 @@ def reuse_freed_memory():
     glibc serves every block above 32 MiB with a fresh ``mmap`` and returns it on ``free``, so each
     activation of a 512 x 512 forward pass (32 channels: 32 MiB) costs page faults as it is first
     written: 1.4x the time of a float32 plane on a 2-core CPU
-    (``benchmarks/results/predict_levers.md``). Inside this context no block is mmapped and the heap
+    (``benchmarks/speed/results/predict_levers.md``). Inside this context no block is mmapped and the heap
     is not trimmed; on leaving it (the last of nested or concurrent users) glibc's behaviour is
     restored and the free memory goes back to the system (``malloc_trim``). Elsewhere than glibc it
     does nothing.

@@ -15,7 +15,7 @@ per process: (N + 1) x 256 MiB at most, whatever the volume's size.
 
 Feeding the model when the volume is larger than the cache: patches drawn uniformly over all planes
 would miss the cache on almost every draw, and each miss decodes a whole stored chunk (measured: 11
-patches/s against 14,640 from memory, benchmarks/results/scale.md). :class:`LocalPlanes` instead
+patches/s against 14,640 from memory, benchmarks/scale/results/scale.md). :class:`LocalPlanes` instead
 lets consecutive batches draw from one block of whole stored chunks that fits in the cache, a new
 random block every few dozen steps, so a chunk is decoded once and serves thousands of patches. Over
 a run every plane remains equally likely; only the order changes.

@@ -63,7 +63,7 @@ def recommend(analysis: dict, has_copy: bool) -> dict:
     """A method, mode and neighbour count (names ``train`` takes) and one sentence why.
 
     Rules, in order (thresholds :data:`CORRELATED_NOISE`, :data:`PREDICTABLE_DB`; they agree with the
-    measured rankings in ``benchmarks/results/analyze_advice.md``):
+    measured rankings in ``benchmarks/quality/results/analyze_advice.md``):
 
     1. A copy whose noise is independent of the stack: copy mode (Noise2Stack copy when neighbouring
        planes share signal, else Noise2Noise).

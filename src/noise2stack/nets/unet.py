@@ -35,7 +35,7 @@ def conv_over_cat(conv: nn.Conv2d, x: torch.Tensor, skip: torch.Tensor) -> torch
     """``conv(cat([x, skip]))`` as the sum of the convolution's two halves over its input channels.
 
     No concatenated copy is made, in the forward pass nor in the backward pass: 1.07x a float32
-    training step of the default net on a 2-core CPU (``benchmarks/results/training_levers.md``).
+    training step of the default net on a 2-core CPU (``benchmarks/speed/results/training_levers.md``).
     Equal to the concatenation to float rounding.
     """
     split = x.shape[1]
@@ -71,7 +71,7 @@ def fused_inference(x: torch.Tensor) -> bool:
     True for float32 inference on a CPU (no gradients, no autocast), outside tracing, scripting and
     ``torch.compile``, so that exported TorchScript and compiled graphs keep the plain ops. On a
     2-core CPU it predicts a 512 x 512 plane 1.13-1.15x faster than the eager convolution, ReLU and
-    concatenation (``benchmarks/results/predict_levers.md``); results agree to float rounding.
+    concatenation (``benchmarks/speed/results/predict_levers.md``); results agree to float rounding.
     """
     if _POINTWISE is None or x.device.type != "cpu" or x.dtype != torch.float32 or torch.is_grad_enabled():
         return False

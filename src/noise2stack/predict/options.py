@@ -171,7 +171,7 @@ class PredictOptions(BaseModel):
 
     def batch_on(self, device_type: str) -> int:
         """Tiles per forward pass on a torch device type: ``batch``, else 8 on a GPU and 1 on a CPU
-        (measured fastest, benchmarks/results/predict_speed.md)."""
+        (measured fastest, benchmarks/speed/results/predict_speed.md)."""
         if self.batch is not None:
             return self.batch
         return 8 if device_type == "cuda" else 1

@@ -393,7 +393,7 @@ def run_trainer(
     trainer = _trainer(config, out_dir, callbacks, log.bar)
     # deterministic=True also makes torch fill every new tensor with NaN, a check for kernels that
     # read memory they never wrote; ours do not, results stay bitwise reproducible without it, and
-    # the filling cost 5 % of a training step (benchmarks/results/training_levers.md).
+    # the filling cost 5 % of a training step (benchmarks/speed/results/training_levers.md).
     fill_before = torch.utils.deterministic.fill_uninitialized_memory  # type: ignore[attr-defined]
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     checkpoint = out_dir / CHECKPOINT_FILE

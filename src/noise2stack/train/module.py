@@ -107,6 +107,6 @@ class DenoiseModule(L.LightningModule):
     def configure_optimizers(self):
         params = list(self.net.parameters())
         # The fused kernel updates each tensor in one pass: 1.045x the float32 training step of the
-        # per-tensor loop on a 2-core CPU (benchmarks/results/training_levers.md); CPU and CUDA only.
+        # per-tensor loop on a 2-core CPU (benchmarks/speed/results/training_levers.md); CPU and CUDA only.
         fused = all(p.device.type in ("cpu", "cuda") for p in params)
         return torch.optim.Adam(params, lr=self.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, fused=fused)
