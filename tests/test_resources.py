@@ -1,7 +1,14 @@
-"""The heap stays warm inside ``reuse_freed_memory``: large blocks come back without page faults."""
+"""The heap stays warm inside ``reuse_freed_memory``: large blocks come back without page faults.
+
+Each measurement runs in a fresh Python process: a heap that earlier tests left holding large free
+chunks serves a new block from them without faults, whatever glibc's settings are.
+"""
 
 import resource
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +30,25 @@ def _page_faults_of_large_blocks(blocks: int = 4, mib: int = 48) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
+def _in_fresh_process(body: str) -> None:
+    """Run this module's function ``body`` in a new interpreter, failing as it fails."""
+    here = str(Path(__file__).parent)
+    code = f"import sys; sys.path.insert(0, {here!r}); import test_resources; test_resources.{body}()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @glibc_only
 def test_freed_blocks_are_reused_inside_and_returned_after():
+    _in_fresh_process("reuse_then_restore")
+
+
+@glibc_only
+def test_settings_last_until_the_last_nested_or_concurrent_user_leaves():
+    _in_fresh_process("nested_and_concurrent_users")
+
+
+def reuse_then_restore() -> None:
     outside = _page_faults_of_large_blocks()
     # glibc maps every such block afresh: at least one fault per page, or per 2 MiB page where the
     # kernel backs the mapping with transparent huge pages (4 x 48 MiB: 96 faults at the least)
@@ -36,8 +60,7 @@ def test_freed_blocks_are_reused_inside_and_returned_after():
     assert _page_faults_of_large_blocks() > outside / 2  # glibc's behaviour is back
 
 
-@glibc_only
-def test_settings_last_until_the_last_nested_or_concurrent_user_leaves():
+def nested_and_concurrent_users() -> None:
     entered, release = threading.Event(), threading.Event()
 
     def other_user():
