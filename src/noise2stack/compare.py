@@ -16,6 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -130,7 +131,7 @@ def compare(
 
     results: dict = {}
     record("Input", noisy, 0.0, 0.0)
-    training = {"budget": budget, "seed": seed, "patch": patch, "train_options": train_options or {}}
+    training: dict[str, Any] = {"budget": budget, "seed": seed, "patch": patch, "train_options": train_options or {}}
     with tempfile.TemporaryDirectory() as tmp:
         for row in rows:
             if row.filter:

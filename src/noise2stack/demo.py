@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from noise2stack.plots import image_panel
 from noise2stack.progress import ProgressLog
 
 EXAMPLE = "arabidopsis_embryo_zyx.tif"
-NOISE = {"noise": "poisson-gaussian", "peak": 30.0, "sigma": 8.0, "seed": 0}
+NOISE: dict[str, Any] = {"noise": "poisson-gaussian", "peak": 30.0, "sigma": 8.0, "seed": 0}
 
 
 def example_stack() -> np.ndarray:

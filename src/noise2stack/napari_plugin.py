@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -33,6 +34,9 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from napari.qt.threading import FunctionWorker, GeneratorWorker
 
 READABLE = (".tif", ".tiff", ".npy", ".nii", ".nii.gz")
 
@@ -154,7 +158,7 @@ class TrainWidget(QWidget):
         layout.addStretch()
         self.train_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
-        self.worker = None
+        self.worker: GeneratorWorker | FunctionWorker | None = None  # training, then denoising
         self.process: subprocess.Popen | None = None
         self.model_dir: Path | None = None
         self.cancelled = False
@@ -240,12 +244,14 @@ class TrainWidget(QWidget):
 
     def _trained(self, result, layer) -> None:
         code, error = result
-        if not (self.model_dir / "weights.safetensors").is_file():
+        model_dir = self.model_dir
+        assert model_dir is not None, "start() sets the model folder before training"
+        if not (model_dir / "weights.safetensors").is_file():
             last = error.splitlines()[-1] if error else f"exit code {code}"
             self._finish(f"training {'cancelled' if self.cancelled else 'failed'}: {last}")
             return
-        self.status.setText(f"{'cancelled; ' if self.cancelled else ''}denoising with {self.model_dir} ...")
-        self.worker = _denoise_in_thread(self, self.model_dir, layer)
+        self.status.setText(f"{'cancelled; ' if self.cancelled else ''}denoising with {model_dir} ...")
+        self.worker = _denoise_in_thread(self, model_dir, layer)
 
     def _done(self, result: np.ndarray, layer) -> None:
         self.viewer.add_image(

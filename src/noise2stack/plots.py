@@ -12,7 +12,7 @@ from noise2stack.io.atomic import atomic_path
 
 
 def _grid(
-    path: str | os.PathLike, cells: list[list[tuple[str, np.ndarray] | None]], ranges: list[tuple[float, float]]
+    path: str | os.PathLike, cells: Sequence[Sequence[tuple[str, np.ndarray] | None]], ranges: list[tuple[float, float]]
 ) -> None:
     """Draw rows of (title, image) cells, row ``r`` with grey range ``ranges[r]``; write a PNG atomically."""
 
@@ -23,8 +23,9 @@ def _grid(
         for c in range(n_cols):
             ax = axes[r][c]
             ax.axis("off")
-            if c < len(row) and row[c] is not None:
-                title, image = row[c]
+            cell = row[c] if c < len(row) else None
+            if cell is not None:
+                title, image = cell
                 ax.imshow(image, cmap="gray", vmin=ranges[r][0], vmax=ranges[r][1], interpolation="nearest")
                 ax.set_title(title, fontsize=8)
     fig.tight_layout()

@@ -52,17 +52,17 @@ class Normalizer:
 
     @property
     def scale(self) -> float:
-        if self.channels > 1:
+        low, high = self.low_value, self.high_value
+        if isinstance(low, tuple) or isinstance(high, tuple):
             raise TypeError("a per-channel normalizer has one scale per channel: use channel(c).scale")
-        return (self.out_high - self.out_low) / (self.high_value - self.low_value)
+        return (self.out_high - self.out_low) / (high - low)
 
     def channel(self, c: int) -> Normalizer:
         """The statistics of image channel ``c`` alone."""
-        if self.channels == 1:
+        low, high = self.low_value, self.high_value
+        if self.channels == 1 or not isinstance(low, tuple) or not isinstance(high, tuple):
             return self
-        return Normalizer(
-            self.kind, self.low_value[c], self.high_value[c], self.out_low, self.out_high, self.background
-        )
+        return Normalizer(self.kind, low[c], high[c], self.out_low, self.out_high, self.background)
 
     def _check_channels(self, stack: np.ndarray) -> None:
         if self.channels > 1 and (stack.ndim < 3 or stack.shape[-3] != self.channels):
@@ -107,10 +107,12 @@ class Normalizer:
 
     def to_dict(self) -> dict:
         """JSON-able statistics (the background image is stored separately, as a tensor)."""
+        low, high = self.low_value, self.high_value
+        per_channel = self.channels > 1
         return {
             "kind": self.kind,
-            "low_value": list(self.low_value) if self.channels > 1 else self.low_value,
-            "high_value": list(self.high_value) if self.channels > 1 else self.high_value,
+            "low_value": list(low) if per_channel and isinstance(low, tuple) else low,
+            "high_value": list(high) if per_channel and isinstance(high, tuple) else high,
             "out_low": self.out_low,
             "out_high": self.out_high,
             "has_background": self.background is not None,

@@ -102,8 +102,8 @@ class PatchSource:
         # one (planes, [channels,] rows, cols) key: streamed stacks (data.streaming) take no other
         window = (slice(None),) * (len(stack.shape) - 3) + (slice(y0, y0 + self.patch), slice(x0, x0 + self.patch))
         channels = plane_indices(i, stack.shape[0], self.neighbors, self.include_center)
-        inp = stack[(channels, *window)].reshape(-1, self.patch, self.patch)
-        tgt = self.targets[s][(slice(i, i + 1), *window)].reshape(-1, self.patch, self.patch)
+        inp = stack[(channels,) + window].reshape(-1, self.patch, self.patch)
+        tgt = self.targets[s][(slice(i, i + 1),) + window].reshape(-1, self.patch, self.patch)
         if self.augmentation == "dihedral":
             inp, tgt = augment_dihedral([inp, tgt], rng)
         elif self.augmentation == "translate":

@@ -24,7 +24,7 @@ a run every plane remains equally likely; only the order changes.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -187,7 +187,12 @@ def sample_planes(views: Sequence[StackView], per_stack: int = 16) -> list[np.nd
     return out
 
 
-def fit_streaming_normalizer(views: Sequence[StackView], kind: str, percentiles, per_stack: int = 16) -> Normalizer:
+def fit_streaming_normalizer(
+    views: Sequence[StackView],
+    kind: Literal["percentile", "minmax", "meanstd"],
+    percentiles: tuple[float, float],
+    per_stack: int = 16,
+) -> Normalizer:
     """Normalisation statistics from a sample of planes (:func:`sample_planes`), not the whole volume."""
     return fit_normalizer(sample_planes(views, per_stack), kind, percentiles, background=False)
 

@@ -19,11 +19,12 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, cast
 
 import nibabel as nib
 import numpy as np
 import tifffile
+from nibabel.spatialimages import SpatialImage
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.atomic import atomic_path
@@ -88,9 +89,14 @@ def _read_tiff(p: Path) -> np.ndarray:
     return array
 
 
+def _load_nifti(path: str | os.PathLike) -> SpatialImage:
+    # nibabel annotates load() with the base class of all images; a NIfTI file loads as a SpatialImage
+    return cast(SpatialImage, nib.load(str(path)))
+
+
 def _read_nifti(p: Path) -> np.ndarray:
 
-    image = nib.load(str(p))
+    image = _load_nifti(p)
     data = np.asanyarray(image.dataobj)  # applies the header's scaling, if any
     return np.ascontiguousarray(data.T)  # (i, j, k) -> (k, j, i): see the module docstring
 
@@ -104,7 +110,7 @@ def stored_shape(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype] | 
             array = np.load(p, mmap_mode="r", allow_pickle=False)
             return tuple(array.shape), array.dtype
         if _suffix(p) in NIFTI_SUFFIXES:
-            image = nib.load(str(p))
+            image = _load_nifti(p)
             return tuple(reversed(image.shape)), np.dtype(image.get_data_dtype())
 
         with tifffile.TiffFile(p) as tif:
@@ -224,7 +230,7 @@ def _nifti_bytes(array: np.ndarray, reference: str | os.PathLike | None, gzipped
     data = array.T  # back from (k, j, i) to nibabel's (i, j, k)
     affine, header = np.eye(4), None
     if reference is not None and _suffix(Path(reference)) in NIFTI_SUFFIXES:
-        ref = nib.load(str(reference))
+        ref = _load_nifti(reference)
         if ref.shape == data.shape:
             affine, header = ref.affine, ref.header.copy()
     image = nib.Nifti1Image(data.astype(np.float32), affine, header)
@@ -274,7 +280,7 @@ def write_stack(
         else:
             meta = {"axes": axes.upper().replace("T", "Z") if array.ndim >= 3 else "YX"}
             meta.update(metadata or {})
-            options = {}
+            options: dict = {}
             if reference is not None and _suffix(Path(reference)) in (".tif", ".tiff"):
                 scale, units = read_tiff_voxel_sizes(reference, axes.upper())
                 if scale:

@@ -30,6 +30,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import dask.array as da
 import numpy as np
@@ -146,11 +147,12 @@ def _inspect_zarr(p: Path, axes: str | None) -> VolumeSpec:
     if isinstance(node, zarr.Group):
         ome = _ome_attrs(dict(node.attrs))
         if ome is None:
-            names = sorted(node.array_keys())[:3]
-            hint = f"; pass the array inside it, e.g. {p / names[0]}" if names else ""
+            arrays = sorted(node.array_keys())[:3]
+            hint = f"; pass the array inside it, e.g. {p / arrays[0]}" if arrays else ""
             raise Noise2StackError(f"{p} is a Zarr group without OME-NGFF multiscales metadata{hint}")
         return _inspect_ome(p, axes)
-    names = getattr(node.metadata, "dimension_names", None) or node.attrs.get("_ARRAY_DIMENSIONS")
+    # untrusted JSON (checked below: strings naming axes)
+    names: Any = getattr(node.metadata, "dimension_names", None) or node.attrs.get("_ARRAY_DIMENSIONS")
     if axes is None:
         if names and all(isinstance(n, str) and n.upper() in AXIS_LETTERS for n in names):
             axes = "".join(n.upper() for n in names)
@@ -361,13 +363,14 @@ def write_pyramid(path: str | os.PathLike, min_side: int = 64, max_levels: int =
     """
 
     group = zarr.open_group(str(path), mode="r+")
-    ome = dict(group.attrs["ome"])
+    attrs: dict[str, Any] = group.attrs.asdict()  # JSON, as create_ome_zarr wrote it
+    ome = dict(attrs["ome"])
     axes = "".join(a["name"].upper() for a in ome["multiscales"][0]["axes"])
     base = ome["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"]
     scale = dict(zip(axes, base))
     units = {a["name"].upper(): a.get("unit") for a in ome["multiscales"][0]["axes"]}
     levels = 1
-    previous = group[IMAGE_ARRAY]
+    previous = cast(zarr.Array, group[IMAGE_ARRAY])  # create_ome_zarr made it an array
     while levels < max_levels:
         y, x = previous.shape[axes.index("Y")], previous.shape[axes.index("X")]
         if min(y, x) // 2 < min_side:
@@ -385,7 +388,7 @@ def write_pyramid(path: str | os.PathLike, min_side: int = 64, max_levels: int =
             dimension_names=[a.lower() for a in axes],
             overwrite=True,
         )
-        da.store(down.rechunk(chunks), target, lock=False)
+        da.store(down.rechunk(chunks), target, lock=False)  # type: ignore[arg-type]  # dask's hint omits zarr arrays
         previous = target
         levels += 1
     ome = ome_metadata(axes, scale, units, levels=levels, name=ome["multiscales"][0].get("name", "image"))
