@@ -125,5 +125,5 @@ def test_predict_channels_flag_must_match_the_model(tmp_path):
         api.predict(tmp_path / "single", czyx, axes="CZYX", channels="joint", progress=False)
     with pytest.raises(Noise2StackError, match="trained on 2 channels jointly"):
         api.predict(folder, czyx, axes="CZYX", channels="separate", progress=False)
-    with pytest.raises(Noise2StackError, match="unknown --channels"):
+    with pytest.raises(Noise2StackError, match="unknown `channels`"):
         api.predict(folder, czyx, axes="CZYX", channels="all", progress=False)

@@ -87,7 +87,7 @@ def test_full_disk_leaves_no_partial_file(d, monkeypatch):
 def test_too_little_memory_is_estimated_first(d):
     assert run("train", d / "noisy.tif", "--out", d / "m", *TINY).exit_code == 0
     big = np.zeros((3, 6000, 6000), np.float32)
-    with pytest.raises(Noise2StackError, match="lower --tile or --batch"):
+    with pytest.raises(Noise2StackError, match="lower `tile` or `batch`"):
         api.predict(d / "m", big, d / "x.tif", tile=8192, batch=8, progress=False)
     r = run("train", d / "noisy.tif", "--out", d / "m2", "--batch", "4000", "--patch", "4000", "--epochs", "1")
     assert r.exit_code == 2 and ("lower --batch or --patch" in r.output or "--patch 4000" in r.output), r.output
@@ -150,7 +150,7 @@ def test_read_only_output_folder(d, monkeypatch):
 def test_compare_keeps_earlier_results(d, tiny_stack):
     (d / "cmp").mkdir()
     (d / "cmp" / "comparison.md").write_text("earlier")
-    with pytest.raises(Noise2StackError, match="--overwrite"):
+    with pytest.raises(Noise2StackError, match="`overwrite`"):
         api.compare(
             tiny_stack, d / "cmp", {"noise": "gaussian", "sigma": 1.0}, budget=1, methods=["Noise2Void"], progress=False
         )

@@ -48,14 +48,6 @@ from noise2stack.predict.options import PredictOptions
 from noise2stack.progress import ProgressLog
 from noise2stack.train.start import load_model, resume_model, train_model
 
-# the shared input and output checks, under the names the prediction functions below use
-_load = load_zyx
-_native_axes = native_axes
-_same_path = same_path
-_check_output = check_output
-_check_parent = check_parent
-_file_record = file_record
-
 
 def train(
     noisy: Sequence[StackLike] | StackLike | None,
@@ -120,7 +112,7 @@ def train(
     """
     if resume is not None:
         if init is not None:
-            raise Noise2StackError("--resume continues its own training; leave out --init")
+            raise Noise2StackError("`resume` continues its own training; leave out `init`")
         return resume_model(Path(resume), noisy, targets, val, val_target, progress)
     return train_model(
         noisy, out, config, targets, val, val_target, config_file, overwrite, progress, init, renormalize, stream,
@@ -232,10 +224,10 @@ def predict(
         return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)
     options.require_in_memory()
     if save_units is not None:
-        _check_parent(Path(save_units))
+        check_parent(Path(save_units))
     request = Request(
-        out=None if out is None else _check_output(out, [noisy], overwrite),
-        uncertainty=None if uncertainty is None else _check_output(uncertainty, [noisy], overwrite),
+        out=None if out is None else check_output(out, [noisy], overwrite),
+        uncertainty=None if uncertainty is None else check_output(uncertainty, [noisy], overwrite),
         units=None if save_units is None else Path(save_units),
         kspace=tuple(Path(p) for p in kspace or ()),
         overwrite=overwrite,
@@ -247,7 +239,7 @@ def predict(
     check_model(m, options, request)
     axes = axes or m.axes
     _check_in_memory(noisy, tta)
-    stack = _load(noisy, axes)
+    stack = load_zyx(noisy, axes)
     reference = None if isinstance(noisy, np.ndarray) else noisy
     return predict_model(m, stack, options, request, axes, reference, progress)
 
@@ -264,7 +256,7 @@ def _predict_separate(
     (``models``: one per channel, or one for all), written to ``request.out`` in the input's axes."""
     axes = channel_axes(models, options, request, axes)
     _check_in_memory(noisy, options.tta)
-    stack = _load(noisy, axes)  # (Z, C, Y, X)
+    stack = load_zyx(noisy, axes)  # (Z, C, Y, X)
     reference = None if isinstance(noisy, np.ndarray) else noisy
     return predict_channels(models, stack, options, request.out, axes, reference, progress)
 
@@ -339,9 +331,9 @@ def predict_chunked(
 def evaluate(prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX") -> dict:
     """PSNR, SSIM and NRMSE per plane and their means (see :mod:`noise2stack.metrics`)."""
     if normalize not in ("none", "care"):
-        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
-    pred = _load(prediction, axes)
-    ref = _load(reference, axes)
+        raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
+    pred = load_zyx(prediction, axes)
+    ref = load_zyx(reference, axes)
     from noise2stack.metrics import evaluate_stack  # scipy.stats: 0.7 s of import, needed here only
 
     result = evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
@@ -375,16 +367,16 @@ def simulate(
     from noise2stack.noise import kspace
 
     if noise == "kspace" and keep is None:
-        raise Noise2StackError("--noise kspace needs --keep (the kept fraction of frequencies, e.g. 0.1)")
+        raise Noise2StackError("`noise` kspace needs `keep` (the kept fraction of frequencies, e.g. 0.1)")
     if noise == "kspace" and not 0 < keep <= 1:
-        raise Noise2StackError(f"--keep must be in (0, 1], got {keep}")
+        raise Noise2StackError(f"`keep` must be in (0, 1], got {keep}")
     if out is not None:
-        out = _check_output(out, [clean], overwrite)
+        out = check_output(out, [clean], overwrite)
         if noise == "kspace":
-            _check_output(sidecar_path(out), [clean], overwrite)
+            check_output(sidecar_path(out), [clean], overwrite)
     array = clean if isinstance(clean, np.ndarray) else read_array(clean)
-    axes = axes or _native_axes(array)
-    stack = _load(array, axes)
+    axes = axes or native_axes(array)
+    stack = load_zyx(array, axes)
     if noise == "kspace":
         noisy, sidecar = kspace.undersample(stack, keep, seed)
     else:
@@ -420,10 +412,10 @@ def denoise(
     from noise2stack.filters import denoise_stack
 
     if out is not None:
-        out = _check_output(out, [noisy], overwrite)
+        out = check_output(out, [noisy], overwrite)
     array = noisy if isinstance(noisy, np.ndarray) else read_array(noisy)
-    axes = axes or _native_axes(array)
-    stack = _load(array, axes)
+    axes = axes or native_axes(array)
+    stack = load_zyx(array, axes)
     result = denoise_stack(stack, method, sigma=sigma, average=average_neighbors, progress=progress, **options)
     if out is not None:
         meta = {
@@ -458,17 +450,17 @@ def compare(
     from noise2stack.compare import compare as run_compare
 
     if normalize not in ("none", "care"):
-        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+        raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     if not budget > 0:
-        raise Noise2StackError("--budget must be > 0 seconds")
+        raise Noise2StackError("`budget` must be > 0 seconds")
     from noise2stack.compare import OUTPUT_FILES
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise Noise2StackError(f"--out {out} exists and is not a folder")
+        raise Noise2StackError(f"`out` {out} exists and is not a folder")
     if not overwrite and any((out / name).exists() for name in OUTPUT_FILES):
-        raise Noise2StackError(f"{out} holds an earlier comparison; pass --overwrite to replace it")
-    stack = _load(clean, axes).astype(np.float32)
+        raise Noise2StackError(f"{out} holds an earlier comparison; pass `overwrite` to replace it")
+    stack = load_zyx(clean, axes).astype(np.float32)
     add_noise(stack[:1], seed=seed, **noise)  # check the noise options before any work
     if train_options:
         from noise2stack.config import flat_names
@@ -512,46 +504,46 @@ def noise_model(
     sources = [
         n
         for n, v in (
-            ("--signal/--observation", signal if signal is not None else observation),
-            ("--calibration", calibration),
-            ("--estimate-from", estimate_from),
+            ("`signal`/`observation`", signal if signal is not None else observation),
+            ("`calibration`", calibration),
+            ("`estimate_from`", estimate_from),
         )
         if v is not None
     ]
     if len(sources) != 1:
-        raise Noise2StackError("give exactly one of --signal with --observation, --calibration or --estimate-from")
+        raise Noise2StackError("give exactly one of `signal` with `observation`, `calibration` or `estimate_from`")
     if (signal is None) != (observation is None):
-        raise Noise2StackError("--signal and --observation go together")
+        raise Noise2StackError("`signal` and `observation` go together")
     if Path(out).suffix.lower() != ".npz":
         raise Noise2StackError(f"a noise model is written as .npz; got {out}")
     inputs = [v for v in (signal, observation, calibration, estimate_from) if v is not None]
-    out = _check_output(out, inputs, overwrite)
+    out = check_output(out, inputs, overwrite)
     if plot is not None:
-        plot = _check_output(plot, inputs, overwrite)
-        if _same_path(plot, out):
-            raise Noise2StackError("--plot must differ from the noise-model file")
+        plot = check_output(plot, inputs, overwrite)
+        if same_path(plot, out):
+            raise Noise2StackError("`plot` must differ from the noise-model file")
 
     def load(item: StackLike) -> np.ndarray:
         array = item if isinstance(item, np.ndarray) else read_array(item)
-        return _load(array, axes or _native_axes(array))
+        return load_zyx(array, axes or native_axes(array))
 
     record = {"noise2stack": package_version()}
     if signal is not None:
         s, o = load(signal), load(observation)
         if s.shape != o.shape:
             raise Noise2StackError(
-                f"--signal has shape {s.shape} but --observation has shape {o.shape}; they must match"
+                f"`signal` has shape {s.shape} but `observation` has shape {o.shape}; they must match"
             )
         model = histogram.from_pairs(
-            s, o, provenance={**record, "signal": _file_record(signal), "observation": _file_record(observation)}
+            s, o, provenance={**record, "signal": file_record(signal), "observation": file_record(observation)}
         )
     elif calibration is not None:
         model = histogram.from_calibration(
-            load(calibration), provenance={**record, "calibration": _file_record(calibration)}
+            load(calibration), provenance={**record, "calibration": file_record(calibration)}
         )
     else:
         model = poisson_gaussian.estimate_model(
-            load(estimate_from), provenance={**record, "noisy": _file_record(estimate_from)}
+            load(estimate_from), provenance={**record, "noisy": file_record(estimate_from)}
         )
     model.save(out)
     if plot is not None:
@@ -596,14 +588,14 @@ def analyze(
     if max_pairs < 1:
         raise Noise2StackError("max_pairs must be at least 1")
     array = stack if isinstance(stack, np.ndarray) else read_array(stack)
-    axes = axes or _native_axes(array)
-    noisy = _load(array, axes)
+    axes = axes or native_axes(array)
+    noisy = load_zyx(array, axes)
     copy = None
     if target is not None:
-        copy = _load(target, axes)
+        copy = load_zyx(target, axes)
         if copy.shape != noisy.shape:
             raise Noise2StackError(
-                f"--target has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack"
+                f"`targets` has shape {copy.shape} (ZYX), the stack {noisy.shape}; give a copy of the same stack"
             )
     if min(noisy.shape[1:]) < 8:
         raise Noise2StackError(
@@ -713,11 +705,11 @@ def report(
     from noise2stack.report import model_report_html
 
     if normalize not in ("none", "care"):
-        raise Noise2StackError(f"unknown --normalize {normalize!r}; use none or care")
+        raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     inputs = [item for item in (noisy, reference, denoised) if item is not None]
-    out = _check_output(out, inputs, overwrite)
-    if not isinstance(model, Model) and _same_path(out, model):
-        raise Noise2StackError(f"the output {out} is the model folder; choose another --out")
+    out = check_output(out, inputs, overwrite)
+    if not isinstance(model, Model) and same_path(out, model):
+        raise Noise2StackError(f"the output {out} is the model folder; choose another `out`")
     m = load_model(model)
     stack, clean, result = _report_stacks(m, noisy, reference, denoised, axes or m.config.data.axes)
     metrics = None
@@ -750,19 +742,19 @@ def _report_stacks(
     """The noisy, clean (or None) and denoised stacks of a report, ZYX; the denoised one is predicted
     when not given. A reference or prediction of another shape is refused before any work."""
     _check_in_memory(noisy, False)
-    stack = _load(noisy, axes)
+    stack = load_zyx(noisy, axes)
     clean = None
     if reference is not None:
-        clean = _load(reference, axes)
+        clean = load_zyx(reference, axes)
         if clean.shape != stack.shape:
             raise Noise2StackError(
-                f"--reference has shape {clean.shape}, the noisy stack {stack.shape} (ZYX); give the clean version of the same stack"
+                f"`reference` has shape {clean.shape}, the noisy stack {stack.shape} (ZYX); give the clean version of the same stack"
             )
     if denoised is not None:
-        result = _load(denoised, axes)
+        result = load_zyx(denoised, axes)
         if result.shape != stack.shape:
             raise Noise2StackError(
-                f"--denoised has shape {result.shape}, the noisy stack {stack.shape} (ZYX); give this stack's prediction"
+                f"`denoised` has shape {result.shape}, the noisy stack {stack.shape} (ZYX); give this stack's prediction"
             )
     else:
         result = predict(m, stack, progress=False)
@@ -822,11 +814,11 @@ def export(
     from noise2stack.model import VERSIONS_FILE
 
     if format != "bioimageio":
-        raise Noise2StackError(f"unknown --format {format!r}; use bioimageio")
+        raise Noise2StackError(f"unknown `format` {format!r}; use bioimageio")
     out = Path(out)
     if out.suffix.lower() != ".zip":
         raise Noise2StackError(f"a bioimage.io package is a .zip file, not {out.name}")
-    out = _check_output(out, [sample] if sample is not None else [], overwrite)
+    out = check_output(out, [sample] if sample is not None else [], overwrite)
     m = load_model(model)
     check_exportable(m)
     if sample is None:
@@ -839,10 +831,10 @@ def export(
         ]
         if not paths or not paths[0] or not Path(paths[0]).is_file():
             raise Noise2StackError(
-                "the model's training stack is not available; pass --sample NOISY for the package's test data"
+                "the model's training stack is not available; pass `sample` NOISY for the package's test data"
             )
         sample = paths[0]
-    stack = _load(sample, axes or m.config.data.axes)
+    stack = load_zyx(sample, axes or m.config.data.axes)
     from noise2stack.data.sampler import min_planes
 
     if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):

@@ -143,7 +143,7 @@ def test_complete_or_foreign_store_is_refused_and_left_alone(tmp_path, model_dir
     out = tmp_path / "out.zarr"
     predict_volume([model_dir], spec, out, chunk_planes=4, scheduler="synchronous", progress=False)
     before = _snapshot(out)
-    with pytest.raises(Noise2StackError, match="finished prediction; pass --overwrite"):
+    with pytest.raises(Noise2StackError, match="finished prediction; pass `overwrite`"):
         predict_volume([model_dir], spec, out, chunk_planes=4, scheduler="synchronous", progress=False)
     # an unfinished store of another setting
     group = zarr.open_group(str(out), mode="r+")
@@ -163,12 +163,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, model_dir, monkeypatch):
     zyx = volume((6, 16, 16), seed=3)
     np.save(tmp_path / "in.npy", zyx)
     spec = inspect_volume(tmp_path / "in.npy")
-    with pytest.raises(Noise2StackError, match="--stack-axis T is not an axis"):
+    with pytest.raises(Noise2StackError, match="`stack_axis` T is not an axis"):
         predict_volume([model_dir], spec, tmp_path / "o.zarr", stack_axis="T", progress=False)
     from noise2stack import resources
 
     monkeypatch.setattr(resources, "available_memory", lambda: 10_000)
-    with pytest.raises(Noise2StackError, match=r"lower --chunk-planes \(or --jobs\)"):
+    with pytest.raises(Noise2StackError, match=r"lower `chunk_planes` \(or `jobs`\)"):
         predict_volume([model_dir], spec, tmp_path / "o.zarr", progress=False)
     monkeypatch.undo()
     with pytest.raises(Noise2StackError, match="neither threads, processes, synchronous nor a scheduler address"):

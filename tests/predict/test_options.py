@@ -14,18 +14,18 @@ from noise2stack.predict import PredictOptions
 @pytest.mark.parametrize(
     "values,message",
     [
-        ({"tile": 0}, "--tile must be positive, got 0"),
-        ({"batch": 0}, "--batch must be at least 1"),
-        ({"overlap": -1}, "--overlap must be >= 0"),
-        ({"stitch": "sew"}, "unknown --stitch 'sew'; use blend or cut"),
-        ({"precision": "8"}, "unknown --precision '8'"),
-        ({"output_scale": 0}, "--output-scale must be positive"),
-        ({"chunk_planes": 0}, "--chunk-planes must be positive"),
-        ({"jobs": 0}, "--jobs must be positive"),
-        ({"stack_axis": "Q"}, "--stack-axis must be Z or T, got 'Q'"),
+        ({"tile": 0}, "`tile` must be positive, got 0"),
+        ({"batch": 0}, "`batch` must be at least 1"),
+        ({"overlap": -1}, "`overlap` must be >= 0"),
+        ({"stitch": "sew"}, "unknown `stitch` 'sew'; use blend or cut"),
+        ({"precision": "8"}, "unknown `precision` '8'"),
+        ({"output_scale": 0}, "`output_scale` must be positive"),
+        ({"chunk_planes": 0}, "`chunk_planes` must be positive"),
+        ({"jobs": 0}, "`jobs` must be positive"),
+        ({"stack_axis": "Q"}, "`stack_axis` must be Z or T, got 'Q'"),
         ({"scheduler": "cluster"}, "neither threads, processes, synchronous nor a scheduler address"),
-        ({"channels": "all"}, "unknown --channels 'all'; use separate or joint"),
-        ({"devices": 0}, "--devices must be at least 1, got 0"),
+        ({"channels": "all"}, "unknown `channels` 'all'; use separate or joint"),
+        ({"devices": 0}, "`devices` must be at least 1, got 0"),
         ({"devices": ["cpu", "gpu7"]}, "unknown device 'gpu7'"),
         ({"devices": 2, "scheduler": "processes"}, "one worker per GPU"),
         ({"tile": "large"}, "`tile`: Input should be a valid integer"),
@@ -48,7 +48,7 @@ def test_values_are_normalised_and_frozen():
 def test_what_depends_on_the_network_or_the_model():
     options = PredictOptions(tile=50)
     assert options.core_tile(16) == 48 and options.core_tile(1) == 50
-    with pytest.raises(Noise2StackError, match="--tile must be at least 64 pixels"):
+    with pytest.raises(Noise2StackError, match="`tile` must be at least 64 pixels"):
         options.core_tile(64)
     assert options.batch_on("cpu") == 1 and options.batch_on("cuda") == 8
     assert PredictOptions(batch=3).batch_on("cuda") == 3

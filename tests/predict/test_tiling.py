@@ -198,7 +198,7 @@ def test_options_object_or_settings_not_both(net):
     stack = np.zeros((3, 8, 8), dtype=np.float32)
     with pytest.raises(TypeError):
         predict_stack(net, stack, 2, True, PredictOptions(tile=8), tile=16)
-    with pytest.raises(Noise2StackError, match="--tile must be at least 4 pixels"):
+    with pytest.raises(Noise2StackError, match="`tile` must be at least 4 pixels"):
         predict_stack(net, stack, 2, True, tile=3)
 
 

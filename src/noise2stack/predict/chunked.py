@@ -93,8 +93,8 @@ def resolve_devices(devices: int | Sequence[str] | None) -> tuple:
     found = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if found < devices:
         raise Noise2StackError(
-            f"--devices {devices} spreads the chunks over {devices} GPUs, but this machine has {found}; "
-            "use --jobs for several chunks at once on the CPU"
+            f"`devices` {devices} spreads the chunks over {devices} GPUs, but this machine has {found}; "
+            "use `jobs` for several chunks at once on the CPU"
         )
     return tuple(f"cuda:{i}" for i in range(devices))
 
@@ -168,7 +168,7 @@ def resolve_stack_axis(spec: VolumeSpec, stack_axis: str | None) -> str:
         raise Noise2StackError(f"{spec.path} (axes {spec.axes}) has no Z or T axis to take neighbouring planes along")
     letter = stack_axis.upper()
     if letter not in spec.axes:
-        raise Noise2StackError(f"--stack-axis {letter} is not an axis of {spec.path} (axes {spec.axes})")
+        raise Noise2StackError(f"`stack_axis` {letter} is not an axis of {spec.path} (axes {spec.axes})")
     return letter
 
 
@@ -281,16 +281,16 @@ def check_output_store(out: Path, record: dict, overwrite: bool) -> str:
         return "replace"
     if existing is None:
         raise Noise2StackError(
-            f"{out} exists and is not an unfinished noise2stack prediction; pass --overwrite to replace it"
+            f"{out} exists and is not an unfinished noise2stack prediction; pass `overwrite` to replace it"
         )
     if existing.get("complete"):
-        raise Noise2StackError(f"{out} holds a finished prediction; pass --overwrite to replace it")
+        raise Noise2StackError(f"{out} holds a finished prediction; pass `overwrite` to replace it")
     differs = [k for k in ("model_sha256", "input", "settings") if existing.get(k) != record[k]]
     if differs:
         names = {"model_sha256": "model", "input": "input", "settings": "settings"}
         raise Noise2StackError(
             f"{out} was started with another {', '.join(names[d] for d in differs)}; "
-            "pass --overwrite to replace it, or run the command that started it to resume"
+            "pass `overwrite` to replace it, or run the command that started it to resume"
         )
     return "resume"
 
@@ -299,7 +299,7 @@ def _connect(address: str, timeout: float):
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
-        raise Noise2StackError("--scheduler ADDRESS needs the 'distributed' package") from None
+        raise Noise2StackError("`scheduler` ADDRESS needs the 'distributed' package") from None
     try:
         with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
             return Client(address, timeout=f"{timeout}s", set_as_default=False)
@@ -373,7 +373,7 @@ def check_request(out, request: Request) -> None:
     the whole stack in memory (k-space post-processing, uncertainty, building units) is not written."""
     if out is None:
         raise Noise2StackError("a Zarr input is predicted chunk by chunk into a Zarr output: give OUT.zarr")
-    given = {"--kspace": request.kspace, "--uncertainty": request.uncertainty, "--save-units": request.units}
+    given = {"`kspace`": request.kspace, "`uncertainty`": request.uncertainty, "`save_units`": request.units}
     for name, value in given.items():
         if value:
             raise Noise2StackError(f"{name} needs the whole stack in memory; write a TIFF or .npy output instead")
@@ -505,8 +505,8 @@ def _check_block_memory(spec: VolumeSpec, options: PredictOptions, n: int, neigh
     per_block *= joint  # a joint block holds every channel
     check_memory(
         per_block * options.jobs,
-        f"chunked prediction with --chunk-planes {chunk_planes} --jobs {options.jobs}",
-        "--chunk-planes (or --jobs)",
+        f"chunked prediction with `chunk_planes` {chunk_planes} `jobs` {options.jobs}",
+        "`chunk_planes` (or `jobs`)",
     )
 
 

@@ -73,16 +73,16 @@ class Request:
     def __post_init__(self) -> None:
         if self.out is not None and self.uncertainty is not None:
             if Path(self.out).resolve() == Path(self.uncertainty).resolve():
-                raise Noise2StackError("--uncertainty must differ from the output path")
+                raise Noise2StackError("`uncertainty` must differ from the output path")
 
     def single_channel_only(self, options: PredictOptions) -> list[str]:
         """The options given that work on single-channel stacks only."""
         given = {
-            "--kspace": self.kspace,
-            "--uncertainty": self.uncertainty,
-            "--save-units": self.units,
-            "--images": options.images,
-            "--output-scale": options.output_scale != 1,
+            "`kspace`": self.kspace,
+            "`uncertainty`": self.uncertainty,
+            "`save_units`": self.units,
+            "`images`": options.images,
+            "`output_scale`": options.output_scale != 1,
         }
         return [name for name, value in given.items() if value]
 
@@ -129,7 +129,7 @@ def separate_channels(models: Sequence[Model], options: PredictOptions, axes: st
     is refused."""
     if len(models) > 1:
         if options.channels == "joint":
-            raise Noise2StackError(f"--channels joint: {source} holds one model per channel; leave out --channels")
+            raise Noise2StackError(f"`channels` joint: {source} holds one model per channel; leave out `channels`")
         return True
     options.channels_for(models[0].joint_channels)
     return "C" in (axes or models[0].axes).upper() and models[0].joint_channels == 1
@@ -142,7 +142,7 @@ def channel_axes(models: Sequence[Model], options: PredictOptions, request: Requ
         raise Noise2StackError(f"{given[0]} works on single-channel stacks; predict each channel on its own")
     axes = (axes or models[0].axes).upper()
     if "C" not in axes:
-        raise Noise2StackError(f"a model per channel needs a channel axis: give --axes with C (got {axes})")
+        raise Noise2StackError(f"a model per channel needs a channel axis: give `axes` with C (got {axes})")
     return axes
 
 
@@ -160,15 +160,15 @@ def check_model(model: Model, options: PredictOptions, request: Request) -> None
     options.channels_for(model.joint_channels)
     if request.uncertainty is not None and not caps.uncertainty:
         raise Noise2StackError(
-            f"--uncertainty needs a {methods_that('uncertainty')} model; this one is {model.method_name}"
+            f"`uncertainty` needs a {methods_that('uncertainty')} model; this one is {model.method_name}"
         )
     if options.output_scale not in caps.output_scales:
         scales = " or ".join(map(str, sorted(set(caps.output_scales))))
         raise Noise2StackError(
-            f"--output-scale {options.output_scale}: a {model.method_name} model predicts at scale {scales}"
+            f"`output_scale` {options.output_scale}: a {model.method_name} model predicts at scale {scales}"
         )
     if options.output_scale > 1 and (request.kspace or model.normalizer.background is not None):
-        raise Noise2StackError("--output-scale 2 works without --kspace and for models trained without --background")
+        raise Noise2StackError("`output_scale` 2 works without `kspace` and for models trained without `background`")
     if request.units is not None:
         _check_units(model, Path(request.units), request.overwrite)
     model.method.prediction_net(model.net, model.config, **view_options(options))  # refuses foreign view options
@@ -178,13 +178,13 @@ def _check_units(model: Model, folder: Path, overwrite: bool) -> None:
     """Refuse building-unit outputs a model does not have, or files that exist without ``overwrite``."""
     if not model.method.capabilities.units:
         raise Noise2StackError(
-            f"--save-units needs a model with building units ({methods_that('units')}), not {model.method_name}"
+            f"`save_units` needs a model with building units ({methods_that('units')}), not {model.method_name}"
         )
     if folder.exists() and not folder.is_dir():
-        raise Noise2StackError(f"--save-units {folder} exists and is not a folder")
+        raise Noise2StackError(f"`save_units` {folder} exists and is not a folder")
     for path in UnitsWriter(folder, model.method.unit_count(model.config), "ZYX").paths():
         if path.exists() and not overwrite:
-            raise Noise2StackError(f"{path} exists; pass --overwrite to replace it")
+            raise Noise2StackError(f"{path} exists; pass `overwrite` to replace it")
 
 
 def prepare_stack(model: Model, stack: np.ndarray, request: Request, axes: str) -> tuple[np.ndarray, list]:
@@ -201,7 +201,7 @@ def prepare_stack(model: Model, stack: np.ndarray, request: Request, axes: str) 
     for path, side in zip(request.kspace, sidecars):
         if side["mask"].shape != stack.shape:
             raise Noise2StackError(
-                f"--kspace {path} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})"
+                f"`kspace` {path} is for a stack of shape {side['mask'].shape}, not {stack.shape} (axes {axes})"
             )
     return stack, sidecars
 

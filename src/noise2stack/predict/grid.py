@@ -30,7 +30,7 @@ def tile_starts(length: int, tile: int, overlap: int, align: int) -> list[int]:
         return [0]
     stride = (tile - overlap) // align * align
     if stride <= 0:
-        raise Noise2StackError(f"--overlap {overlap} leaves no stride for --tile {tile}; lower the overlap")
+        raise Noise2StackError(f"`overlap` {overlap} leaves no stride for `tile` {tile}; lower the overlap")
     starts = list(range(0, length - tile, stride))
     starts.append(length - tile)
     return starts

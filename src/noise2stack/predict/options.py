@@ -88,28 +88,28 @@ class PredictOptions(BaseModel):
     @classmethod
     def _positive(cls, value: int, info) -> int:
         if value < 1:
-            raise Noise2StackError(f"--{info.field_name.replace('_', '-')} must be positive, got {value}")
+            raise Noise2StackError(f"`{info.field_name}` must be positive, got {value}")
         return value
 
     @field_validator("batch")
     @classmethod
     def _batch(cls, value: int | None) -> int | None:
         if value is not None and value < 1:
-            raise Noise2StackError("--batch must be at least 1")
+            raise Noise2StackError("`batch` must be at least 1")
         return value
 
     @field_validator("overlap")
     @classmethod
     def _overlap(cls, value: int | None) -> int | None:
         if value is not None and value < 0:
-            raise Noise2StackError("--overlap must be >= 0")
+            raise Noise2StackError("`overlap` must be >= 0")
         return value
 
     @field_validator("stitch")
     @classmethod
     def _stitch(cls, value: str) -> str:
         if value not in STITCHES:
-            raise Noise2StackError(f"unknown --stitch {value!r}; use blend or cut")
+            raise Noise2StackError(f"unknown `stitch` {value!r}; use blend or cut")
         return value
 
     @field_validator("precision")
@@ -122,7 +122,7 @@ class PredictOptions(BaseModel):
     @classmethod
     def _stack_axis(cls, value: str | None) -> str | None:
         if value is not None and value.upper() not in ("Z", "T"):
-            raise Noise2StackError(f"--stack-axis must be Z or T, got {value!r}")
+            raise Noise2StackError(f"`stack_axis` must be Z or T, got {value!r}")
         return None if value is None else value.upper()
 
     @field_validator("scheduler")
@@ -130,7 +130,7 @@ class PredictOptions(BaseModel):
     def _scheduler(cls, value: str) -> str:
         if value not in LOCAL_SCHEDULERS and "://" not in value and ":" not in value:
             raise Noise2StackError(
-                f"--scheduler {value!r} is neither {', '.join(LOCAL_SCHEDULERS)} nor a scheduler address (tcp://HOST:PORT)"
+                f"`scheduler` {value!r} is neither {', '.join(LOCAL_SCHEDULERS)} nor a scheduler address (tcp://HOST:PORT)"
             )
         return value
 
@@ -138,14 +138,14 @@ class PredictOptions(BaseModel):
     @classmethod
     def _channels(cls, value: str | None) -> str | None:
         if value not in (None, "separate", "joint"):
-            raise Noise2StackError(f"unknown --channels {value!r}; use separate or joint")
+            raise Noise2StackError(f"unknown `channels` {value!r}; use separate or joint")
         return value
 
     @field_validator("devices")
     @classmethod
     def _devices(cls, value: int | tuple[str, ...] | None) -> int | tuple[str, ...] | None:
         if isinstance(value, int) and value < 1:
-            raise Noise2StackError(f"--devices must be at least 1, got {value}")
+            raise Noise2StackError(f"`devices` must be at least 1, got {value}")
         for name in value if isinstance(value, tuple) else ():
             try:
                 torch.device(name)
@@ -157,8 +157,8 @@ class PredictOptions(BaseModel):
     def _devices_need_a_local_scheduler(self) -> PredictOptions:
         if self.devices not in (None, 1) and self.scheduler not in ("threads", "synchronous"):
             raise Noise2StackError(
-                "--devices spreads chunks over this machine's GPUs with --scheduler threads; on a Dask cluster "
-                "start one worker per GPU (each worker uses its own) and leave out --devices"
+                "`devices` spreads chunks over this machine's GPUs with `scheduler` threads; on a Dask cluster "
+                "start one worker per GPU (each worker uses its own) and leave out `devices`"
             )
         return self
 
@@ -166,7 +166,7 @@ class PredictOptions(BaseModel):
         """``tile`` rounded down to the pooling grid of a network (``align = 2**depth`` px)."""
         tile = self.tile // align * align
         if tile < align:
-            raise Noise2StackError(f"--tile must be at least {align} pixels for this network")
+            raise Noise2StackError(f"`tile` must be at least {align} pixels for this network")
         return tile
 
     def batch_on(self, device_type: str) -> int:
@@ -182,14 +182,14 @@ class PredictOptions(BaseModel):
         trained = "joint" if joint_channels > 1 else "separate"
         if self.channels is not None and self.channels != trained:
             how = f"{joint_channels} channels jointly" if joint_channels > 1 else "one channel at a time"
-            raise Noise2StackError(f"--channels {self.channels}: this model was trained on {how}; leave out --channels")
+            raise Noise2StackError(f"`channels` {self.channels}: this model was trained on {how}; leave out `channels`")
         return trained
 
     def require_in_memory(self) -> None:
         """Refuse options that only chunked (Zarr) prediction has."""
         if self.devices not in (None, 1):
             raise Noise2StackError(
-                "--devices spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it"
+                "`devices` spreads the chunks of a Zarr (chunked) prediction over GPUs; write OUT.zarr to use it"
             )
 
     def record(self, **resolved) -> dict:

@@ -141,8 +141,8 @@ def _check_memory(
     check_memory(
         network_bytes(net, batch, ys.window, xs.window, training=False)
         + 4.0 * (3 + channels * scale * scale) * ys.length * xs.length,  # inputs, weights and outputs of a plane
-        f"prediction with --tile {options.core_tile(2 ** int(net.depth))} --batch {options.batch_on(_device(net).type)}",
-        "--tile or --batch",
+        f"prediction with `tile` {options.core_tile(2 ** int(net.depth))} `batch` {options.batch_on(_device(net).type)}",
+        "`tile` or `batch`",
     )
 
 
