@@ -320,7 +320,7 @@ def test_in_memory_prediction_of_a_stack_too_big_is_refused_before_reading(tmp_p
     del big
     monkeypatch.setattr(resources, "available_memory", lambda: 40 * 2**20)  # 40 MiB
     read = []
-    monkeypatch.setattr(api, "_load", lambda *a, **k: read.append(a) or np.zeros((1, 1, 1)))
+    monkeypatch.setattr(api, "load_zyx", lambda *a, **k: read.append(a) or np.zeros((1, 1, 1)))
     with pytest.raises(Noise2StackError, match=r"\(64, 256, 256\) in memory needs about 0\.1 GiB.*OUT\.zarr"):
         api.predict(model_dir, tmp_path / "big.npy", tmp_path / "out.tif", progress=False)
     assert not read and not (tmp_path / "out.tif").exists()
