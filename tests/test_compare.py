@@ -45,14 +45,18 @@ def test_compare_passes_training_options_to_every_trained_row(tmp_path, tiny_sta
             train_options={"magic": 1},
             progress=False,
         )
+    import importlib
+
+    rows_module = importlib.import_module("noise2stack.compare")  # the module (n2s.compare is the function)
+
     seen = []
-    train = api.train
+    train = rows_module.train_model
 
     def spy(*args, **kwargs):
-        seen.append({k: kwargs.get(k) for k in ("method", "precision", "net")})
+        seen.append({k: kwargs["options"].get(k) for k in ("method", "precision", "net")})
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(api, "train", spy)
+    monkeypatch.setattr(rows_module, "train_model", spy)
     rows = ["Noise2Void", "Noise2Void 2 (N2V2)"]
     api.compare(
         tiny_stack,

@@ -54,7 +54,7 @@ if "fused" in off:
     import noise2stack.nets.unet as unet
     unet.fused_inference = lambda x: False
 if "heap" in off:
-    import noise2stack.predict.cut as cut, noise2stack.predict.tiling as tiling
+    from noise2stack.predict import cut, tiling
     tiling.reuse_freed_memory = cut.reuse_freed_memory = contextlib.nullcontext
 from noise2stack.cli import main
 try:

@@ -13,14 +13,21 @@ raise :class:`noise2stack.errors.Noise2StackError` with a one-line message for b
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from noise2stack.compare import OUTPUT_FILES
+from noise2stack.compare import compare as run_compare
 from noise2stack.config import TrainConfig
+from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
+from noise2stack.export import check_exportable, export_bioimageio
+from noise2stack.filters import denoise_stack
+from noise2stack.io.atomic import write_text
 from noise2stack.io.paths import (
     StackLike,
     check_output,
@@ -31,8 +38,11 @@ from noise2stack.io.paths import (
     same_path,
 )
 from noise2stack.io.stacks import read_array, write_stack
-from noise2stack.model import Model, package_version
-from noise2stack.noise import add_noise
+from noise2stack.methods.advice import chooses_neighbors, recommend
+from noise2stack.metrics import evaluate_stack
+from noise2stack.metrics.stack_analysis import CORRELATED_NOISE, analyze_stack
+from noise2stack.model import LOG_FILE, VERSIONS_FILE, Model, package_version
+from noise2stack.noise import add_noise, histogram, kspace, poisson_gaussian
 from noise2stack.predict.chunked import check_request, is_chunked, predict_path
 from noise2stack.predict.engine import (
     Request,
@@ -46,6 +56,7 @@ from noise2stack.predict.engine import (
 )
 from noise2stack.predict.options import PredictOptions
 from noise2stack.progress import ProgressLog
+from noise2stack.report import model_report_html, read_training_log
 from noise2stack.train.start import load_model, resume_model, train_model
 
 
@@ -115,9 +126,21 @@ def train(
             raise Noise2StackError("`resume` continues its own training; leave out `init`")
         return resume_model(Path(resume), noisy, targets, val, val_target, progress)
     return train_model(
-        noisy, out, config, targets, val, val_target, config_file, overwrite, progress, init, renormalize, stream,
-        channels, options,
-    )  # fmt: skip
+        noisy,
+        out,
+        config=config,
+        targets=targets,
+        val=val,
+        val_target=val_target,
+        config_file=config_file,
+        overwrite=overwrite,
+        progress=progress,
+        init=init,
+        renormalize=renormalize,
+        stream=stream,
+        channels=channels,
+        options=options,
+    )
 
 
 def predict(
@@ -334,7 +357,6 @@ def evaluate(prediction: StackLike, reference: StackLike, normalize: str = "none
         raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     pred = load_zyx(prediction, axes)
     ref = load_zyx(reference, axes)
-    from noise2stack.metrics import evaluate_stack  # scipy.stats: 0.7 s of import, needed here only
 
     result = evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
     result["noise2stack"] = package_version()
@@ -364,7 +386,6 @@ def simulate(
     ``noise="kspace"`` undersamples every plane's spectrum keeping a ``keep`` fraction (see
     :mod:`noise2stack.noise.kspace`) and also writes the sidecar :func:`sidecar_path` (out).
     """
-    from noise2stack.noise import kspace
 
     if noise == "kspace" and keep is None:
         raise Noise2StackError("`noise` kspace needs `keep` (the kept fraction of frequencies, e.g. 0.1)")
@@ -409,7 +430,6 @@ def denoise(
     **options,
 ) -> np.ndarray:
     """Denoise with a training-free filter (see :mod:`noise2stack.filters`); writes float32 to ``out``."""
-    from noise2stack.filters import denoise_stack
 
     if out is not None:
         out = check_output(out, [noisy], overwrite)
@@ -447,13 +467,11 @@ def compare(
     ``train_options`` are :class:`~noise2stack.config.TrainConfig` fields given to every trained
     row (for example ``{"precision": "32"}``); a row's own options (N2V2's net) take precedence.
     """
-    from noise2stack.compare import compare as run_compare
 
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     if not budget > 0:
         raise Noise2StackError("`budget` must be > 0 seconds")
-    from noise2stack.compare import OUTPUT_FILES
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -499,7 +517,6 @@ def noise_model(
     ``estimate_from`` (noisy data alone: a fitted Poisson-Gaussian model). ``plot`` also writes a
     PNG of p(x | s) for a few signal levels. Returns the :class:`HistogramNoiseModel`.
     """
-    from noise2stack.noise import histogram, poisson_gaussian
 
     sources = [
         n
@@ -582,8 +599,6 @@ def analyze(
         ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise_bins`` (``[intensity,
         variance, pixel count]`` per bin of the fit), ``noise2stack``.
     """
-    from noise2stack.methods.advice import recommend
-    from noise2stack.metrics.stack_analysis import analyze_stack
 
     if max_pairs < 1:
         raise Noise2StackError("max_pairs must be at least 1")
@@ -626,8 +641,6 @@ def analyze(
 
 def analysis_summary(result: dict) -> str:
     """The readable summary ``noise2stack analyze`` prints (a few lines)."""
-    from noise2stack.methods.advice import chooses_neighbors
-    from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
 
     def db(v):
         return "  n/a" if v is None else f"{v:5.1f}"
@@ -701,8 +714,6 @@ def report(
         ``out`` (path), ``metrics`` (``{"noisy": evaluate(...), "denoised": evaluate(...)}`` or None),
         ``analysis`` (:func:`analyze` of the noisy stack, or ``{"error": why}``).
     """
-    from noise2stack.io.atomic import write_text
-    from noise2stack.report import model_report_html
 
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
@@ -763,8 +774,6 @@ def _report_stacks(
 
 def _training_log(m: Model) -> dict[str, list[float]] | None:
     """The columns of the model folder's training log, or None (a model in memory, or no log)."""
-    from noise2stack.model import LOG_FILE
-    from noise2stack.report import read_training_log
 
     log_path = m.folder / LOG_FILE if m.folder is not None else None
     return read_training_log(log_path) if log_path is not None and log_path.is_file() else None
@@ -808,10 +817,6 @@ def export(
         A noisy stack for the package's test tensors and cover; default: the model's first training
         stack (recorded in its folder) when it is still readable.
     """
-    import json
-
-    from noise2stack.export import check_exportable, export_bioimageio
-    from noise2stack.model import VERSIONS_FILE
 
     if format != "bioimageio":
         raise Noise2StackError(f"unknown `format` {format!r}; use bioimageio")
@@ -835,7 +840,6 @@ def export(
             )
         sample = paths[0]
     stack = load_zyx(sample, axes or m.config.data.axes)
-    from noise2stack.data.sampler import min_planes
 
     if m.method.capabilities.needs_stack and stack.shape[0] < min_planes(m.neighbors, m.include_center):
         raise Noise2StackError(

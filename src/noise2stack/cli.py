@@ -6,12 +6,14 @@ stderr and exit code 2; nothing is written in that case.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import math
 import re
 import signal
 import sys
+import types
 import typing
 from pathlib import Path
 from typing import Any, Optional
@@ -19,7 +21,9 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from noise2stack import __version__
 from noise2stack.errors import Noise2StackError
+from noise2stack.progress import ProgressLog, default_mode
 
 _APP_SETTINGS: dict[str, Any] = dict(add_completion=False, pretty_exceptions_enable=False)
 
@@ -46,6 +50,16 @@ app = typer.Typer(
     help="Self-supervised denoising of image stacks (Noise2Stack and friends).",
     **_APP_SETTINGS,
 )
+
+
+def _api() -> types.ModuleType:
+    """:mod:`noise2stack.api`, imported when a command runs, not when the command line starts.
+
+    The API imports torch (about 2 s); importing it here keeps ``--help``, ``--version`` and a
+    mistyped option at 0.1 s. The same holds for ``train``'s option table and ``demo``: the
+    command line's only imports inside functions, each for that reason.
+    """
+    return importlib.import_module("noise2stack.api")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -104,7 +118,6 @@ def _run(fn, *args, **kwargs):
 
 def _progress_log(quiet: bool, log_json: Optional[Path]):
     """Bar on a terminal, one line per epoch / 10 % otherwise, nothing with --quiet; --log-json: JSON lines."""
-    from noise2stack.progress import ProgressLog, default_mode
 
     if log_json is not None:
         if log_json.is_dir():
@@ -116,8 +129,6 @@ def _progress_log(quiet: bool, log_json: Optional[Path]):
 
 def _version(value: bool) -> None:
     if value:
-        from noise2stack import __version__
-
         typer.echo(f"noise2stack {__version__}")
         raise typer.Exit(0)
 
@@ -249,7 +260,7 @@ def _train(**given: Any) -> None:
 
     On a terminal a progress bar; otherwise (batch jobs) one line per epoch on stderr.
     """
-    from noise2stack import api
+    api = _api()
 
     run = {name: given.pop(name) for name in _TRAIN_RUN_OPTIONS}
     resume, out = run["resume"], run["out"]
@@ -399,7 +410,7 @@ def predict(
 
     A Zarr / OME-Zarr input or a *.zarr output is predicted chunk by chunk through Dask (resumable).
     """
-    from noise2stack import api
+    api = _api()
 
     log = _progress_log(quiet, log_json)
     _run(
@@ -452,7 +463,7 @@ def noise_model_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace existing output files"),
 ) -> None:
     """Make a noise model p(x | s) for pn2v/pn2stack (histogram, paper 004 §5.2)."""
-    from noise2stack import api
+    api = _api()
 
     model = _run(
         api.noise_model,
@@ -479,7 +490,7 @@ def evaluate(
     axes: str = typer.Option("ZYX", "--axes", help="axes of both files"),
 ) -> None:
     """PSNR, SSIM and NRMSE per plane and averaged."""
-    from noise2stack import api
+    api = _api()
 
     result = _run(api.evaluate, pred, ref, normalize=normalize, axes=axes)
     if as_json:
@@ -519,7 +530,7 @@ def simulate(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
 ) -> None:
     """Add synthetic noise to a clean image (k-space undersampling also writes a sidecar)."""
-    from noise2stack import api
+    api = _api()
 
     _run(api.simulate, clean, out, noise, sigma=sigma, peak=peak, seed=seed, overwrite=overwrite, keep=keep, axes=axes)
     typer.echo(f"noisy stack written to {out}")
@@ -545,8 +556,7 @@ def denoise(
     quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Denoise with a training-free method (BM3D, non-local means, median, Gaussian), planes in parallel."""
-    from noise2stack import api
-    from noise2stack.progress import default_mode
+    api = _api()
 
     _run(
         api.denoise,
@@ -583,7 +593,7 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
 ) -> None:
     """Run the paper's comparison (BM3D, Noise2Clean, Noise2Void, Noise2Noise, Noise2Stack) on one stack."""
-    from noise2stack import api
+    api = _api()
 
     _run(
         api.compare,
@@ -631,7 +641,7 @@ def analyze(
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
 ) -> None:
     """Measure neighbour predictability, noise correlation and noise level; recommend a method."""
-    from noise2stack import api
+    api = _api()
 
     result = _run(api.analyze, stack, target=target, axes=axes)
     if as_json:
@@ -654,7 +664,7 @@ def report(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing report"),
 ) -> None:
     """One HTML page: before/after planes and crops, training curves, `analyze` figures, per-plane PSNR/SSIM."""
-    from noise2stack import api
+    api = _api()
 
     result = _run(
         api.report,
@@ -687,7 +697,7 @@ def export(
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing package"),
 ) -> None:
     """Write a BioImage Model Zoo package: TorchScript weights, normalisation, test tensors, cover, README."""
-    from noise2stack import api
+    api = _api()
 
     _run(
         api.export,

@@ -23,9 +23,16 @@ from matplotlib.figure import Figure
 
 from noise2stack.config import flat_names
 from noise2stack.errors import Noise2StackError
-from noise2stack.io.atomic import write_json, write_text
+from noise2stack.filters import denoise_stack
+from noise2stack.io.atomic import atomic_path, write_json, write_text
 from noise2stack.methods import METHODS
+from noise2stack.metrics import evaluate_stack
+from noise2stack.model import Model
 from noise2stack.noise import add_noise
+from noise2stack.plots import image_panel
+from noise2stack.predict.engine import predict_array
+from noise2stack.report import comparison_html
+from noise2stack.train.start import train_model
 
 OUTPUT_FILES = ("comparison.md", "results.json", "panel.png", "psnr_per_plane.png", "comparison.html")
 
@@ -108,8 +115,6 @@ def compare(
     train_options : dict, optional
         Training options for every trained row; a row's own options take precedence.
     """
-    from noise2stack import api
-
     rows = _select(methods)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +127,7 @@ def compare(
     def record(label: str, stack: np.ndarray, train_s: float, predict_s: float) -> None:
         planes[label] = stack[mid]  # only the panel's plane is kept, not every stack
         results[label] = {
-            "metrics": api.evaluate(stack, clean, normalize=normalize),
+            "metrics": evaluate_stack(stack, clean, normalize),
             "train_s": train_s,
             "predict_s": predict_s,
         }
@@ -136,7 +141,7 @@ def compare(
         for row in rows:
             if row.filter:
                 t0 = time.perf_counter()
-                stack = api.denoise(noisy, None, row.method, progress=False)
+                stack = denoise_stack(noisy, row.method, progress=False)
                 record(row.label, stack, 0.0, time.perf_counter() - t0)
                 continue
             targets = {"copy": [copy], "clean": [clean]}.get(row.needs)
@@ -148,23 +153,14 @@ def _train_and_predict(
     row: Row, noisy: np.ndarray, targets, tmp: Path, *, budget: float, seed: int, patch: int, train_options: dict
 ) -> tuple[np.ndarray, float, float]:
     """Train ``row``'s method on ``noisy`` within ``budget`` seconds and predict: (stack, train s, predict s)."""
-    from noise2stack import api
-
     t0 = time.perf_counter()
-    model = api.train(
-        noisy,
-        tmp / row.label.replace(" ", "_"),
-        targets=targets,
-        progress=False,
-        method=row.method,
-        max_time=budget,
-        seed=seed,
-        patch=patch,
-        **{**_options_of(row.method, train_options), **row.options},
-    )
+    options = {"method": row.method, "max_time": budget, "seed": seed, "patch": patch}
+    options.update({**_options_of(row.method, train_options), **row.options})
+    model = train_model(noisy, tmp / row.label.replace(" ", "_"), targets=targets, progress=False, options=options)
+    assert isinstance(model, Model)  # one stack without channels: one model
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    stack = api.predict(model, noisy, progress=False)
+    stack = predict_array(model, noisy)
     return stack, train_s, time.perf_counter() - t0
 
 
@@ -196,7 +192,6 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
     write_json(out / "results.json", table)
     _plot(out, table)
     _panel(out, planes, table)
-    from noise2stack.report import comparison_html
 
     caption = text.split("\n\n")[1]
     html_text = comparison_html(
@@ -208,7 +203,6 @@ def _write(out: Path, results: dict, planes: dict, budget, noise, normalize, tit
 
 def _panel(out: Path, planes: dict, table: dict) -> None:
     """The same central crop (at most 128 px) of the middle plane for every method, clean last."""
-    from noise2stack.plots import image_panel
 
     height, width = planes["Clean"].shape
     side = min(128, height, width)
@@ -220,8 +214,6 @@ def _panel(out: Path, planes: dict, table: dict) -> None:
 
 
 def _plot(out: Path, table: dict) -> None:
-
-    from noise2stack.io.atomic import atomic_path
 
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()

@@ -19,9 +19,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 
+from noise2stack.data.sampler import input_offsets, plane_inputs
 from noise2stack.errors import Noise2StackError
+from noise2stack.io.atomic import atomic_path
+from noise2stack.model import package_version
+from noise2stack.predict.engine import predict_array
 
 #: Largest side (pixels) of the test tensor stored in the package.
 TEST_SIDE = 128
@@ -61,7 +66,6 @@ def test_tensors(model, stack: np.ndarray, align: int) -> tuple[np.ndarray, list
     Up to three middle planes, the central crop of at most :data:`TEST_SIDE` pixels per side, a
     multiple of ``align`` (the network's size step) so that no padding is involved.
     """
-    from noise2stack.data.sampler import plane_inputs
 
     n_planes, height, width = stack.shape
     side_y, side_x = min(TEST_SIDE, height) // align * align, min(TEST_SIDE, width) // align * align
@@ -153,15 +157,12 @@ def export_bioimageio(
         raise Noise2StackError(
             "bioimage.io export needs bioimageio.spec: pip install 'noise2stack[bioimageio]'"
         ) from None
-    from noise2stack import api
-    from noise2stack.data.sampler import input_offsets
-    from noise2stack.io.atomic import atomic_path
 
     check_exportable(model)
     align = 2**model.net.depth
     test_input, planes, box = test_tensors(model, stack, align)
     crop = stack[:, box[0], box[1]]
-    test_output = api.predict(model, crop, progress=False)[planes][:, np.newaxis].astype(np.float32)
+    test_output = predict_array(model, crop)[planes][:, np.newaxis].astype(np.float32)
     offsets = input_offsets(model.neighbors, model.include_center)
     names = channel_names(offsets)
 
@@ -181,7 +182,6 @@ def _write_files(
     folder: Path, model, test_input: np.ndarray, test_output: np.ndarray, offsets: list[int], names: list[str]
 ) -> None:
     """The package's files in ``folder``: TorchScript weights, test tensors, cover and README."""
-    import torch
 
     norm = model.normalizer
     net = model.net.float().eval().to(memory_format=torch.contiguous_format)
@@ -243,9 +243,6 @@ def _tensors(spec, folder: Path, names: list[str], norm, align: int) -> tuple:
 
 def _description(spec, folder: Path, model, names: list[str], inputs, outputs, name, authors):
     """The package's ``ModelDescr`` (validated as it is built: call inside a ``ValidationContext``)."""
-    import torch
-
-    from noise2stack.model import package_version
 
     config = model.config
     torch_version = torch.__version__.split("+")[0]

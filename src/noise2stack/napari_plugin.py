@@ -35,6 +35,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from noise2stack import api
+from noise2stack.errors import Noise2StackError
+from noise2stack.io.stacks import read_array
+from noise2stack.methods import get_method
+from noise2stack.methods.advice import self_supervised
+
 if TYPE_CHECKING:
     from napari.qt.threading import FunctionWorker, GeneratorWorker
 
@@ -51,7 +57,6 @@ def get_reader(path):
         return None
 
     def read(p):
-        from noise2stack.io.stacks import read_array
 
         p = p[0] if isinstance(p, list) else p
         name = Path(p).name
@@ -94,8 +99,6 @@ def _denoise_in_thread(widget, model_dir: Path, layer):
     """Predict in a napari thread worker and add the result as ``<layer> denoised``."""
     from napari.qt.threading import thread_worker
 
-    from noise2stack import api
-
     data = np.asarray(layer.data)
     axes = "YX" if data.ndim == 2 else "ZYX"
 
@@ -115,7 +118,6 @@ class TrainWidget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
-        from noise2stack.methods.advice import self_supervised
 
         self.viewer = napari_viewer
         self.layers = _LayerPicker(napari_viewer)
@@ -164,7 +166,6 @@ class TrainWidget(QWidget):
         self.cancelled = False
 
     def _capabilities(self):
-        from noise2stack.methods import get_method
 
         return get_method(self.method.currentText()).capabilities
 
@@ -316,8 +317,6 @@ class ApplyWidget(QWidget):
         self.worker = None
 
     def start(self) -> None:
-        from noise2stack import api
-        from noise2stack.errors import Noise2StackError
 
         layer = self.layers.layer()
         if layer is None:

@@ -325,3 +325,14 @@ def predict_channels(
     if out is not None:
         StackWriter(out, axes, reference).write(Prediction(result, provenance=channels_provenance(models, options)))
     return result
+
+
+def predict_array(model: Model, stack: np.ndarray, options: PredictOptions | None = None) -> np.ndarray:
+    """``stack`` (ZYX, raw units) denoised by ``model`` in memory: nothing written, no progress.
+
+    For the package's own callers that hold a model and an array (``compare``'s rows, ``export``'s
+    test tensors); users call :func:`noise2stack.api.predict`.
+    """
+    options = options or PredictOptions()
+    check_model(model, options, Request())
+    return predict_model(model, stack, options, progress=False)

@@ -190,20 +190,21 @@ def as_list(noisy) -> list:
 def train_model(
     noisy,
     out,
-    config: TrainConfig | None,
-    targets,
-    val,
-    val_target,
-    config_file,
-    overwrite: bool,
-    progress,
-    init,
-    renormalize: bool,
-    stream: bool,
-    channels: str,
-    options: dict[str, Any],
+    *,
+    config: TrainConfig | None = None,
+    targets=None,
+    val=None,
+    val_target=None,
+    config_file=None,
+    overwrite: bool = False,
+    progress=True,
+    init=None,
+    renormalize: bool = False,
+    stream: bool = False,
+    channels: str = "separate",
+    options: dict[str, Any] | None = None,
 ) -> Model | list[Model]:
-    """``api.train`` without ``resume``: see its parameters."""
+    """``api.train`` without ``resume``: see its parameters (``options``: flat training options)."""
     if out is None:
         raise Noise2StackError("`out` MODEL_DIR is required")
     if noisy is None:
@@ -213,7 +214,7 @@ def train_model(
     if channels not in CHANNEL_MODES:
         raise Noise2StackError(f"unknown `channels` {channels!r}; use separate or joint")
     start = load_model(init) if init is not None else None
-    config = build_config(config, config_file, options, start)
+    config = build_config(config, config_file, options or {}, start)
     state = None
     if start is not None:
         state = init_state(start, config)
@@ -281,11 +282,18 @@ def train_separate(stacks, n_channels: int, out: Path, config: TrainConfig, prog
     models: list[Model] = []
     for c in range(n_channels):
         targets = [channel(t, c) for t in given["targets"]] if given["targets"] else None
-        models.append(
-            train_model(  # type: ignore[arg-type]  # one channel: one Model
-                [s[:, c] for s in stacks], out / f"channel-{c}", single, targets, channel(given["val"], c),
-                channel(given["val_target"], c), None, True, progress, given["init"], given["renormalize"],
-                False, "separate", {},
-            )
-        )  # fmt: skip
+        model = train_model(
+            [s[:, c] for s in stacks],
+            out / f"channel-{c}",
+            config=single,
+            targets=targets,
+            val=channel(given["val"], c),
+            val_target=channel(given["val_target"], c),
+            overwrite=True,
+            progress=progress,
+            init=given["init"],
+            renormalize=given["renormalize"],
+        )
+        assert isinstance(model, Model)  # one channel: one model
+        models.append(model)
     return models
