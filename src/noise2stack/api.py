@@ -69,14 +69,14 @@ def train(
     val_target: StackLike | None = None,
     config_file: str | os.PathLike | None = None,
     overwrite: bool = False,
-    progress: bool = True,
+    progress: bool | ProgressLog = True,
     resume: str | os.PathLike | None = None,
     init: str | os.PathLike | Model | None = None,
     renormalize: bool = False,
     stream: bool = False,
     channels: str = "separate",
     **options,
-) -> Model:
+) -> Model | list[Model]:
     """Train a denoising model on one or more noisy stacks and write its folder.
 
     Parameters
@@ -243,8 +243,13 @@ def predict(
         devices=devices,
     )
     if is_chunked(noisy, out):
-        check_request(out, Request(uncertainty=uncertainty, units=save_units, kspace=tuple(kspace or ())))
-        return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)
+        paths = Request(
+            uncertainty=None if uncertainty is None else Path(uncertainty),
+            units=None if save_units is None else Path(save_units),
+            kspace=tuple(Path(p) for p in kspace or ()),
+        )
+        check_request(out, paths)
+        return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]  # is_chunked: paths
     options.require_in_memory()
     if save_units is not None:
         check_parent(Path(save_units))
@@ -389,7 +394,7 @@ def simulate(
 
     if noise == "kspace" and keep is None:
         raise Noise2StackError("`noise` kspace needs `keep` (the kept fraction of frequencies, e.g. 0.1)")
-    if noise == "kspace" and not 0 < keep <= 1:
+    if noise == "kspace" and not 0 < float(keep or 0) <= 1:
         raise Noise2StackError(f"`keep` must be in (0, 1], got {keep}")
     if out is not None:
         out = check_output(out, [clean], overwrite)
@@ -399,7 +404,7 @@ def simulate(
     axes = axes or native_axes(array)
     stack = load_zyx(array, axes)
     if noise == "kspace":
-        noisy, sidecar = kspace.undersample(stack, keep, seed)
+        noisy, sidecar = kspace.undersample(stack, float(keep or 0), seed)
     else:
         noisy = add_noise(stack, noise, sigma=sigma, peak=peak, seed=seed)
     if out is not None:
@@ -540,12 +545,13 @@ def noise_model(
         if same_path(plot, out):
             raise Noise2StackError("`plot` must differ from the noise-model file")
 
-    def load(item: StackLike) -> np.ndarray:
+    def load(item: StackLike | None) -> np.ndarray:
+        assert item is not None  # the one source given
         array = item if isinstance(item, np.ndarray) else read_array(item)
         return load_zyx(array, axes or native_axes(array))
 
     record = {"noise2stack": package_version()}
-    if signal is not None:
+    if signal is not None and observation is not None:  # given together (checked above)
         s, o = load(signal), load(observation)
         if s.shape != o.shape:
             raise Noise2StackError(
@@ -558,7 +564,7 @@ def noise_model(
         model = histogram.from_calibration(
             load(calibration), provenance={**record, "calibration": file_record(calibration)}
         )
-    else:
+    elif estimate_from is not None:
         model = poisson_gaussian.estimate_model(
             load(estimate_from), provenance={**record, "noisy": file_record(estimate_from)}
         )

@@ -127,7 +127,7 @@ def compare(
     def record(label: str, stack: np.ndarray, train_s: float, predict_s: float) -> None:
         planes[label] = stack[mid]  # only the panel's plane is kept, not every stack
         results[label] = {
-            "metrics": evaluate_stack(stack, clean, normalize),
+            "metrics": evaluate_stack(stack, clean, normalize),  # type: ignore[arg-type]  # api.compare checked it
             "train_s": train_s,
             "predict_s": predict_s,
         }

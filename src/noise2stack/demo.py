@@ -18,6 +18,7 @@ from noise2stack import __version__, api
 from noise2stack.config import make_config
 from noise2stack.io.atomic import write_json
 from noise2stack.io.stacks import read_stack, write_stack
+from noise2stack.model import Model
 from noise2stack.noise import add_noise
 from noise2stack.plots import image_panel
 from noise2stack.progress import ProgressLog
@@ -57,6 +58,7 @@ def run_demo(
         max_time=max_time,
         seed=0,
     )
+    assert isinstance(model, Model)  # a stack without channels: one model
     denoised = api.predict(model, noisy, out / "denoised.tif", overwrite=True, progress=progress)
     before = api.evaluate(noisy, clean)
     after = api.evaluate(denoised, clean)

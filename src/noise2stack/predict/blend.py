@@ -85,7 +85,7 @@ class BlendMerger:
         oy = region[0].start - self.ys.starts[iy] * self.scale
         ox = region[1].start - self.xs.starts[ix] * self.scale
         core = prediction[:, oy : oy + region[0].stop - region[0].start, ox : ox + region[1].stop - region[1].start]
-        self.accumulator[(slice(None), *region)] += self.weights[(iy, ix)] * core
+        self.accumulator[(slice(None),) + tuple(region)] += self.weights[(iy, ix)] * core
 
     def finish(self) -> np.ndarray:
         if self.single:

@@ -152,7 +152,7 @@ def cached_model(folder: str, checksum: str, device: str | None = None):
             # Once here, not per block: threads sharing the network must not convert it concurrently.
             if device is not None:
                 model.net.to(torch.device(device))
-            model.net.to(memory_format=torch.channels_last if model.channels_last else torch.contiguous_format)
+            model.net.to(memory_format=torch.channels_last if model.channels_last else torch.contiguous_format)  # type: ignore[call-overload]  # torch's stub lacks memory_format
             _MODELS[key] = model
             MODEL_LOADS["count"] += 1
         return _MODELS[key]
@@ -225,11 +225,13 @@ def predict_block(
     returns the voxels written. ``options`` has ``stack_axis`` and ``channels`` resolved (see
     :func:`predict_volume`); ``after`` (ignored) is the previous task of the same device."""
     joint = options.channels == "joint"
-    loops = loop_axes(spec, options.stack_axis, joint)
+    stack_axis = options.stack_axis
+    assert stack_axis is not None  # resolved by predict_volume
+    loops = loop_axes(spec, stack_axis, joint)
     channel = block.loop[loops.index("C")] if "C" in loops else 0
     model = cached_model(*model_ref.for_channel(channel), device)
-    lo, hi = slab_range(block.start, block.stop, spec.size(options.stack_axis), model.neighbors)
-    index, order = _selection(spec.axes, loops, options.stack_axis, block, lo, hi)
+    lo, hi = slab_range(block.start, block.stop, spec.size(stack_axis), model.neighbors)
+    index, order = _selection(spec.axes, loops, stack_axis, block, lo, hi)
     slab = np.transpose(np.asarray(open_array(spec)[index]), order)
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
         raise Noise2StackError(
@@ -237,7 +239,7 @@ def predict_block(
         )
     # (S, Y, X), or (S, C, Y, X) for joint channels, as the selection takes it
     result = denoise(model, slab, options, planes=range(block.start - lo, block.stop - lo)).estimate
-    out_index, out_order = _selection(ngff_order(spec.axes), loops, options.stack_axis, block, block.start, block.stop)
+    out_index, out_order = _selection(ngff_order(spec.axes), loops, stack_axis, block, block.start, block.stop)
     target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
     target[out_index] = np.transpose(result, np.argsort(out_order))
     # The record comes after the data: a block killed between the two is simply predicted again.
@@ -447,7 +449,7 @@ def predict_volume(
     action = check_output_store(out, record, overwrite)
     client = _connect(options.scheduler, connect_timeout) if options.scheduler not in LOCAL_SCHEDULERS else None
     try:
-        blocks = plan_blocks(spec, options.stack_axis, options.chunk_planes, joint=options.channels == "joint")
+        blocks = plan_blocks(spec, str(options.stack_axis), options.chunk_planes, joint=options.channels == "joint")
         _prepare_store(out, spec, options, record, action, len(blocks))
         _run_pending(out, spec, model_ref, options, record, blocks, device_names, progress, client)
     finally:
@@ -542,7 +544,7 @@ def _run_pending(
     client,
 ) -> None:
     """Predict the blocks not marked done, one Dask task each (a chain per device, with devices)."""
-    done = zarr.open_array(str(out / DONE_ARRAY), mode="r")[:]
+    done = np.asarray(zarr.open_array(str(out / DONE_ARRAY), mode="r")[:])
     pending = [b for b in blocks if not done[b.number]]
     voxels = (
         options.chunk_planes * spec.size("Y") * spec.size("X") * (spec.size("C") if options.channels == "joint" else 1)

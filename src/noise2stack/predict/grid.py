@@ -49,8 +49,9 @@ def pad_plane(inputs: np.ndarray, height: int, width: int) -> np.ndarray:
     pad_y, pad_x = height - inputs.shape[-2], width - inputs.shape[-1]
     if not (pad_y or pad_x):
         return inputs
-    mode = "reflect" if pad_y < inputs.shape[-2] and pad_x < inputs.shape[-1] else "edge"
-    return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)), mode=mode)
+    if pad_y < inputs.shape[-2] and pad_x < inputs.shape[-1]:
+        return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)), mode="reflect")
+    return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)), mode="edge")
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def predict_stack(
     batch = options.batch_on(_device(net).type)
     scale = options.output_scale
     _check_memory(net, options, ys, xs, min(batch, len(targets) * len(ys.starts) * len(xs.starts)), head is not None)
-    net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)  # type: ignore[call-overload]  # torch's stub lacks memory_format
     net.eval()
     windows = _windows(stack, targets, neighbors, include_center, ys, xs, head is not None)
     report, close = _reporter(progress, len(targets))
@@ -141,9 +141,14 @@ def _check_memory(
     check_memory(
         network_bytes(net, batch, ys.window, xs.window, training=False)
         + 4.0 * (3 + channels * scale * scale) * ys.length * xs.length,  # inputs, weights and outputs of a plane
-        f"prediction with `tile` {options.core_tile(2 ** int(net.depth))} `batch` {options.batch_on(_device(net).type)}",
+        f"prediction with `tile` {options.core_tile(_align(net))} `batch` {options.batch_on(_device(net).type)}",
         "`tile` or `batch`",
     )
+
+
+def _align(net: torch.nn.Module) -> int:
+    """The pooling grid of a U-Net (2 ** depth px): tiles and padding are multiples of it."""
+    return 2 ** int(net.depth)  # type: ignore[arg-type]  # the nets' own attribute
 
 
 def _device(net: torch.nn.Module) -> torch.device:
@@ -154,7 +159,7 @@ def _plans(
     net: torch.nn.Module, options: PredictOptions, stitch: Stitch, height: int, width: int
 ) -> tuple[AxisPlan, AxisPlan, int]:
     """The windows along Y and X of the plane padded to the pooling grid, and the overlap (px)."""
-    align, context = 2 ** int(net.depth), int(net.context)
+    align, context = _align(net), int(net.context)  # type: ignore[arg-type]  # the nets' own attribute
     tile = options.core_tile(align)
     halo = round_up(context, align)
     overlap = stitch.default_overlap(context, align) if options.overlap is None else options.overlap
@@ -221,7 +226,8 @@ def _run(
     with torch.inference_mode(), autocast(device.type, precision):
         y = net(x)
         if head is not None:
-            y = head(y, torch.from_numpy(np.stack([w.observed for w in pending])).to(device))
+            observed = [w.observed for w in pending if w.observed is not None]  # every window has one with a head
+            y = head(y, torch.from_numpy(np.stack(observed)).to(device))
         return y.float().cpu().numpy()
 
 
@@ -264,13 +270,27 @@ def _reporter(progress: bool | Progress, total: int) -> tuple[Callable[[int], No
 
 
 #: The 8 rotations and flips of a (…, Y, X) array: (forward, inverse) pairs.
+def _view(k: int, flip: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """Mirror X (if ``flip``), then rotate by ``k`` quarter turns in the Y-X plane."""
+
+    def forward(a: np.ndarray) -> np.ndarray:
+        return np.rot90(a[..., ::-1] if flip else a, k, axes=(-2, -1))
+
+    return forward
+
+
+def _undo(k: int, flip: bool) -> Callable[[np.ndarray], np.ndarray]:
+    """The inverse of :func:`_view`: rotate back, then mirror back."""
+
+    def inverse(a: np.ndarray) -> np.ndarray:
+        turned = np.rot90(a, -k, axes=(-2, -1))
+        return turned[..., ::-1] if flip else turned
+
+    return inverse
+
+
 DIHEDRAL: list[tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = [
-    (
-        lambda a, k=k, f=f: np.rot90(a[..., ::-1] if f else a, k, axes=(-2, -1)),
-        lambda a, k=k, f=f: (lambda r: r[..., ::-1] if f else r)(np.rot90(a, -k, axes=(-2, -1))),
-    )
-    for f in (False, True)
-    for k in range(4)
+    (_view(k, f), _undo(k, f)) for f in (False, True) for k in range(4)
 ]
 
 
@@ -287,7 +307,7 @@ def _predict_tta(
 ) -> np.ndarray:
     """The mean of the predictions of the 8 rotated and flipped stacks, each transformed back."""
     view_options = options.without_tta()
-    total = None
+    total: np.ndarray | None = None
     bar = (
         tqdm(total=len(DIHEDRAL), unit="view", desc="denoising (tta)") if progress and not callable(progress) else None
     )
@@ -304,4 +324,5 @@ def _predict_tta(
             progress(int((i + 1) * pred.shape[-3] / len(DIHEDRAL)), pred.shape[-3])
     if bar is not None:
         bar.close()
-    return total / len(DIHEDRAL)
+    assert total is not None  # DIHEDRAL is not empty
+    return total / np.float32(len(DIHEDRAL))
