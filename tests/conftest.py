@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: The real data sets, ``shared/data`` beside the checkout unless NOISE2STACK_SHARED_DATA names another place.
+SHARED_DATA = Path(
+    os.environ.get("NOISE2STACK_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
+)
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (clone the repo beside shared/)")
+        pytest.fail(
+            f"real data not found at {SHARED_DATA}: clone the repo beside shared/, or set NOISE2STACK_SHARED_DATA"
+            " to the folder holding the data sets (a test that needs them never skips silently)"
+        )
     return SHARED_DATA
 
 
