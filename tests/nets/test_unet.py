@@ -87,9 +87,10 @@ def test_context_bounds_the_reach_of_an_input_pixel(name, size):
             x2[0, 0, py, px] += 10
             ys, xs = torch.nonzero((net(x2) - base)[0, 0] != 0, as_tuple=True)
             reach = max(reach, int((ys - py).abs().max()), int((xs - px).abs().max()))
-    assert reach <= net.context
-    if name == "csbdeep-unet":
-        assert reach == net.context  # the bound is tight: tiles do not discard more than needed
+    # measured exactly, both bounds: tiles read all they need and discard no more than needed (N2V2's
+    # blur-pool U-Net reaches 27 px from every position of its 4 x 4 pooling grid; its context says 28)
+    slack = {"n2v2-unet": 1}.get(name, 0)
+    assert reach == net.context - slack
 
 
 def test_unknown_net():
