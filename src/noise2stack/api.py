@@ -125,22 +125,11 @@ def train(
         if init is not None:
             raise Noise2StackError("`resume` continues its own training; leave out `init`")
         return resume_model(Path(resume), noisy, targets, val, val_target, progress)
+    given = dict(targets=targets, val=val, val_target=val_target, config_file=config_file, init=init)
     return train_model(
-        noisy,
-        out,
-        config=config,
-        targets=targets,
-        val=val,
-        val_target=val_target,
-        config_file=config_file,
-        overwrite=overwrite,
-        progress=progress,
-        init=init,
-        renormalize=renormalize,
-        stream=stream,
-        channels=channels,
-        options=options,
-    )
+        noisy, out, config=config, overwrite=overwrite, progress=progress, renormalize=renormalize, stream=stream,
+        channels=channels, options=options, **given,
+    )  # fmt: skip
 
 
 # Over 80 lines, on purpose: the docstring documents the 24 keywords of the prediction contract; the
