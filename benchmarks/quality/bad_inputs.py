@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import socket
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 import tifffile
+import zarr
 
 from benchmarks.harness import write_result
 from noise2stack.cli import main as cli_main  # internal: the console script's entry point, run in-process
@@ -60,6 +63,167 @@ def make_inputs(d: Path) -> None:
     (d / "notamodel").mkdir()
     (d / "afile").write_text("x")
     assert cli("train", d / "clean.tif", "--out", d / "model", *TINY)[0] == 0
+    make_newer_inputs(d, stack)
+
+
+def make_newer_inputs(d: Path, stack: np.ndarray) -> None:
+    """Inputs of the cases added after the first catalogue (2026-11-21): stores, noise models, configs."""
+    np.save(d / "clean.npy", stack)
+    tifffile.imwrite(d / "constant.tif", np.ones((4, 16, 16), np.float32), photometric="minisblack")
+    (d / "corrupt.npz").write_bytes(b"PK\x03\x04garbage")
+    hostile = {"probabilities": np.array([{"a": 1}], dtype=object), "low": 0.0, "high": 1.0}
+    np.savez(d / "hostile.npz", **hostile)  # every field a noise model has, one of them a pickle
+    np.savez(d / "foreign.npz", weights=np.zeros(3))  # a valid .npz of another program
+    # a Zarr array written by another tool where predict would write its output
+    zarr.open_array(str(d / "other_tool.zarr"), mode="w", shape=(2, 2), dtype="f4")[:] = 1
+    # OME-Zarr: metadata naming 2 axes over a 3-D array; a group with no image at all
+    bad = zarr.open_group(str(d / "wrong_axes.ome.zarr"), mode="w")
+    bad.create_array("0", shape=stack.shape, dtype="f4")[:] = stack
+    axes = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    scale = [{"type": "scale", "scale": [1.0, 1.0]}]
+    bad.attrs["ome"] = {
+        "version": "0.5",
+        "multiscales": [{"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": scale}]}],
+    }
+    zarr.open_group(str(d / "empty_group.ome.zarr"), mode="w")
+    # a stranger's "model": a config that runs code if unsafely loaded, and a model of another network
+    (d / "stranger").mkdir()
+    (d / "stranger" / "config.yaml").write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    (d / "stranger" / "weights.safetensors").write_bytes(b"\x00" * 16)
+    (d / "stranger" / "normalization.json").write_text("{}")
+    assert cli("train", d / "clean.tif", "--out", d / "n2v_model", "--method", "n2v", *TINY)[0] == 0
+    assert cli("train", d / "clean.tif", "--out", d / "nrrn_model", "--method", "nrrn", *TINY)[0] == 0
+    (d / "types.yaml").write_text("data:\n  patch: big\n")
+    (d / "section.yaml").write_text("algorithm: [1, 2]\n")
+    (d / "other_method.yaml").write_text("method: n2v\nunits: 3\n")
+
+
+def garbage_server() -> int:
+    """A local TCP port that answers every connection with garbage (a misconfigured --scheduler address)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def answer() -> None:
+        for _ in range(4):  # bounded: a few connection attempts, then the thread ends
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nnot a dask scheduler\n" * 4)
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def newer_cases(d: Path) -> dict[str, list]:
+    """Bad inputs of what came after the first catalogue: analyze, report, export, noise models, OME-Zarr
+    stores, stores of other tools, --init with a stranger's model, a scheduler that answers garbage, configs."""
+    model, clean = d / "model", d / "clean.tif"
+    port = garbage_server()
+    return {
+        "analyze: missing file": ["analyze", d / "missing.tif"],
+        "analyze: constant stack": ["analyze", d / "constant.tif"],
+        "analyze: --target of another shape": ["analyze", clean, "--target", d / "other.tif"],
+        "report: not a model folder": ["report", d / "notamodel", clean, "--out", d / "r.html"],
+        "report: --reference of another shape": [
+            "report",
+            model,
+            clean,
+            "--reference",
+            d / "other.tif",
+            "--out",
+            d / "r.html",
+        ],
+        "report: output is the model folder": ["report", model, clean, "--out", model],
+        "export: output not a .zip": ["export", model, d / "pkg.tar", "--sample", clean],
+        "export: a method of several passes": ["export", d / "nrrn_model", d / "pkg.zip", "--sample", clean],
+        "export: unknown --format": ["export", model, d / "pkg.zip", "--format", "onnx"],
+        "noise-model: two sources": ["noise-model", d / "nm.npz", "--estimate-from", clean, "--calibration", clean],
+        "noise-model: output not .npz": ["noise-model", d / "nm.txt", "--estimate-from", clean],
+        "train: corrupt noise-model .npz": [
+            "train",
+            clean,
+            "--out",
+            d / "new",
+            "--method",
+            "pn2v",
+            "--noise-model",
+            d / "corrupt.npz",
+        ],
+        "train: hostile noise-model .npz (pickle inside)": [
+            "train",
+            clean,
+            "--out",
+            d / "new",
+            "--method",
+            "pn2v",
+            "--noise-model",
+            d / "hostile.npz",
+        ],
+        "train: noise-model .npz of another program": [
+            "train",
+            clean,
+            "--out",
+            d / "new",
+            "--method",
+            "pn2v",
+            "--noise-model",
+            d / "foreign.npz",
+        ],
+        "predict: OME-Zarr whose axes do not match its array": [
+            "predict",
+            model,
+            d / "wrong_axes.ome.zarr",
+            d / "o.zarr",
+        ],
+        "predict: Zarr group without an image": ["predict", model, d / "empty_group.ome.zarr", d / "o.zarr"],
+        "predict: output store written by another tool": ["predict", model, d / "clean.npy", d / "other_tool.zarr"],
+        "predict: --scheduler that answers garbage": [
+            "predict",
+            model,
+            d / "clean.npy",
+            d / "o.zarr",
+            "--scheduler",
+            f"tcp://127.0.0.1:{port}",
+        ],
+        "train --init: a stranger's model (YAML payload)": [
+            "train",
+            clean,
+            "--out",
+            d / "new",
+            "--init",
+            d / "stranger",
+            *TINY,
+        ],
+        "train --init: a model of another network": [
+            "train",
+            clean,
+            "--out",
+            d / "new",
+            "--init",
+            d / "n2v_model",
+            "--neighbors",
+            "2",
+            "--method",
+            "n2stack",
+            *TINY,
+        ],
+        "YAML in sections with a wrong type": ["train", clean, "--out", d / "new", "--config", d / "types.yaml"],
+        "YAML with a section that is no mapping": ["train", clean, "--out", d / "new", "--config", d / "section.yaml"],
+        "YAML with another method's option": ["train", clean, "--out", d / "new", "--config", d / "other_method.yaml"],
+        "predict: an output path for TIFF that is a folder": ["predict", model, clean, d / "notamodel"],
+        "evaluate: output of the wrong kind": ["evaluate", clean, d / "corrupt.npz"],
+        "predict: --uncertainty into a .zarr": [
+            "predict",
+            model,
+            d / "clean.npy",
+            d / "o.zarr",
+            "--uncertainty",
+            d / "s.zarr",
+        ],
+    }
 
 
 def train_cases(d: Path) -> dict[str, list]:
@@ -127,7 +291,7 @@ def other_cases(d: Path) -> dict[str, list]:
 def run_cases(d: Path) -> list[tuple[str, int, int, bool, str]]:
     """(case, exit code, stderr lines, whether files were written, the last line the user sees)."""
     rows = []
-    for name, args in {**train_cases(d), **other_cases(d)}.items():
+    for name, args in {**train_cases(d), **other_cases(d), **newer_cases(d)}.items():
         before = sorted(p.name for p in d.rglob("*"))
         code, err = cli(*args)
         wrote = sorted(p.name for p in d.rglob("*")) != before

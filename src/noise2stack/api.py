@@ -715,9 +715,9 @@ def report(
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
     inputs = [item for item in (noisy, reference, denoised) if item is not None]
-    out = check_output(out, inputs, overwrite)
     if not isinstance(model, Model) and same_path(out, model):
         raise Noise2StackError(f"the output {out} is the model folder; choose another `out`")
+    out = check_output(out, inputs, overwrite)
     m = load_model(model)
     stack, clean, result = _report_stacks(m, noisy, reference, denoised, axes or m.config.data.axes)
     metrics = None

@@ -108,6 +108,12 @@ def flat_names(method: str | None = None) -> set[str]:
     return {name for section in sections for name in _flat_names(section)} | {"method"}
 
 
+def method_named(values: dict[str, Any]) -> str | None:
+    """The method a flat or sectioned mapping names, if any (a malformed section names none)."""
+    section = values.get("algorithm")
+    return values.get("method") or (section.get("method") if isinstance(section, dict) else None)
+
+
 def nest(values: dict[str, Any], method: str = DEFAULT_METHOD) -> dict[str, Any]:
     """Sort flat options (the version 1 layout, or ``api.train``'s keywords) into the three sections.
 
@@ -229,5 +235,6 @@ __all__ = [
     "load_config",
     "make_config",
     "merge",
+    "method_named",
     "nest",
 ]

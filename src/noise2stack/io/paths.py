@@ -55,10 +55,10 @@ def check_output(out: str | os.PathLike, inputs: Sequence[StackLike], overwrite:
     for item in inputs:
         if not isinstance(item, np.ndarray) and same_path(out, item):
             raise Noise2StackError(f"the output {out} is also an input; choose another output path")
+    if out.is_dir():
+        raise Noise2StackError(f"{out} is a folder, not a file")
     if out.exists() and not overwrite:
         raise Noise2StackError(f"{out} exists; pass `overwrite` to replace it")
-    if out.exists() and out.is_dir():
-        raise Noise2StackError(f"{out} is a folder, not a file")
     check_parent(out)
     return out
 

@@ -40,6 +40,8 @@ planes are written into the store instead of an array. All options arrive valida
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import shutil
 import threading
@@ -298,18 +300,45 @@ def check_output_store(out: Path, record: dict, overwrite: bool) -> str:
 
 
 def _connect(address: str, timeout: float):
+    """A Dask client of the scheduler at ``address``, after checking that one answers there.
+
+    A Client built on an address where something else answers fails half-way and, when collected,
+    waits 10 s and prints a traceback; asking the scheduler's identity first fails cleanly.
+    """
     try:
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise Noise2StackError("`scheduler` ADDRESS needs the 'distributed' package") from None
-    try:
-        with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
-            return Client(address, timeout=f"{timeout}s", set_as_default=False)
+    kind = _scheduler_identity(address, timeout)
+    if kind != "Scheduler":
+        raise Noise2StackError(f"{address} answers, but not as a Dask scheduler ({kind}); check the address and port")
+    with dask.config.set({"distributed.comm.timeouts.connect": f"{timeout}s"}):
+        return Client(address, timeout=f"{timeout}s", set_as_default=False)
+
+
+def _scheduler_identity(address: str, timeout: float) -> str:
+    """What answers Dask's ``identity`` request at ``address``: "Scheduler", or why nothing does (one line)."""
+    from distributed.comm import connect
+
+    async def ask() -> str:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            answer = await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+        return str(answer.get("type")) if isinstance(answer, dict) else type(answer).__name__
+
+    try:  # in a thread of its own, so that a caller's running event loop (Jupyter) is no obstacle
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, ask()).result()
     except (OSError, TimeoutError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise Noise2StackError(
             f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({first[:120]})"
         ) from None
+    except Exception as exc:  # whatever a stranger's bytes make of Dask's decoder: MemoryError for a
+        return type(exc).__name__  # first frame length of petabytes, a decoding error for others
 
 
 class ChunkProgress:

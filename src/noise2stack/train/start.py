@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from noise2stack.config import TrainConfig, make_config, merge, nest, read_mapping
+from noise2stack.config import TrainConfig, make_config, merge, method_named, nest, read_mapping
 from noise2stack.data.streaming import StackView
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.paths import StackLike, check_parent, file_record, file_sha256, load_zyx, same_path
@@ -50,8 +50,9 @@ def build_config(
         return config
     base = {"algorithm": start.config.algorithm.model_dump()} if start is not None else {}
     file_values = read_mapping(config_file) if config_file else {}
-    method = options.get("method") or file_values.get("method") or (file_values.get("algorithm") or {}).get("method")
-    method = method or base.get("algorithm", {}).get("method", DEFAULT_METHOD)
+    method = (
+        options.get("method") or method_named(file_values) or base.get("algorithm", {}).get("method", DEFAULT_METHOD)
+    )
     if config_file:  # a file's method replaces the start's section; init_state refuses that below
         base = merge(base, nest(file_values, method))
     return make_config(str(config_file or "options"), **merge(base, nest(options, method)))
