@@ -66,3 +66,15 @@ def test_commands_other_than_train_start_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_predict_has_a_flag_per_prediction_option_and_keeps_its_contract():
+    from noise2stack.cli import generated_command
+    from noise2stack.predict.options import PredictOptions
+
+    flags = {opt for param in generated_command("predict").params for opt in param.opts}
+    assert {"--" + name.replace("_", "-") for name in PredictOptions.model_fields} <= flags
+    contract = ["--tile", "--overlap", "--tta", "--batch", "--axes", "--kspace", "--overwrite", "--quiet", "--log-json"]
+    contract += ["--uncertainty", "--output-scale", "--stitch", "--images", "--save-units", "--stack-axis"]
+    contract += ["--chunk-planes", "--scheduler", "--jobs", "--pyramid", "--channels", "--devices", "--precision"]
+    assert set(contract) <= flags

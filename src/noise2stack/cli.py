@@ -16,7 +16,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -29,18 +29,18 @@ _APP_SETTINGS: dict[str, Any] = dict(add_completion=False, pretty_exceptions_ena
 
 
 class _Commands(TyperGroup):
-    """The commands, with ``train`` built only when it is asked for.
+    """The commands, with ``train`` and ``predict`` built only when they are asked for.
 
-    ``train``'s options are generated from every method's config section, and the method modules
+    Their options are generated from the config sections and from ``PredictOptions``, whose modules
     import torch (about 2 s); ``noise2stack evaluate``, ``--version`` and the others start without it.
     """
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return ["train", *super().list_commands(ctx)]
+        return ["train", "predict", *super().list_commands(ctx)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name == "train":
-            return train_command()
+        if cmd_name in _GENERATED:
+            return generated_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
 
@@ -75,8 +75,7 @@ _PYTHON_NAME = re.compile(r"`([a-z_][a-z0-9_]*)(?:=(True|False))?`")
 def _flag_table() -> dict[str, tuple[str, str]]:
     """Python name -> (flag, negative flag or "") over every command's options (one name, one flag)."""
     functions = [info.callback for info in app.registered_commands if info.callback is not None]
-    if _TRAIN is not None:  # train's options exist once it was built (its errors come after that)
-        functions.append(_train_command())
+    functions += list(_FUNCTIONS.values())  # train's and predict's, once built (their errors come after that)
     table: dict[str, tuple[str, str]] = {}
     for function in functions:
         for param in inspect.signature(function).parameters.values():
@@ -166,6 +165,21 @@ def _option_type(annotation) -> Any:
     return Optional[annotation]
 
 
+def _field_option(
+    name: str, info, panel: str, default_shown: str | bool, help_text: str | None = None
+) -> inspect.Parameter:
+    """One typer option of a pydantic field: its flag, its help, its --help group; None means not given."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    keyword, flag = _field_flag(name, info)
+    narrowed = {"int": int}.get(str(extra.get("cli_type")))  # a type the command line narrows (devices: a count)
+    kind = Optional[narrowed] if narrowed is not None else _option_type(info.annotation)
+    flags = [f"{flag}/--no-{flag[2:]}"] if info.annotation is bool else [flag]
+    option = typer.Option(
+        None, *flags, help=help_text or info.description, rich_help_panel=panel, show_default=default_shown
+    )
+    return inspect.Parameter(keyword, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+
+
 def _config_options() -> list[inspect.Parameter]:
     """One option per field of every config section (data, training, each method's), grouped in --help."""
     from noise2stack.config_sections import AlgorithmConfig, DataConfig, TrainingConfig
@@ -182,18 +196,25 @@ def _config_options() -> list[inspect.Parameter]:
             keyword, flag = _field_flag(name, info)
             if not extra.get("cli", True) or keyword in seen:
                 continue
-            kind = _option_type(info.annotation)
-            flags = [f"{flag}/--no-{flag[2:]}"] if info.annotation is bool else [flag]
             default: str | bool = False if info.default is None else str(info.default)
             if name in ("neighbors", "residual", "net"):
                 default = f"{info.default}, or the method's"
-            description = info.description
-            if name == "method":
-                description = f"training strategy: {' | '.join(METHODS)}"
+            description = f"training strategy: {' | '.join(METHODS)}" if name == "method" else None
             panel = "Method options" if section == "algorithm" and cls is not AlgorithmConfig else _PANELS[section]
-            option = typer.Option(None, *flags, help=description, rich_help_panel=panel, show_default=default)
-            seen[keyword] = inspect.Parameter(keyword, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+            seen[keyword] = _field_option(name, info, panel, default, description)
     return list(seen.values())
+
+
+def _prediction_options() -> list[inspect.Parameter]:
+    """One option per field of :class:`~noise2stack.predict.options.PredictOptions`, grouped in --help."""
+    from noise2stack.predict.options import PredictOptions
+
+    chunked = ("stack_axis", "chunk_planes", "scheduler", "jobs", "pyramid", "devices")
+    return [
+        _field_option(name, info, "Chunked (Zarr) prediction" if name in chunked else "Prediction",
+                      False if info.default is None else str(info.default))
+        for name, info in PredictOptions.model_fields.items()
+    ]  # fmt: skip
 
 
 _TRAIN_RUN_OPTIONS = dict(
@@ -310,141 +331,90 @@ def _report_trained(model, folder, quiet: bool) -> None:
         )
 
 
-def _train_command() -> Any:
-    """``_train`` with a signature typer reads: the run options, then one option per config field."""
-    params = [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD if name == "noisy" else inspect.Parameter.KEYWORD_ONLY,
-                          default=option, annotation=kind)
-        for name, (kind, option) in _TRAIN_RUN_OPTIONS.items()
-    ] + _config_options()  # fmt: skip
-
-    def train(**given: Any) -> None:
-        _train(**given)
-
-    train.__doc__ = _train.__doc__
-    train.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    train.__annotations__ = {p.name: p.annotation for p in params}
-    return train
-
-
-def train_command() -> Any:
-    """The ``train`` command as click runs it (built on first use, then kept)."""
-    global _TRAIN
-    if _TRAIN is None:
-        single = typer.Typer(**_APP_SETTINGS)
-        single.command("train")(_train_command())
-        _TRAIN = typer.main.get_command(single)
-    return _TRAIN
-
-
-_TRAIN: Any = None  # the click command, once built
+_PREDICT_RUN_OPTIONS = dict(
+    model_dir=(Path, typer.Argument(..., help="model folder written by `train`")),
+    noisy=(Path, typer.Argument(..., help="stack to denoise")),
+    out=(Path, typer.Argument(..., help="output file (float32 TIFF or .npy), or OUT.zarr (chunked)")),
+    axes=(Optional[str], typer.Option(None, "--axes", help="axes of the input [default: the model's]")),
+    kspace=(
+        Optional[list[Path]],
+        typer.Option(None, "--kspace", help="k-space sidecar(s) for spectral post-processing"),
+    ),
+    overwrite=(bool, typer.Option(False, "--overwrite", help="replace an existing output file")),
+    quiet=(bool, typer.Option(False, "--quiet", help="print only errors")),
+    log_json=(
+        Optional[Path],
+        typer.Option(None, "--log-json", help="append one JSON object per 10 % of the planes to this file"),
+    ),
+    uncertainty=(
+        Optional[Path],
+        typer.Option(None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior std per pixel here"),
+    ),
+    save_units=(
+        Optional[Path],
+        typer.Option(None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"),
+    ),
+)
 
 
-# Over 80 lines, on purpose: one typer option per flag of the predict contract, each with its help;
-# the body is ten lines, and every value is validated once, in predict.options.PredictOptions.
-@app.command()
-def predict(
-    model_dir: Path = typer.Argument(..., help="model folder written by `train`"),
-    noisy: Path = typer.Argument(..., help="stack to denoise"),
-    out: Path = typer.Argument(..., help="output file (float32 TIFF or .npy)"),
-    tile: int = typer.Option(
-        512,
-        "--tile",
-        help="tile side in pixels; each tile also reads the network's context, so any size gives the same result",
-    ),
-    overlap: Optional[int] = typer.Option(None, "--overlap", help="blending ramp between tiles in pixels [default: 0]"),
-    tta: bool = typer.Option(False, "--tta", help="mean over the 8 rotations and flips (8x the time)"),
-    batch: Optional[int] = typer.Option(None, "--batch", help="tiles per forward pass [default: 1 on CPU, 8 on GPU]"),
-    axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: the model's]"),
-    kspace: Optional[list[Path]] = typer.Option(
-        None, "--kspace", help="k-space sidecar(s) for spectral post-processing"
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing output file"),
-    quiet: bool = typer.Option(False, "--quiet", help="print only errors"),
-    log_json: Optional[Path] = typer.Option(
-        None, "--log-json", help="append one JSON object per 10 % of the planes to this file"
-    ),
-    uncertainty: Optional[Path] = typer.Option(
-        None, "--uncertainty", help="pn2v/pn2stack models: also write the posterior standard deviation per pixel here"
-    ),
-    # --- Noise2SR and NRRN (issue 10) ---
-    output_scale: int = typer.Option(
-        1, "--output-scale", help="2: keep a Noise2SR model's super-resolved output (Y, X doubled)"
-    ),
-    stitch: str = typer.Option(
-        "blend", "--stitch", help="blend | cut: blend the tile overlaps, or cut them in the middle"
-    ),
-    images: Optional[int] = typer.Option(
-        None, "--images", help="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) [default: 3]"
-    ),
-    save_units: Optional[Path] = typer.Option(
-        None, "--save-units", help="NRRN: folder for the estimate after each building unit (TIFFs)"
-    ),
-    # chunked prediction (a Zarr input or a *.zarr output)
-    stack_axis: Optional[str] = typer.Option(
-        None, "--stack-axis", help="Z or T: the axis neighbours are taken along [default: Z when present]"
-    ),
-    chunk_planes: int = typer.Option(
-        32, "--chunk-planes", help="Zarr output: planes per chunk along the stack axis (memory grows with it)"
-    ),
-    scheduler: str = typer.Option(
-        "threads", "--scheduler", help="Zarr output: threads | processes | a dask.distributed scheduler address"
-    ),
-    jobs: int = typer.Option(1, "--jobs", help="Zarr output: chunks predicted at once on a local scheduler"),
-    pyramid: bool = typer.Option(False, "--pyramid", help="Zarr output: add a multiscale pyramid for viewers"),
-    channels: Optional[str] = typer.Option(
-        None,
-        "--channels",
-        help="separate | joint: each channel on its own (MODEL/channel-N per channel, or one model for all), or all at once by a model trained with --channels joint [default: as the model was trained]",
-    ),
-    devices: Optional[int] = typer.Option(
-        None,
-        "--devices",
-        help="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis",
-    ),
-    precision: str = typer.Option(
-        "32",
-        "--precision",
-        help="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)",
-    ),
-) -> None:
+def _predict(**given: Any) -> None:
     """Denoise a stack with a trained model (a bar on a terminal, else one line per 10 % on stderr).
 
     A Zarr / OME-Zarr input or a *.zarr output is predicted chunk by chunk through Dask (resumable).
     """
     api = _api()
-
-    log = _progress_log(quiet, log_json)
-    _run(
-        api.predict,
-        model_dir,
-        noisy,
-        out,
-        tile=tile,
-        overlap=overlap,
-        batch=batch,
-        axes=axes,
-        overwrite=overwrite,
-        progress=log,
-        kspace=kspace,
-        tta=tta,
-        uncertainty=uncertainty,
-        output_scale=output_scale,
-        stitch=stitch,
-        images=images,
-        save_units=save_units,
-        stack_axis=stack_axis,
-        chunk_planes=chunk_planes,
-        scheduler=scheduler,
-        jobs=jobs,
-        pyramid=pyramid,
-        channels=channels,
-        devices=devices,
-        precision=precision,
-    )
+    run = {name: given.pop(name) for name in _PREDICT_RUN_OPTIONS}
+    log = _progress_log(run.pop("quiet"), run.pop("log_json"))
+    options = {name: value for name, value in given.items() if value is not None}  # unset: the API's default
+    out = run.pop("out")
+    _run(api.predict, run.pop("model_dir"), run.pop("noisy"), out, progress=log, **run, **options)
     log.close()
-    if not quiet:
-        typer.echo(f"denoised stack written to {out}" + (f", posterior std to {uncertainty}" if uncertainty else ""))
+    if log.mode != "quiet":
+        extra = f", posterior std to {run['uncertainty']}" if run["uncertainty"] else ""
+        typer.echo(f"denoised stack written to {out}{extra}")
+
+
+def _generated(name: str, run: Callable[..., None], run_options: dict, field_options: list) -> Callable[..., None]:
+    """``run`` with a signature typer reads: its hand-written run options, then the generated field options."""
+    params = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD if option.__class__.__name__ == "ArgumentInfo"
+                          else inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+        for name, (kind, option) in run_options.items()
+    ] + field_options  # fmt: skip
+
+    def command(**given: Any) -> None:
+        run(**given)
+
+    command.__name__ = name
+    command.__doc__ = run.__doc__
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+#: name -> (function, its run options, its generated options), built on first use
+_GENERATED: dict[str, tuple[Callable[..., None], dict, Callable[[], list]]] = {
+    "train": (_train, _TRAIN_RUN_OPTIONS, _config_options),
+    "predict": (_predict, _PREDICT_RUN_OPTIONS, _prediction_options),
+}
+_BUILT: dict[str, Any] = {}  # the click commands, once built
+_FUNCTIONS: dict[str, Callable[..., None]] = {}  # their typed functions (the flag table reads them)
+
+
+def generated_command(name: str) -> Any:
+    """The click command ``name`` (``train`` or ``predict``), built on first use, then kept."""
+    if name not in _BUILT:
+        run, run_options, field_options = _GENERATED[name]
+        single = typer.Typer(**_APP_SETTINGS)
+        _FUNCTIONS[name] = _generated(name, run, run_options, field_options())
+        single.command(name)(_FUNCTIONS[name])
+        _BUILT[name] = typer.main.get_command(single)
+    return _BUILT[name]
+
+
+def train_command() -> Any:
+    """The ``train`` command as click runs it."""
+    return generated_command("train")
 
 
 @app.command("noise-model")

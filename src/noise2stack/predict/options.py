@@ -9,7 +9,7 @@ the methods here, so each rule still lives in one place.
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from noise2stack.errors import Noise2StackError
 from noise2stack.resources import check_precision
@@ -62,21 +62,45 @@ class PredictOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    tile: int = 512
-    overlap: int | None = None
-    batch: int | None = None
-    tta: bool = False
-    stitch: str = "blend"
-    output_scale: int = 1
-    precision: str = "32"
-    images: int | None = None
-    stack_axis: str | None = None
-    chunk_planes: int = 32
-    scheduler: str = "threads"
-    jobs: int = 1
-    pyramid: bool = False
-    channels: str | None = None
-    devices: int | tuple[str, ...] | None = None
+    tile: int = Field(
+        512,
+        description="tile side in pixels; each tile also reads the network's context, so any size gives the same result",
+    )
+    overlap: int | None = Field(
+        None, description="overlap of neighbouring tiles in pixels (default: 0 for blend, twice the context for cut)"
+    )
+    batch: int | None = Field(None, description="tiles per forward pass (default: 1 on CPU, 8 on GPU)")
+    tta: bool = Field(False, description="mean over the 8 rotations and flips (8x the time)")
+    stitch: str = Field("blend", description="blend | cut: blend the tile overlaps, or cut them in the middle")
+    output_scale: int = Field(1, description="2: keep a Noise2SR model's super-resolved output (Y, X doubled)")
+    precision: str = Field(
+        "32",
+        description="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)",
+    )
+    images: int | None = Field(
+        None, description="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) (default: 3)"
+    )
+    stack_axis: str | None = Field(
+        None, description="Z or T: the axis neighbours are taken along (default: Z when present)"
+    )
+    chunk_planes: int = Field(
+        32, description="Zarr output: planes per chunk along the stack axis (memory grows with it)"
+    )
+    scheduler: str = Field(
+        "threads", description="Zarr output: threads | processes | a dask.distributed scheduler address"
+    )
+    jobs: int = Field(1, description="Zarr output: chunks predicted at once on a local scheduler")
+    pyramid: bool = Field(False, description="Zarr output: add a multiscale pyramid for viewers")
+    channels: str | None = Field(
+        None,
+        description="separate | joint: each channel on its own (MODEL/channel-N per channel, or one model for all), "
+        "or all at once by a model trained with --channels joint (default: as the model was trained)",
+    )
+    devices: int | tuple[str, ...] | None = Field(
+        None,
+        description="Zarr output: spread the chunks over N GPUs, each taking its own ranges along the stack axis",
+        json_schema_extra={"cli_type": "int"},  # the command line takes a count; Python also device names
+    )
 
     def __init__(self, **values) -> None:
         try:
