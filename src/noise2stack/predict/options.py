@@ -72,13 +72,16 @@ class PredictOptions(BaseModel):
     batch: int | None = Field(None, description="tiles per forward pass (default: 1 on CPU, 8 on GPU)")
     tta: bool = Field(False, description="mean over the 8 rotations and flips (8x the time)")
     stitch: str = Field("blend", description="blend | cut: blend the tile overlaps, or cut them in the middle")
-    output_scale: int = Field(1, description="2: keep a Noise2SR model's super-resolved output (Y, X doubled)")
+    output_scale: int = Field(
+        1, description="2: keep the super-resolved output of a model that offers it (Y and X doubled)"
+    )
     precision: str = Field(
         "32",
         description="32 | bf16 | 16: arithmetic of the forward passes (bf16: ~2x faster on CPUs with AVX512-BF16; 16: GPUs)",
     )
     images: int | None = Field(
-        None, description="NRRN: infer from 3 (plane and both neighbours), 2 or 1 image(s) (default: 3)"
+        None,
+        description="models that take several images: infer from 3 (the plane and both neighbours), 2 or 1 (default: 3)",
     )
     stack_axis: str | None = Field(
         None, description="Z or T: the axis neighbours are taken along (default: Z when present)"
