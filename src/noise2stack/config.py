@@ -213,13 +213,6 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def given_values(config: TrainConfig) -> dict[str, Any]:
-    """The values a config was given explicitly, by section (what a YAML file set)."""
-    return {name: getattr(config, name).model_dump(exclude_unset=True) for name in SECTIONS} | {
-        "algorithm": {"method": config.method, **config.algorithm.model_dump(exclude_unset=True)}
-    }
-
-
 def config_to_yaml(config: TrainConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
