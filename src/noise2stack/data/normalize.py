@@ -81,11 +81,14 @@ class Normalizer:
                 f"image, but the planes are {stack.shape[-2]}x{stack.shape[-1]}"
             )
 
-    def normalize(self, stack: np.ndarray) -> np.ndarray:
-        """Map a ``ZYX`` (or ``YX``; ``ZCYX`` with per-channel statistics) stack to network units, float32."""
+    def normalize(self, stack: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Map a ``ZYX`` (or ``YX``; ``ZCYX`` with per-channel statistics) stack to network units, float32.
+
+        ``copy=False`` works in place where ``stack`` is already float32 (a caller that owns it and
+        needs no second copy of its size, as chunked prediction does with each slab it reads)."""
         self._check_background(stack)
         self._check_channels(stack)
-        out = stack.astype(np.float32, copy=True)
+        out = stack.astype(np.float32, copy=copy)
         if self.background is not None:
             out -= self.background
         out -= self._values(self.low_value)
@@ -93,11 +96,11 @@ class Normalizer:
         out += np.float32(self.out_low)
         return out
 
-    def denormalize(self, stack: np.ndarray) -> np.ndarray:
-        """Map network output back to input units, float32."""
+    def denormalize(self, stack: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Map network output back to input units, float32 (in place for a float32 ``stack`` with ``copy=False``)."""
         self._check_background(stack)
         self._check_channels(stack)
-        out = stack.astype(np.float32, copy=True)
+        out = stack.astype(np.float32, copy=copy)
         out -= np.float32(self.out_low)
         out /= np.float32(self._scales())
         out += self._values(self.low_value)

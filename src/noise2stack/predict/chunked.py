@@ -234,13 +234,20 @@ def predict_block(
     model = cached_model(*model_ref.for_channel(channel), device)
     lo, hi = slab_range(block.start, block.stop, spec.size(stack_axis), model.neighbors)
     index, order = _selection(spec.axes, loops, stack_axis, block, lo, hi)
-    slab = np.transpose(np.asarray(open_array(spec)[index]), order)
+    read = open_array(spec)[index]
+    # a Zarr read is a fresh array of ours; a memory-mapped .npy is the input file itself
+    owned = type(read) is np.ndarray and read.flags.owndata and read.flags.writeable
+    slab = np.transpose(np.asarray(read), order)
+    del read
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
         raise Noise2StackError(
             f"{spec.path} contains NaN or Inf values (planes {lo}-{hi - 1}); replace them before denoising"
         )
-    # (S, Y, X), or (S, C, Y, X) for joint channels, as the selection takes it
-    result = denoise(model, slab, options, planes=range(block.start - lo, block.stop - lo)).estimate
+    # (S, Y, X), or (S, C, Y, X) for joint channels, as the selection takes it; the slab is ours, so
+    # it is normalised in place and only one copy of it is alive while the network runs
+    planes = range(block.start - lo, block.stop - lo)
+    result = denoise(model, slab, options, planes=planes, owned=owned).estimate
+    del slab
     out_index, out_order = _selection(ngff_order(spec.axes), loops, stack_axis, block, block.start, block.stop)
     target = zarr.open_array(str(Path(out) / IMAGE_ARRAY), mode="r+")
     target[out_index] = np.transpose(result, np.argsort(out_order))
@@ -531,14 +538,47 @@ def _check_block_memory(spec: VolumeSpec, options: PredictOptions, n: int, neigh
     """Refuse blocks of ``options.chunk_planes`` that ``options.jobs`` at once would not fit in memory."""
     chunk_planes, plane = options.chunk_planes, spec.size("Y") * spec.size("X")
     slab_planes = min(n, chunk_planes + neighbors)
-    # input + normalised slab, the network's input planes and output, the written block
-    per_block = slab_planes * plane * (np.dtype(spec.dtype).itemsize + 4) + chunk_planes * plane * 12
+    # the slab as read and normalised (in place when it is float32), the network's output and the
+    # block as the store encodes it
+    dtype = np.dtype(spec.dtype)
+    read = 4 if dtype == np.float32 else dtype.itemsize + 4
+    per_block = slab_planes * plane * read + chunk_planes * plane * 8
     per_block *= joint  # a joint block holds every channel
+    stack_axis = str(options.stack_axis)
+    decoded = input_read_bytes(spec, stack_axis, slab_planes, joint > 1)
+    lower = "`chunk_planes` (or `jobs`)"
+    if decoded > per_block:  # the input's own chunks dominate: only rechunking the input helps
+        chunks = tuple(getattr(open_array(spec), "chunks", ()))
+        lower = f"`jobs`, or store the input in smaller chunks along {stack_axis} (its chunks are {chunks})"
     check_memory(
-        per_block * options.jobs,
+        (per_block + decoded) * options.jobs,
         f"chunked prediction with `chunk_planes` {chunk_planes} `jobs` {options.jobs}",
-        "`chunk_planes` (or `jobs`)",
+        lower,
     )
+
+
+def input_read_bytes(spec: VolumeSpec, stack_axis: str, slab_planes: int, joint: bool = False) -> float:
+    """Bytes of the input's chunks decoded at once while one slab is read.
+
+    Zarr (and a TIFF read through it) decodes whole chunks, up to its ``async.concurrency`` at a
+    time, before it copies out the selection: a store chunked far along the stack axis costs a
+    chunk's size per read, whatever ``chunk_planes`` is. An ``.npy`` input is memory-mapped (0).
+    """
+    chunks = getattr(open_array(spec), "chunks", None)
+    if not chunks or len(chunks) != len(spec.axes):
+        return 0.0
+    touched = 1
+    for letter, chunk in zip(spec.axes, chunks):
+        size = spec.size(letter)
+        if letter == stack_axis:  # a slab may start inside a chunk: one more
+            extent = min(-(-slab_planes // chunk) + 1, -(-size // chunk))
+        elif letter in "YX" or (letter == "C" and joint):
+            extent = -(-size // chunk)
+        else:  # a loop axis: one index per block
+            extent = 1
+        touched *= extent
+    concurrency = int(zarr.config.get("async.concurrency") or 10)
+    return float(min(touched, concurrency) * np.prod(chunks) * np.dtype(spec.dtype).itemsize)
 
 
 def _prepare_store(

@@ -212,6 +212,7 @@ def denoise(
     options: PredictOptions,
     planes: Sequence[int] | None = None,
     progress=False,
+    owned: bool = False,
     **view,
 ) -> Prediction:
     """The model's prediction of a stack.
@@ -226,6 +227,9 @@ def denoise(
         Only these planes (default all); the others serve as neighbours.
     progress : bool or callable
         A bar over planes, or ``progress(planes_done, planes_total)``.
+    owned : bool
+        The caller hands ``stack`` over: a float32 stack is normalised in place instead of copied
+        (chunked prediction's slabs; peak memory then holds one copy of the slab, not two).
     **view
         More options of the method's prediction network (e.g. a building ``unit``).
 
@@ -239,7 +243,7 @@ def denoise(
     head = model.method.finish  # probabilistic methods: (MMSE estimate, posterior std) from the samples
     result = predict_stack(
         net,
-        model.normalizer.normalize(stack),
+        model.normalizer.normalize(stack, copy=not owned),
         model.neighbors,
         model.include_center,
         options,
@@ -253,7 +257,8 @@ def denoise(
     std = None
     if head is not None:  # (estimate, std) in network units: the std only scales back
         result, std = result[0], result[1] / np.float32(model.normalizer.scale)
-    return Prediction(model.normalizer.denormalize(result), std)
+    # the tiler's result is ours: denormalised in place, so the block's output exists once
+    return Prediction(model.normalizer.denormalize(result, copy=False), std)
 
 
 def predict_model(
