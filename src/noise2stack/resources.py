@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import mmap
 import platform
 import sys
 import threading
 
+import numpy as np
 import torch
 
 from noise2stack.errors import Noise2StackError
@@ -150,3 +152,17 @@ def reuse_freed_memory():
                 for param, value in _RESTORED:
                     libc.mallopt(param, value)
                 libc.malloc_trim(0)
+
+
+def unheaped_zeros(shape: tuple, dtype=np.float32) -> np.ndarray:
+    """Zeros in an anonymous memory map of their own, given back to the system when the array is freed.
+
+    An array allocated inside :func:`reuse_freed_memory` lands in the heap, which is kept: a result
+    that outlives the context (a block's output, hundreds of MiB) then leaves a hole that the next
+    block's allocations fragment, and the heap creeps up block after block. Mapped pages start as
+    zeros, so this is ``np.zeros`` without the heap.
+    """
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if nbytes < 2**20:  # small arrays: the heap is the right place
+        return np.zeros(shape, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(shape)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
 import shutil
 import threading
@@ -234,9 +235,9 @@ def predict_block(
     model = cached_model(*model_ref.for_channel(channel), device)
     lo, hi = slab_range(block.start, block.stop, spec.size(stack_axis), model.neighbors)
     index, order = _selection(spec.axes, loops, stack_axis, block, lo, hi)
-    read = open_array(spec)[index]
+    read = read_slab(open_array(spec), index, spec.axes.index(stack_axis), spec.axes.index("Y"))
     # a Zarr read is a fresh array of ours; a memory-mapped .npy is the input file itself
-    owned = type(read) is np.ndarray and read.flags.owndata and read.flags.writeable
+    owned = type(read) is np.ndarray and read.flags.writeable and not isinstance(read.base, np.memmap)
     slab = np.transpose(np.asarray(read), order)
     del read
     if slab.dtype.kind == "f" and not np.isfinite(slab).all():
@@ -254,6 +255,38 @@ def predict_block(
     # The record comes after the data: a block killed between the two is simply predicted again.
     zarr.open_array(str(Path(out) / DONE_ARRAY), mode="r+")[block.number] = 1
     return int(result.size)
+
+
+def read_slab(array, index: tuple, *split_axes: int) -> np.ndarray:
+    """``array[index]``, read one box of input chunks along ``split_axes`` at a time.
+
+    Zarr decodes every chunk a read touches, up to ``async.concurrency`` of them at once, before it
+    copies the selection out: a slab read in one piece can hold ten chunks of tens of MiB each. Read
+    box by box (a row of chunks along the remaining axes each), at most one row is decoded at a time.
+    Arrays without chunks (a memory-mapped ``.npy``) are read as they are.
+    """
+    chunks = getattr(array, "chunks", None)
+    if not chunks or len(chunks) != len(index):
+        return array[index]
+    bounds = [item.indices(size)[:2] if isinstance(item, slice) else None for item, size in zip(index, array.shape)]
+    pieces = []
+    for axis, (item, chunk) in enumerate(zip(index, chunks)):
+        if bounds[axis] is None:
+            pieces.append([item])
+            continue
+        start, stop = bounds[axis]
+        if axis not in split_axes:
+            pieces.append([slice(start, stop)])
+            continue
+        edges = [start, *range((start // chunk + 1) * chunk, stop, chunk), stop]
+        pieces.append([slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
+    if all(len(p) == 1 for p in pieces):
+        return array[index]
+    kept = [axis for axis, b in enumerate(bounds) if b is not None]
+    out = np.empty([bounds[axis][1] - bounds[axis][0] for axis in kept], dtype=array.dtype)
+    for box in itertools.product(*pieces):  # the box's place in the slab: offsets from its start
+        out[tuple(slice(box[a].start - bounds[a][0], box[a].stop - bounds[a][0]) for a in kept)] = array[box]
+    return out
 
 
 def _record(model_ref: ModelRef, spec: VolumeSpec, options: PredictOptions) -> dict:
@@ -545,7 +578,7 @@ def _check_block_memory(spec: VolumeSpec, options: PredictOptions, n: int, neigh
     per_block = slab_planes * plane * read + chunk_planes * plane * 8
     per_block *= joint  # a joint block holds every channel
     stack_axis = str(options.stack_axis)
-    decoded = input_read_bytes(spec, stack_axis, slab_planes, joint > 1)
+    decoded = input_read_bytes(spec, joint > 1)
     lower = "`chunk_planes` (or `jobs`)"
     if decoded > per_block:  # the input's own chunks dominate: only rechunking the input helps
         chunks = tuple(getattr(open_array(spec), "chunks", ()))
@@ -557,26 +590,21 @@ def _check_block_memory(spec: VolumeSpec, options: PredictOptions, n: int, neigh
     )
 
 
-def input_read_bytes(spec: VolumeSpec, stack_axis: str, slab_planes: int, joint: bool = False) -> float:
-    """Bytes of the input's chunks decoded at once while one slab is read.
+def input_read_bytes(spec: VolumeSpec, joint: bool = False) -> float:
+    """Bytes of the input's chunks decoded at once while one slab is read (:func:`read_slab`).
 
-    Zarr (and a TIFF read through it) decodes whole chunks, up to its ``async.concurrency`` at a
-    time, before it copies out the selection: a store chunked far along the stack axis costs a
+    Zarr (and a TIFF read through it) decodes whole chunks before it copies out the selection; the
+    slab is read one row of chunks at a time, so a row's chunks along X (and joint channels), up to
+    ``async.concurrency``, are decoded at once. A store chunked far along the stack axis costs a
     chunk's size per read, whatever ``chunk_planes`` is. An ``.npy`` input is memory-mapped (0).
     """
     chunks = getattr(open_array(spec), "chunks", None)
     if not chunks or len(chunks) != len(spec.axes):
         return 0.0
-    touched = 1
+    touched = 1  # the chunks of one row of a box (read_slab splits the stack axis and Y)
     for letter, chunk in zip(spec.axes, chunks):
-        size = spec.size(letter)
-        if letter == stack_axis:  # a slab may start inside a chunk: one more
-            extent = min(-(-slab_planes // chunk) + 1, -(-size // chunk))
-        elif letter in "YX" or (letter == "C" and joint):
-            extent = -(-size // chunk)
-        else:  # a loop axis: one index per block
-            extent = 1
-        touched *= extent
+        if letter == "X" or (letter == "C" and joint):
+            touched *= -(-spec.size(letter) // chunk)
     concurrency = int(zarr.config.get("async.concurrency") or 10)
     return float(min(touched, concurrency) * np.prod(chunks) * np.dtype(spec.dtype).itemsize)
 

@@ -24,7 +24,7 @@ from noise2stack.predict.blend import BLEND, blend_weights
 from noise2stack.predict.cut import CUT
 from noise2stack.predict.grid import AxisPlan, Merger, Stitch, pad_plane, round_up, tile_starts, window_start
 from noise2stack.predict.options import PredictOptions
-from noise2stack.resources import autocast, check_memory, network_bytes, reuse_freed_memory
+from noise2stack.resources import autocast, check_memory, network_bytes, reuse_freed_memory, unheaped_zeros
 
 __all__ = ["DIHEDRAL", "STITCHES", "blend_weights", "predict_stack", "tile_starts", "window_start"]
 
@@ -242,8 +242,8 @@ def _merge(
     out = None
     current = 0
     for window, prediction in predictions:
-        if out is None:  # the output's channels are the first prediction's
-            out = np.zeros((prediction.shape[0], *shape), dtype=np.float32)
+        if out is None:  # the output's channels are the first prediction's; it outlives the kept heap
+            out = unheaped_zeros((prediction.shape[0], *shape))
         while window.z != current:  # a plane is complete once a window of the next arrives
             _store(out, current, merger.finish(), report)
             current += 1
