@@ -61,9 +61,12 @@ import json, sys
 import numpy as np
 from careamics import CAREamist
 from careamics.config import create_n2v_config
+from lightning.pytorch import seed_everything
 train, test, folder, budget = np.load(sys.argv[1]), np.load(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+seed = json.loads(sys.argv[5])["seed"] + 1  # CAREamics wants a seed > 0
+seed_everything(seed)  # the network's initial weights; the config's seed drives patches and masks
 config = create_n2v_config(experiment_name="race", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16,
-                           num_epochs=100000)
+                           num_epochs=100000, seed=seed)
 config.training_config.trainer_params["max_time"] = {"seconds": budget}
 careamist = CAREamist(config, work_dir=folder, enable_progress_bar=False)
 careamist.train(train_data=train)
@@ -89,9 +92,13 @@ import json, sys
 import numpy as np
 from careamics import CAREamist
 from careamics.config import create_n2n_config
+from lightning.pytorch import seed_everything
 a, b, folder, budget = np.load(sys.argv[1]), np.load(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+seed = json.loads(sys.argv[5])["seed"] + 1  # CAREamics wants a seed > 0
+seed_everything(seed)  # the network's initial weights; the data config's seed drives patches and augmentations
 config = create_n2n_config(experiment_name="race", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16,
                            num_epochs=100000)
+config.data_config.seed = seed  # create_n2n_config takes no seed; the field is the one create_n2v_config sets
 config.training_config.trainer_params["max_time"] = {"seconds": budget}
 careamist = CAREamist(config, work_dir=folder, enable_progress_bar=False)
 careamist.train(train_data=a, train_data_target=b)
@@ -115,7 +122,8 @@ MRI = {"net": "n2n-unet", "residual": False, "normalization": "minmax", "augment
 COPY4 = {"method": "n2stack", "mode": "copy", "neighbors": 4}
 VARIANTS = {  # algorithm -> our variants: label -> training options
     "n2v": {
-        "ours (defaults)": {},  # since 2026-12-02: 5 % masked, 11 x 11 window
+        "ours (defaults)": {},  # since 2026-12-02: 5 % masked, 11 x 11 window; precision auto
+        "ours (defaults), float32": {"precision": "32"},  # CAREamics' precision
         "ours before (0.2 % masked, 5 x 5 window)": {"n2v_fraction": 0.002, "n2v_window": 5},
         "ours, 0.2 % masked, 11 x 11 window": {"n2v_fraction": 0.002, "n2v_window": 11},
         "ours, batch norm": {"batch_norm": True},
@@ -127,6 +135,8 @@ VARIANTS = {  # algorithm -> our variants: label -> training options
         "ours copy 1+4 (MRI recipe)": {**COPY4, **MRI},
         "ours copy 1+4 (MRI recipe, MAE)": {**COPY4, **MRI, "loss": "mae"},
         "ours copy 1+4 (defaults)": COPY4,
+        "ours copy 1+4 (defaults), float32": {**COPY4, "precision": "32"},
+        "ours N2N (defaults), float32": {"method": "n2n", "precision": "32"},
         "ours copy 1+4 (batch norm, MAE, mean/std)": {
             **COPY4,
             "batch_norm": True,
@@ -193,7 +203,7 @@ def n2n_setting(smoke: bool) -> Setting:
 def race(algorithm: str, setting: Setting, variants: dict, budgets: list[float], repeats: int, venv: Path) -> dict:
     """label -> budget -> list of each run's figures (score, steps, process seconds)."""
     reference, theirs_script, ours_script = THEIRS[algorithm]
-    runs = [(reference, careamics_python(venv), theirs_script, None)]
+    runs = [(reference, careamics_python(venv), theirs_script, {})]
     runs += [(label, sys.executable, ours_script, options) for label, options in variants.items()]
     out: dict = {}
     folders = itertools.count()
@@ -205,9 +215,9 @@ def race(algorithm: str, setting: Setting, variants: dict, budgets: list[float],
                 for label, python, script, options in runs:
                     folder = Path(tmp) / f"run-{next(folders)}"
                     folder.mkdir()
-                    extra = [] if options is None else [json.dumps({**options, "seed": repeat})]
+                    seeded = json.dumps({**options, "seed": repeat})  # both tools: seed `repeat`
                     done, seconds = run_python(
-                        python, script, f"{tmp}/first.npy", f"{tmp}/second.npy", folder, budget, *extra
+                        python, script, f"{tmp}/first.npy", f"{tmp}/second.npy", folder, budget, seeded
                     )
                     figures = {
                         **setting.score(np.load(folder / "pred.npy")),
@@ -219,8 +229,15 @@ def race(algorithm: str, setting: Setting, variants: dict, budgets: list[float],
     return out
 
 
+def mean_sd(values: list[float]) -> str:
+    """``mean ± sd`` (sample sd) of the runs, or the one value."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
 def n2v_table(results: dict, reference: str, budgets: list[float]) -> tuple[str, dict]:
-    """One column per budget: mean PSNR [lowest-highest] (difference to CAREamics; mean steps)."""
+    """One column per budget: mean ± sd PSNR (difference of means to CAREamics; mean steps)."""
     raw, rows = {}, []
     for label, per_budget in results.items():
         row = [label]
@@ -231,23 +248,25 @@ def n2v_table(results: dict, reference: str, budgets: list[float]) -> tuple[str,
             cell["steps"] = int(np.mean(cell["steps_runs"]))
             raw[f"{label} {budget:g} s"] = cell
             ref = float(np.mean([r["psnr"] for r in results[reference][budget]]))
-            spread = f" [{min(psnr):.2f}-{max(psnr):.2f}]" if len(psnr) > 1 else ""
-            row.append(f"{cell['psnr']:.2f}{spread} ({cell['psnr'] - ref:+.2f}; {cell['steps']} steps)")
+            row.append(f"{mean_sd(psnr)} ({cell['psnr'] - ref:+.2f}; {cell['steps']} steps)")
         rows.append(row)
     return markdown_table(["method", *[f"{b:g} s" for b in budgets]], rows), raw
 
 
 def n2n_table(results: dict, reference: str, budgets: list[float], fixed: dict) -> tuple[str, dict]:
-    """One row per label and budget: PSNR raw and after post-processing (difference to CAREamics), steps."""
+    """One row per label and budget: mean ± sd PSNR raw and after post-processing (difference of
+    means to CAREamics), mean steps."""
     raw, rows = dict(fixed), []
     for budget in budgets:
-        ref = results[reference][budget][0]
-        label_rows = {**fixed, **{k: v[budget][0] for k, v in results.items()}}
-        for label, r in label_rows.items():
-            raw[label if len(budgets) == 1 else f"{label} {budget:g} s"] = r
-            before = f"{r['before']:.2f} ({r['before'] - ref['before']:+.2f})"
-            after = f"{r['after']:.2f} ({r['after'] - ref['after']:+.2f})"
-            rows.append([label if len(budgets) == 1 else f"{label}, {budget:g} s", before, after, r.get("steps", "-")])
+        ref = {k: float(np.mean([r[k] for r in results[reference][budget]])) for k in ("before", "after")}
+        for label, r in fixed.items():
+            rows.append([label, f"{r['before']:.2f}", f"{r['after']:.2f}", "-"])
+        for label, per_budget in results.items():
+            runs = per_budget[budget]
+            name = label if len(budgets) == 1 else f"{label}, {budget:g} s"
+            raw[name] = {k: [r[k] for r in runs] for k in ("before", "after", "steps")}
+            cells = [f"{mean_sd(raw[name][k])} ({np.mean(raw[name][k]) - ref[k]:+.2f})" for k in ("before", "after")]
+            rows.append([name, *cells, int(np.mean(raw[name]["steps"]))])
     return markdown_table(["method", "PSNR raw", "PSNR after post-processing", "steps"], rows), raw
 
 
@@ -275,12 +294,16 @@ def main(argv: list[str] | None = None) -> None:
         table, raw = n2v_table(results, reference, budgets)
         raw = {**setting.rows, **raw}
         how = (
-            f"Each cell: PSNR dB against the clean planes, the mean of {args.repeats} run(s) [lowest-highest] (difference "
-            "to CAREamics at the same budget; optimisation steps). Ours: seeds 0, 1, ...; CAREamics: unseeded, its default."
+            f"Each cell: PSNR dB against the clean planes, mean ± sd of {args.repeats} run(s) (difference of the means "
+            "to CAREamics at the same budget; mean optimisation steps, batch 16 for both tools). Seeds 0, 1, ... on both "
+            "sides (CAREamics: its config's seed and Lightning's seed_everything, seed + 1)."
         )
     else:
         table, raw = n2n_table(results, reference, budgets, setting.rows)
-        how = f"{', '.join(f'{b:g}' for b in budgets)} s training each."
+        how = (
+            f"{', '.join(f'{b:g}' for b in budgets)} s training each, mean ± sd of {args.repeats} run(s), seeds 0, 1, ... on "
+            "both sides (CAREamics: its data config's seed and Lightning's seed_everything, seed + 1)."
+        )
     body = (
         f"CPU: {cpu_model()}; flags: {flags_text()}. {setting.text} {how}\n\n{table}"
         f"\n\nOur variants: `{json.dumps(variants)}`.\n\nRaw: `{json.dumps(raw)}`"
@@ -293,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{title[args.algorithm]} at equal budgets",
         body,
         smoke=args.smoke,
-        seeds="ours: training 0, 1, ... per repeat; CAREamics: unseeded; "
+        seeds=f"both tools: training seeds 0-{args.repeats - 1} (CAREamics: seed + 1); "
         + ("noise: train 0, test 2" if args.algorithm == "n2v" else "k-space corruptions 1 (A) and 2 (B)"),
         budget=", ".join(f"{b:g} s" for b in budgets) + " wall clock per model, both tools",
         tuned="Tribolium planes 0-59 with noise"
