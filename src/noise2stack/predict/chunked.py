@@ -268,13 +268,16 @@ def read_slab(array, index: tuple, *split_axes: int) -> np.ndarray:
     chunks = getattr(array, "chunks", None)
     if not chunks or len(chunks) != len(index):
         return array[index]
-    bounds = [item.indices(size)[:2] if isinstance(item, slice) else None for item, size in zip(index, array.shape)]
+    bounds: list[tuple[int, int] | None] = [
+        item.indices(size)[:2] if isinstance(item, slice) else None for item, size in zip(index, array.shape)
+    ]
     pieces = []
     for axis, (item, chunk) in enumerate(zip(index, chunks)):
-        if bounds[axis] is None:
+        bound = bounds[axis]
+        if bound is None:
             pieces.append([item])
             continue
-        start, stop = bounds[axis]
+        start, stop = bound
         if axis not in split_axes:
             pieces.append([slice(start, stop)])
             continue
@@ -282,10 +285,10 @@ def read_slab(array, index: tuple, *split_axes: int) -> np.ndarray:
         pieces.append([slice(a, b) for a, b in zip(edges[:-1], edges[1:])])
     if all(len(p) == 1 for p in pieces):
         return array[index]
-    kept = [axis for axis, b in enumerate(bounds) if b is not None]
-    out = np.empty([bounds[axis][1] - bounds[axis][0] for axis in kept], dtype=array.dtype)
+    starts = {axis: b[0] for axis, b in enumerate(bounds) if b is not None}
+    out = np.empty([b[1] - b[0] for b in bounds if b is not None], dtype=array.dtype)
     for box in itertools.product(*pieces):  # the box's place in the slab: offsets from its start
-        out[tuple(slice(box[a].start - bounds[a][0], box[a].stop - bounds[a][0]) for a in kept)] = array[box]
+        out[tuple(slice(box[a].start - start, box[a].stop - start) for a, start in starts.items())] = array[box]
     return out
 
 
