@@ -4,6 +4,8 @@
 prediction to ``tests/golden/data/<case>.npy`` and the flat ``config.yaml`` the model folder held
 then to ``tests/golden/data/<case>.config.yaml``; ``test_golden.py`` reruns every case with today's
 code and compares (``python tests/golden/cases.py compare`` prints the largest differences). The data are small synthetic stacks (seeded), so the test needs no files.
+A deliberate change of what training computes (the per-epoch cosine, issue 25) re-records the
+predictions; the configs and the old model folder with its own prediction are kept as first written.
 """
 
 from __future__ import annotations
@@ -97,14 +99,18 @@ def record() -> None:
         for name in CASES:
             outputs, model_dir = run_case(name, Path(tmp))
             np.savez(DATA / f"{name}.npz", **outputs)
-            if name == OLD_FOLDER_CASE:  # one whole model folder as this version writes it
+            if name == OLD_FOLDER_CASE and not (DATA / "model_folder").exists():
+                # one whole model folder as the version before the redesign wrote it, kept with its
+                # prediction (a later record keeps both: they prove old folders still load)
+                np.savez(DATA / "model_folder.prediction.npz", **outputs)
                 shutil.copytree(
                     model_dir,
                     DATA / "model_folder",
                     dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("last.*", "checkpoint.*", "*.csv"),
                 )
-            shutil.copy(model_dir / "config.yaml", DATA / f"{name}.config.yaml")
+            if not (DATA / f"{name}.config.yaml").exists():  # the flat config of before the redesign stays
+                shutil.copy(model_dir / "config.yaml", DATA / f"{name}.config.yaml")
             print(name, {k: (v.shape, float(np.abs(v).mean())) for k, v in outputs.items()})
 
 

@@ -106,6 +106,20 @@ def test_learning_rate_warm_up_then_cosine():
     assert cosine_lr_factor(25, 10) == pytest.approx(0.0, abs=1e-15)
 
 
+def test_learning_rate_steps_once_per_epoch():
+    """Paper 000 §2.1.2: the rate decreases every epoch; within an epoch it stays at the epoch's first step's."""
+    from noise2stack.train.module import cosine_lr_factor
+
+    # 4 epochs of 5 steps: factors 1, (1 + cos(pi/4)) / 2, 1/2, (1 + cos(3 pi/4)) / 2, each held 5 steps
+    factors = [cosine_lr_factor(s, 20, steps_per_epoch=5) for s in range(20)]
+    expected = [1.0, 0.8535534, 0.5, 0.1464466]
+    assert factors == pytest.approx([f for f in expected for _ in range(5)], abs=1e-7)
+    # a warm-up of 3 steps inside the first epoch: the second epoch starts the cosine at step 5 of 3 + 17
+    assert cosine_lr_factor(7, 20, warmup_steps=3, steps_per_epoch=5) == pytest.approx(
+        0.5 * (1 + np.cos(np.pi * 2 / 17))
+    )
+
+
 def test_epoch_count_is_refitted_from_the_latest_timed_epoch(monkeypatch):
     from types import SimpleNamespace
 
