@@ -7,7 +7,8 @@ CAREamics 0.3.5 (the venv of ``races.peers --setup``) trains with its defaults (
 16, its U-Net with batch norm, mean/std normalisation, Adam with ReduceLROnPlateau) and Lightning's
 ``max_time`` set to the budget; ours trains each variant of the algorithm's ``variants`` with
 ``max_time``. Every run is a fresh process, one at a time; with ``--repeats`` every label runs once
-per repeat, alternating (ours: seeds 0, 1, ...; CAREamics: unseeded, its default).
+per repeat, alternating (ours: seeds 0, 1, ...; CAREamics: seeds 1, 2, ... through ``seed_everything``
+and its configs' seeds, which its factories otherwise draw at random).
 
 * ``--algorithm n2v``: Tribolium (Poisson-Gaussian, peak 30, sigma 2 % of the maximum; planes 0-59
   train, 60-99 test with fresh noise, as quality.budget). CAREamics: ``create_n2v_config`` (11 x 11
@@ -64,9 +65,12 @@ from careamics.config import create_n2v_config
 from lightning.pytorch import seed_everything
 train, test, folder, budget = np.load(sys.argv[1]), np.load(sys.argv[2]), sys.argv[3], float(sys.argv[4])
 seed = json.loads(sys.argv[5])["seed"] + 1  # CAREamics wants a seed > 0
-seed_everything(seed)  # the network's initial weights; the config's seed drives patches and masks
+seed_everything(seed)  # the network's initial weights
 config = create_n2v_config(experiment_name="race", data_type="array", axes="SYX", patch_size=[64, 64], batch_size=16,
-                           num_epochs=100000, seed=seed)
+                           num_epochs=100000)
+# 0.3.5's factory takes no seed and draws both at random: the patches' and the masks'
+config.data_config.seed = seed
+config.algorithm_config.n2v_config.seed = seed
 config.training_config.trainer_params["max_time"] = {"seconds": budget}
 careamist = CAREamist(config, work_dir=folder, enable_progress_bar=False)
 careamist.train(train_data=train)
