@@ -50,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, total = statistics_rows(proc.stdout)
     verdict = "all passed" if proc.returncode == 0 else f"FAILURES (pytest exit {proc.returncode})"
     body = (
-        f"`N2S_FUZZ_EXAMPLES={args.examples}`; {total} cases tried in {elapsed:.0f} s; {verdict}.\n"
+        f"`N2S_FUZZ_EXAMPLES={args.examples}`; {total} cases run in {elapsed:.0f} s; {verdict}.\n"
         "Allowed outcomes: a correct result (checked against an independent expectation) or a Noise2StackError "
         "with a one-line message.\n\n"
-        + markdown_table(["target", "cases tried", "failing", "invalid (filtered)"], rows)
+        + "Cases run: the examples that reached the code under test (hypothesis' passing + failing); inputs "
+        "that a test's own `assume` filtered out before running are listed apart and not counted.\n\n"
+        + markdown_table(["target", "cases run", "failing", "filtered out, not run"], rows)
     )
     print(body)
     write_result(
