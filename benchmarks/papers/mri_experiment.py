@@ -80,7 +80,7 @@ def run(clean: np.ndarray, rows, budget: float, patch: int, tmp: Path, seed: int
             stats(api.evaluate(before, clean)),
             stats(api.evaluate(after, clean)),
             before,
-            model.config.epochs,
+            model.config.training.epochs,
         )
         print(label, f"{results[label][0]['psnr'][0]:.2f} / {results[label][1]['psnr'][0]:.2f} dB", flush=True)
     return results

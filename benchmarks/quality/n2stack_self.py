@@ -63,14 +63,14 @@ def run_dataset(key: str, neighbors: list[int], budget: float, tmp: Path, curves
             [
                 ds.name,
                 f"self {n}",
-                model.config.epochs,
+                model.config.training.epochs,
                 base["psnr"],
                 result["psnr"],
                 base["ssim"],
                 result["ssim"],
                 base_care["psnr"],
                 care["psnr"],
-                training_rate(folder, model.config.batch),
+                training_rate(folder, model.config.data.batch),
                 noisy.size / seconds / 1e6,
             ]
         )

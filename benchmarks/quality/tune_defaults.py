@@ -72,7 +72,7 @@ def rows_of(key: str, variants: list, split: Split, args, tmp: Path, raw: dict) 
             change = {**change, "patch": 32}
         folder = tmp / f"{key}-{len(raw)}"
         model = api.train(split.train, folder, max_time=args.budget, seed=0, progress=False, **options, **change)
-        resolved = model.config.precision  # the model folder records what "auto" became
+        resolved = model.config.training.precision  # the model folder records what "auto" became
         psnr = api.evaluate(api.predict(model, split.test, progress=False), split.test_clean)["psnr"]
         steps = steps_done(folder)
         base = psnr if base is None else base
