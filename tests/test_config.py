@@ -72,8 +72,8 @@ def test_another_methods_option_with_a_value_is_refused_not_ignored():
 def test_each_method_section_brings_its_defaults_and_learning_rate():
     assert (make_config(method="n2n").algorithm.mode, make_config(method="n2n").algorithm.neighbors) == ("copy", 0)
     nrrn = make_config(method="nrrn")
-    assert (nrrn.algorithm.net, nrrn.algorithm.neighbors, nrrn.training.lr) == ("nrrn", 2, 1e-4)
-    assert make_config(method="nrrn", lr=1e-3).training.lr == 1e-3
+    assert (nrrn.algorithm.net, nrrn.algorithm.neighbors, nrrn.training.lr) == ("nrrn", 2, 1e-3)
+    assert make_config(method="nrrn", lr=1e-4).training.lr == 1e-4
     assert (make_config(method="n2v").algorithm.residual, make_config().algorithm.residual) == (False, True)
 
 

@@ -95,7 +95,7 @@ def nrrn_model(tmp_path_factory):
 def test_nrrn_trains_saves_loads_and_predicts(nrrn_model):
     d = nrrn_model
     config = (d / "model" / "config.yaml").read_text()
-    assert "units: 1" in config and "lr: 0.0001" in config and "neighbors: 2" in config
+    assert "units: 1" in config and "lr: 0.001" in config and "neighbors: 2" in config
     outs = {}
     for name, extra in {
         "whole": ["--tile", "512"],

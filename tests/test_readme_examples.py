@@ -399,7 +399,7 @@ BEFORE_THE_SPLIT = [
     "predict pn2stack_model noisy.tif den.tif --uncertainty std.tif",
     "train noisy.tif --out sr_model --method n2sr",
     "predict sr_model noisy.tif sr.tif --output-scale 2",
-    "train noisy.tif --out nrrn_model --method nrrn --units 4",
+    "train noisy.tif --out nrrn_model --method nrrn --units 1",
     "predict nrrn_model noisy.tif nrrn.tif --images 1 --save-units units/ --stitch cut",
     "train other.tif --out model2 --init model",
     "analyze noisy.tif",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.harness import ROOT, cpu_model, flags_text, write_result
-from benchmarks.scale.scale import make_model, peak_rss_mib
+from benchmarks.scale._volumes import make_model, peak_rss_mib
 
 #: (label, chunks or None for the stack's length along Z, precision, volumes in planes)
 FULL = [

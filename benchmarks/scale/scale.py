@@ -19,7 +19,6 @@ import argparse
 import functools
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,24 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.harness import ROOT, cpu_model, flags_text, write_result
-from benchmarks.scale._volumes import disk_bytes, make_volume
-
-
-def make_model(folder: Path) -> None:
-    """A Noise2Stack self model (Table S1 U-Net, 4 neighbours) after 2 steps on random data."""
-    from noise2stack import api
-
-    stack = np.random.default_rng(0).random((16, 64, 64), dtype=np.float32)
-    api.train(stack, folder, neighbors=4, patch=32, batch=2, epochs=1, steps_per_epoch=2, seed=0, progress=False)
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM), MiB. Not ``ru_maxrss``: after fork and exec that
-    starts from the parent's resident size, so a child of a large parent reports the parent's."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+from benchmarks.scale._volumes import disk_bytes, make_model, make_volume, peak_rss_mib
 
 
 def one(case: dict) -> dict:

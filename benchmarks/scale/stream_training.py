@@ -77,7 +77,11 @@ def train_rates(folder: Path, steps: int, patch: int) -> dict:
             str(folder / source), folder / "m", num_workers=workers, progress=False, overwrite=True, **kwargs
         )
         seconds = time.perf_counter() - t0
-        out[name] = {"seconds": seconds, "patches_per_s": steps * 16 / seconds, "precision": model.config.training.precision}
+        out[name] = {
+            "seconds": seconds,
+            "patches_per_s": steps * 16 / seconds,
+            "precision": model.config.training.precision,
+        }
         print(f"{name}: {out[name]}", flush=True)
     return out
 

@@ -114,6 +114,11 @@ def method_named(values: dict[str, Any]) -> str | None:
     return values.get("method") or (section.get("method") if isinstance(section, dict) else None)
 
 
+#: Defaults a version 1 flat file was written with, where today's differ (NRRN's ``units`` was 4 until
+#: issue 23): every such file carries them for every method, so another method's copy is dropped too.
+VERSION_1_DEFAULTS: dict[str, Any] = {"units": 4}
+
+
 def nest(values: dict[str, Any], method: str = DEFAULT_METHOD) -> dict[str, Any]:
     """Sort flat options (the version 1 layout, or ``api.train``'s keywords) into the three sections.
 
@@ -149,7 +154,7 @@ def nest(values: dict[str, Any], method: str = DEFAULT_METHOD) -> dict[str, Any]
             nested[owner][owners[owner][key]] = value
         elif key in foreign:
             cls, field = foreign[key]
-            if value is not None and value != cls.model_fields[field].default:
+            if value is not None and value not in (cls.model_fields[field].default, VERSION_1_DEFAULTS.get(key)):
                 raise Noise2StackError(f"`{key}` is not an option of `method` {method}")
         else:
             unknown[key] = value

@@ -65,8 +65,8 @@ def test_nrrn_training_loss_uses_both_branches_of_one_network():
     assert all(p.grad is not None for p in net.parameters())
 
 
-def test_nrrn_defaults_lr_1e4_and_units_in_config():
+def test_nrrn_defaults_lr_1e3_and_one_unit_in_config():
     method = get_method("nrrn")
-    config = make_config(method="nrrn")  # the method section's own defaults
-    assert config.training.lr == 1e-4 and config.algorithm.units == 4 and config.algorithm.net == "nrrn"
+    config = make_config(method="nrrn")  # the method section's own defaults (issue 23: CPU budgets)
+    assert config.training.lr == 1e-3 and config.algorithm.units == 1 and config.algorithm.net == "nrrn"
     assert method.in_channels(config) == 3 and method.include_center(config)
