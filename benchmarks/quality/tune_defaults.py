@@ -71,7 +71,9 @@ def rows_of(key: str, variants: list, split: Split, args, tmp: Path, raw: dict) 
         if args.smoke and "patch" in change:
             change = {**change, "patch": 32}
         folder = tmp / f"{key}-{len(raw)}"
-        model = api.train(split.train, folder, max_time=args.budget, seed=0, progress=False, **options, **change)
+        model = api.train(
+            split.train, folder, max_time=args.budget, seed=args.seed, progress=False, **options, **change
+        )
         resolved = model.config.training.precision  # the model folder records what "auto" became
         psnr = api.evaluate(api.predict(model, split.test, progress=False), split.test_clean)["psnr"]
         steps = steps_done(folder)
@@ -87,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="training seconds per row")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--variants", nargs="+", default=None, help="labels of VARIANTS (default all)")
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every row (one file per seed)")
     parser.add_argument("--smoke", action="store_true", help="3 s budgets on a small crop")
     parser.add_argument("--name", default="tune_defaults", help="stem of the result file")
     args = parser.parse_args(argv)
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         f"CPU: {cpu_model()}; flags: {flags_text()}; `--precision auto` resolves to `{resolved}` here.\n\n"
         f"Tribolium, Poisson-Gaussian peak 30; train planes 0-{first - 1}, scored {first}-{last} (fresh noise); the "
         "tables' test planes (the last 40 %) are not read; "
-        f"{args.budget:g} s of training per row (`--max-time`), seed 0, one run each, one at a time; PSNR dB against "
+        f"{args.budget:g} s of training per row (`--max-time`), seed {args.seed}, one run each, one at a time; PSNR dB against "
         "the clean test planes. Each row changes one default; the difference is to the defaults row of the same method.\n\n"
         + markdown_table(["method", "variant", "PSNR (dB)", "vs defaults", "steps"], table)
         + f"\n\nRaw: `{raw}`"
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
         "Defaults at a fixed budget",
         body,
         smoke=args.smoke,
-        seeds="training 0; noise: train 0, test 2",
+        seeds=f"training {args.seed}; noise: train 0, test 2",
         budget=f"{args.budget:g} s wall clock per row (`max_time`)",
         tuned=f"Tribolium planes 0-{first - 1} with noise",
         scored=f"Tribolium planes {first}-{last}, fresh noise, against the clean planes (the tables' training "
