@@ -92,3 +92,13 @@ def run_rows(rows, train_clean, test_clean, noise: dict, steps: int, patch: int 
             results[row.label] = {"psnr": metrics["psnr"], "ssim": metrics["ssim"], "seconds": seconds, "steps": done}
             print(f"[{noise}] {row.label}: {metrics['psnr']:.2f} dB, {done} steps, {seconds:.0f} s", flush=True)
     return results
+
+
+def reslice(volume: np.ndarray, planes: int | None = None) -> np.ndarray:
+    """(Z, Y, X) -> (X, Z, Y): ISBI EM as X-planes 4 nm apart; ``planes`` central X-planes of the central
+    256 Y (the test crop of papers.em_nrrn_tables and papers.nrrn_defaults)."""
+    out = np.moveaxis(volume, 2, 0)
+    if planes is not None:
+        x0, y0 = (out.shape[0] - planes) // 2, (out.shape[2] - 256) // 2
+        out = out[x0 : x0 + planes, :, y0 : y0 + 256]
+    return np.ascontiguousarray(out)

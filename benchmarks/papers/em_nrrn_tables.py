@@ -28,7 +28,7 @@ import json
 import numpy as np
 
 from benchmarks.harness import EM_TEST, EM_TRAIN, crop, load_stack, markdown_table, result_path, write_result
-from benchmarks.papers._rows import Row, run_rows
+from benchmarks.papers._rows import Row, reslice, run_rows
 
 NRRN_STEPS = 50  # batch 4: 1.18 s a step, the time of 250 U-Net steps of batch 16 on 2 idle cores
 ROWS = [
@@ -116,10 +116,7 @@ def long_section(factor: int, steps: int, patch: int, train, test, tables: dict)
 
 def resliced(train: np.ndarray, test: np.ndarray, steps: int, smoke: bool, rows: list[Row]) -> dict:
     """Rows on the X-re-sliced volumes (planes 4 nm apart) at Poisson 8 and Gaussian 25."""
-    train_x = np.ascontiguousarray(np.moveaxis(train, 2, 0))  # (X, Z, Y)
-    test_x = np.moveaxis(test, 2, 0)
-    x0, y0 = (test_x.shape[0] - 128) // 2, (test_x.shape[2] - 256) // 2
-    test_x = np.ascontiguousarray(test_x[x0 : x0 + 128, :, y0 : y0 + 256])
+    train_x, test_x = reslice(train), reslice(test, 128)  # (X, Z, Y)
     patch = 24
     if smoke:
         train_x, test_x, patch = np.ascontiguousarray(train_x[:6, :, :48]), np.ascontiguousarray(test_x[:6, :, :48]), 16

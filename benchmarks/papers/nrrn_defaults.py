@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-
 from benchmarks.harness import EM_TEST, EM_TRAIN, crop, load_stack, markdown_table, write_result
-from benchmarks.papers._rows import Row, run_rows
+from benchmarks.papers._rows import Row, reslice, run_rows
 
 ROWS = [
     Row("NRRN, paper (lr 1e-4, 4 units), 50 steps", "nrrn", {"batch": 4, "lr": 1e-4, "units": 4}, steps=50),
@@ -31,15 +29,6 @@ ROWS = [
 NOISE = {"noise": "poisson", "peak": 8.0}
 
 
-def resliced(volume: np.ndarray, planes: int | None = None) -> np.ndarray:
-    """(Z, Y, X) -> (X, Z, Y): X-planes 4 nm apart; ``planes`` central X-planes of the central 256 Y."""
-    out = np.moveaxis(volume, 2, 0)
-    if planes is not None:
-        x0, y0 = (out.shape[0] - planes) // 2, (out.shape[2] - 256) // 2
-        out = out[x0 : x0 + planes, :, y0 : y0 + 256]
-    return np.ascontiguousarray(out)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a small crop and two steps per row")
@@ -47,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     train, test = (load_stack(p).astype("float32") for p in (EM_TRAIN, EM_TEST))
     stacks = {
         "ISBI EM (50 nm sections)": (train, crop(test, test.shape[0], 256), 64),
-        "re-sliced (planes 4 nm apart)": (resliced(train), resliced(test, 128), 24),
+        "re-sliced (planes 4 nm apart)": (reslice(train), reslice(test, 128), 24),
     }
     if args.smoke:
         stacks = {k: (crop(a, 6, 48), crop(b, 6, 48), 8) for k, (a, b, _) in stacks.items()}

@@ -8,8 +8,9 @@ and the consensus loss of eq. 3 compares each branch with the other neighbour::
 
 with x'_j = f(x_{j-1}, x_j) and x''_j = f(x_{j+1}, x_j). Only planes with both neighbours inside the
 stack are trained on (the paper's N - 2 triplets): at an end plane the sampler's stand-in neighbour
-is the other neighbour itself, and the loss would reward copying an input. Prediction: the mean of the two branches, or one branch on two
-images or on one (``images``, §2.2.2 remark), or the running image after a building unit (``unit``).
+is the other neighbour itself, and the loss would reward copying an input. Prediction: the mean of
+the two branches, or one branch on two images or on one (``images``, §2.2.2 remark), or the running
+image after a building unit (``unit``).
 
 Defaults for CPU budgets (issue 23): Adam at 1e-3, not the paper's 1e-4 (§2.2.2), which the authors
 run for ~15k steps of batch 16. From the identity start (the running image passes through), 50 steps
