@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from noise2stack.nets import NETS
 
+#: blind-spot shapes (noise2stack.nets.blindspot.SHAPES, which a test keeps equal)
+BlindSpotShape = Literal["pixel", "horizontal", "vertical", "both"]
+
 
 def option(
     default: Any, description: str, *, flag: str | None = None, flat: str | None = None, cli: bool = True, **limits
@@ -194,12 +197,27 @@ class BlindSpotFields(Section):
         flat="n2v_replacement",
         cli=False,
     )
+    struct: BlindSpotShape = option(
+        "pixel",
+        "structN2V mask against noise correlated along rows (horizontal) or columns (vertical): pixel (plain "
+        "N2V) | horizontal | vertical | both; the line is `n2v-struct-length` pixels long",
+        flag="--n2v-struct",
+        flat="n2v_struct",
+    )
+    struct_length: int = option(
+        5,
+        "structN2V: length of the line mask in pixels (odd; 5 as CAREamics)",
+        flag="--n2v-struct-length",
+        flat="n2v_struct_length",
+        ge=1,
+        le=31,
+    )
 
-    @field_validator("window")
+    @field_validator("window", "struct_length")
     @classmethod
     def _odd_window(cls, value: int) -> int:
         if value % 2 == 0:
-            raise ValueError(f"the window must be odd (a square around the masked pixel), got {value}")
+            raise ValueError(f"must be odd (pixels on both sides of the masked one), got {value}")
         return value
 
 

@@ -6,6 +6,12 @@ neighbourhood (default 11, as CAREamics' ``roi_size=11`` and the n2v package's
 ``n2v_neighborhood_radius=5``; ``uniform``, as in N2V) or by the median of that neighbourhood
 without the pixel itself (``median``, as in N2V2). The loss is computed on those pixels only, so the network cannot learn
 the identity.
+
+structN2V (Broaddus et al. 2020), against noise correlated along rows or columns: ``struct`` =
+(reach along Y, reach along X) also replaces the pixels up to that many rows above and below, and
+columns left and right, of each masked pixel with values drawn uniformly between the patch's
+minimum and maximum (as CAREamics' struct mask), before the masked pixels get their replacements
+(so a replacement never copies a pixel whose noise the masked one shares).
 """
 
 from __future__ import annotations
@@ -58,13 +64,32 @@ def _inside(ys: np.ndarray, xs: np.ndarray, offsets: np.ndarray, height: int, wi
     return (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
 
 
+def line_pixels(
+    ys: np.ndarray, xs: np.ndarray, struct: tuple[int, int], height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of the line masks around each (ys, xs) inside the patch, the centres excluded."""
+    reach_y, reach_x = struct
+    offsets = [(d, 0) for d in range(-reach_y, reach_y + 1) if d] + [(0, d) for d in range(-reach_x, reach_x + 1) if d]
+    if not offsets:
+        return np.zeros(0, int), np.zeros(0, int)
+    steps = np.array(offsets)
+    yy, xx = (ys[:, None] + steps[None, :, 0]).ravel(), (xs[:, None] + steps[None, :, 1]).ravel()
+    keep = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+    return yy[keep], xx[keep]
+
+
 def mask_patch(
-    patch: np.ndarray, fraction: float, rng: np.random.Generator, replacement: str = "uniform", window: int = 11
+    patch: np.ndarray,
+    fraction: float,
+    rng: np.random.Generator,
+    replacement: str = "uniform",
+    window: int = 11,
+    struct: tuple[int, int] = (0, 0),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Blind-spot a (C, Y, X) patch (C = 1 for N2V).
 
     Near the border the ``window`` × ``window`` square is cut to the patch, so a replacement always
-    comes from another pixel of the patch.
+    comes from another pixel of the patch. ``struct``: structN2V's line masks (module docstring).
 
     Returns
     -------
@@ -76,6 +101,12 @@ def mask_patch(
     ys, xs = stratified_pixels(height, width, fraction, rng)
     offsets = window_offsets(window)  # cached: one array per window size
     masked = patch.copy()
+    if any(struct):
+        line_y, line_x = line_pixels(ys, xs, struct, height, width)
+        low, high = patch.min(axis=(1, 2)), patch.max(axis=(1, 2))
+        draws = rng.random((patch.shape[0], len(line_y))).astype(patch.dtype)
+        masked[:, line_y, line_x] = low[:, None] + draws * (high - low)[:, None]
+        patch = masked.copy()  # the centres' replacements come from the struck patch
     if replacement == "uniform":
         # draw one offset per pixel among those that stay inside the patch
         valid = _inside(ys, xs, offsets[None], height, width)  # (n, window² - 1)

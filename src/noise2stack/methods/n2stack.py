@@ -3,13 +3,18 @@
 * ``mode=self``: input = the N neighbours, target = plane i of the same stack (needs no second copy).
 * ``mode=copy``: input = plane i + its N neighbours, target = plane i of an independent noisy copy
   (N = 0 is exactly Noise2Noise).
+* ``mode=blindspot``: input = the N neighbours and plane i seen through a blind spot
+  (:class:`noise2stack.nets.blindspot.BlindSpotStackNet`: a pixel, or a line with
+  ``blindspot_shape``), target = plane i of the same stack, loss on every pixel.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from noise2stack.config_sections import AlgorithmConfig
+from pydantic import field_validator
+
+from noise2stack.config_sections import AlgorithmConfig, BlindSpotShape, option
 from noise2stack.data.sampler import check_neighbors
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
@@ -19,9 +24,25 @@ if TYPE_CHECKING:
 
 
 class N2StackConfig(AlgorithmConfig):
-    """Noise2Stack: ``mode`` (self or copy) and ``neighbors`` (N/2 planes on each side)."""
+    """Noise2Stack: ``mode`` (self, copy or blindspot) and ``neighbors`` (N/2 planes on each side)."""
 
     method: Literal["n2stack"] = "n2stack"
+    mode: Literal["self", "copy", "blindspot"] = option(  # type: ignore[assignment]  # one more choice than the others'
+        "self", "self: input = neighbours only; copy: plane i + neighbours, target = a noisy copy"
+    )
+    blindspot_shape: BlindSpotShape = option(
+        "pixel",
+        "mode blindspot: what of plane i a pixel's prediction never sees: pixel (itself) | horizontal | vertical | "
+        "both (a line of `blindspot-length` pixels through it, against noise correlated along rows or columns)",
+    )
+    blindspot_length: int = option(5, "mode blindspot: length of the line shapes in pixels (odd)", ge=1, le=31)
+
+    @field_validator("blindspot_length")
+    @classmethod
+    def _odd_length(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (pixels on both sides of the hidden one), got {value}")
+        return value
 
 
 class N2NConfig(AlgorithmConfig):
@@ -46,13 +67,34 @@ class Noise2Stack(Method):
     )
 
     def include_center(self, config: TrainConfig) -> bool:
-        return config.algorithm.mode == "copy"
+        return config.algorithm.mode in ("copy", "blindspot")
 
     def target_kind(self, config: TrainConfig) -> TargetKind:
         return "copy" if config.algorithm.mode == "copy" else "self"
 
     def check(self, config: TrainConfig) -> None:
         check_neighbors(config.algorithm.neighbors, self.include_center(config))
+        if config.algorithm.mode == "blindspot":
+            if config.algorithm.neighbors < 2:
+                raise Noise2StackError("`mode` blindspot needs `neighbors` >= 2 beside plane i's blind spot")
+            if config.data.joint_channels > 1:
+                raise Noise2StackError("`mode` blindspot trains one image channel at a time, not `channels` joint")
+
+    def residual_channels(self, config: TrainConfig) -> list[int]:
+        if config.algorithm.mode != "blindspot" or not config.algorithm.residual:
+            return super().residual_channels(config)
+        k = config.algorithm.neighbors // 2
+        return [k - 1, k + 1]  # the innermost neighbours; channel k is plane i, behind the blind spot
+
+    def net_options(self, config: TrainConfig) -> dict:
+        if config.algorithm.mode != "blindspot":
+            return {}
+        algorithm = config.algorithm
+        return {
+            "blindspot_center": algorithm.neighbors // 2,
+            "blindspot_shape": algorithm.blindspot_shape,
+            "blindspot_length": algorithm.blindspot_length,
+        }
 
 
 @register

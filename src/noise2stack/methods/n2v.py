@@ -16,6 +16,7 @@ from noise2stack.config_sections import AlgorithmConfig, BlindSpotFields
 from noise2stack.data.blindspot import mask_patch
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
+from noise2stack.nets.blindspot import line_reach
 
 if TYPE_CHECKING:
     from noise2stack.config import TrainConfig
@@ -37,7 +38,8 @@ N2V2 = {"method": "n2v", "net": "n2v2-unet", "n2v_replacement": "median"}
 def mask(inputs: np.ndarray, rng: np.random.Generator, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     """Noise2Void's blind spot on one drawn example: (masked input, loss mask)."""
     algorithm = config.algorithm
-    return mask_patch(inputs, algorithm.fraction, rng, algorithm.replacement, algorithm.window)
+    struct = line_reach(algorithm.struct, algorithm.struct_length)
+    return mask_patch(inputs, algorithm.fraction, rng, algorithm.replacement, algorithm.window, struct)
 
 
 @register

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from noise2stack.errors import Noise2StackError
+from noise2stack.nets.blindspot import BlindSpotStackNet
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -326,6 +327,9 @@ def build_net(
     """
     if name not in NETS:
         raise Noise2StackError(f"unknown network {name!r}; choose one of {', '.join(NETS)}")
+    center = options.pop("blindspot_center", None)
+    if center is not None:
+        return _blindspot_net(name, in_channels, residual_channels, out_channels, center, options)
     if out_channels != 1:
         options["out_channels"] = out_channels
     if options.pop("batch_norm", False):  # only the nets that have it take the argument
@@ -344,3 +348,16 @@ def build_net(
     net = NETS[name](in_channels, residual_channels, **options)
     net.joint_channels = joint_channels
     return net
+
+
+def _blindspot_net(
+    name: str, in_channels: int, residual_channels: Sequence[int], out_channels: int, center: int, options: dict
+) -> _UNetBase:
+    """The U-Net ``name`` on the neighbour planes beside a blind-spot branch on plane ``center``."""
+    if name not in JOINT_NETS:
+        raise Noise2StackError(f"`mode` blindspot works with the U-Nets ({', '.join(JOINT_NETS)}), not `net` {name}")
+    shape, length = options.pop("blindspot_shape", "pixel"), options.pop("blindspot_length", 5)
+    features = 16
+    neighbours = build_net(name, in_channels - 1, (), out_channels=1 + features, **options)
+    net = BlindSpotStackNet(neighbours, center, residual_channels, out_channels, shape, length, features=features)
+    return net  # type: ignore[return-value]  # a net with the U-Nets' attributes

@@ -41,14 +41,17 @@ def window_start(core_start: int, halo: int, window: int, length: int) -> int:
     return min(max(core_start - halo, 0), length - window)
 
 
-def pad_plane(inputs: np.ndarray, height: int, width: int) -> np.ndarray:
+def pad_plane(inputs: np.ndarray, height: int, width: int, mode: str = "reflect") -> np.ndarray:
     """(K, Y, X) inputs padded at the bottom and right to (K, height, width).
 
-    Reflection as the networks pad themselves; edge replication where a plane is too small to reflect.
+    ``mode`` "reflect": reflection as the U-Nets pad themselves, edge replication where a plane is too
+    small to reflect; "constant": zeros, as a blind-spot net pads itself (a network's ``pad_mode``).
     """
     pad_y, pad_x = height - inputs.shape[-2], width - inputs.shape[-1]
     if not (pad_y or pad_x):
         return inputs
+    if mode == "constant":
+        return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)))
     if pad_y < inputs.shape[-2] and pad_x < inputs.shape[-1]:
         return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)), mode="reflect")
     return np.pad(inputs, ((0, 0), (0, pad_y), (0, pad_x)), mode="edge")

@@ -111,7 +111,8 @@ def predict_stack(
     _check_memory(net, options, ys, xs, min(batch, len(targets) * len(ys.starts) * len(xs.starts)), head is not None)
     net = net.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)  # type: ignore[call-overload]  # torch's stub lacks memory_format
     net.eval()
-    windows = _windows(stack, targets, neighbors, include_center, ys, xs, head is not None)
+    pad_mode = str(getattr(net, "pad_mode", "reflect"))  # a blind-spot net pads with zeros
+    windows = _windows(stack, targets, neighbors, include_center, ys, xs, head is not None, pad_mode)
     report, close = _reporter(progress, len(targets))
     with reuse_freed_memory():  # every window allocates the same activations again
         predictions = _forward(net, windows, batch, options.precision, channels_last, head)
@@ -176,11 +177,12 @@ def _windows(
     ys: AxisPlan,
     xs: AxisPlan,
     observe: bool,
+    pad_mode: str = "reflect",
 ) -> Iterator[Window]:
     """The windows of every target plane, plane by plane, Y-major (one plane's inputs alive at a time)."""
     height, width = stack.shape[-2:]
     for z, plane in enumerate(targets):  # z: output position, plane: index in the stack
-        inputs = pad_plane(plane_inputs(stack, plane, neighbors, include_center), ys.length, xs.length)
+        inputs = pad_plane(plane_inputs(stack, plane, neighbors, include_center), ys.length, xs.length, pad_mode)
         observed = None
         if observe:  # plane i itself, which a head weighs its samples against
             observed = pad_plane(stack[plane : plane + 1].reshape(-1, height, width), ys.length, xs.length)

@@ -1,0 +1,189 @@
+"""Noise2Stack with a blind-spot centre against self mode and Noise2Void (issue 24).
+
+    python -m benchmarks.quality.blindspot [--budgets 60 120 300] [--datasets tribolium arabidopsis cells3d]
+                                           [--correlated 0.05 0.1] [--correlated-budget 120] [--name blindspot]
+                                           [--seed 0] [--smoke]
+
+Part 1, independent noise: on each stack (the harness's Poisson-Gaussian noise; patches of 64 px, 48 on cells3d; the first 60 % of
+the planes train, the rest are scored with fresh noise), at each budget (``max_time`` seconds, all
+else at the defaults): Noise2Stack self 2, blind-spot Noise2Stack 2 (the same two neighbours and
+plane i through a one-pixel blind spot) and Noise2Void. Side by side in one run, one after another.
+
+Part 2, noise correlated along rows (``--correlated``): Tribolium with its Poisson-Gaussian noise plus
+Gaussian noise smoothed along X by a box of 5 pixels (neighbouring pixels of a row correlate 0.8,
+as a scanning microscope's line noise), of standard deviation the given fraction of the image
+maximum; rows: Noise2Void, Noise2Void with the structN2V horizontal mask (5 px), self 2, blind-spot
+2 (pixel) and blind-spot 2 with the horizontal line (5 px).
+
+PSNR (dB) of the test planes against the clean planes, no normalisation. Writes
+``quality/results/<--name>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from benchmarks.harness import (
+    DATASETS,
+    NOISE_SEEDS,
+    Split,
+    cpu_model,
+    crop,
+    flags_text,
+    markdown_table,
+    noisy_split,
+    steps_done,
+    timed,
+    write_result,
+)
+from noise2stack import api
+
+ROWS = {  # label -> training options
+    "Noise2Stack self 2": {"method": "n2stack", "mode": "self", "neighbors": 2},
+    "blind-spot Noise2Stack 2": {"method": "n2stack", "mode": "blindspot", "neighbors": 2},
+    "Noise2Void": {"method": "n2v"},
+}
+LINE = 5  # px: the correlated noise's box along X, and the line masks
+CORRELATED_ROWS = {
+    "Noise2Void": {"method": "n2v"},
+    f"Noise2Void, struct horizontal {LINE}": {"method": "n2v", "n2v_struct": "horizontal", "n2v_struct_length": LINE},
+    "Noise2Stack self 2": ROWS["Noise2Stack self 2"],
+    "blind-spot 2, pixel": ROWS["blind-spot Noise2Stack 2"],
+    f"blind-spot 2, horizontal {LINE}": {
+        **ROWS["blind-spot Noise2Stack 2"],
+        "blindspot_shape": "horizontal",
+        "blindspot_length": LINE,
+    },
+}
+
+
+def row_noise(shape: tuple, sigma: float, seed: int) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma`` smoothed along X by a box of :data:`LINE` pixels."""
+    white = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return ndimage.uniform_filter1d(white, LINE, axis=-1, mode="wrap") * np.float32(sigma * np.sqrt(LINE))
+
+
+def with_row_noise(split: Split, fraction: float) -> Split:
+    """``split`` with row-correlated noise of ``fraction`` x the clean maximum added to each noisy stack."""
+    sigma = fraction * float(split.train_clean.max())
+    add = {name: row_noise(getattr(split, name).shape, sigma, 100 + seed) for name, seed in NOISE_SEEDS.items()}
+    return Split(
+        split.train_clean,
+        split.test_clean,
+        split.train + add["train"],
+        split.copy + add["copy"],
+        split.test + add["test"],
+    )
+
+
+def score(split: Split, options: dict, budget: float, seed: int, folder: Path) -> dict:
+    """Train one row for ``budget`` seconds and score its prediction of the test planes."""
+    patch = min(64, *split.train.shape[1:]) // 16 * 16  # cells3d's planes are 60 x 50: 48 px patches
+    options = {"patch": patch, **options}
+    model, seconds = timed(api.train, split.train, folder, max_time=budget, seed=seed, progress=False, **options)
+    prediction = api.predict(model, split.test, progress=False)
+    steps = steps_done(folder)
+    psnr = api.evaluate(prediction, split.test_clean, normalize="none")["psnr"]
+    return {"psnr": psnr, "steps": steps, "seconds": seconds, "seconds_per_step": seconds / max(steps, 1)}
+
+
+def run_table(splits: dict, rows: dict, budgets: list[float], seed: int) -> dict:
+    """results[stack][row][budget] for every stack, row and budget."""
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, split in splits.items():
+            for label, options in rows.items():
+                for budget in budgets:
+                    folder = Path(tmp) / f"{name}_{label}_{budget}".replace(" ", "_").replace(",", "")
+                    r = score(split, options, budget, seed, folder)
+                    results.setdefault(name, {}).setdefault(label, {})[str(budget)] = r
+                    print(f"{name} | {label} | {budget:g} s: {r['psnr']:.2f} dB, {r['steps']} steps", flush=True)
+    return results
+
+
+def table(results: dict, budgets: list[float], reference: str) -> str:
+    """One row per stack and method; cells: PSNR (steps), and the difference to ``reference``."""
+    header = ["stack", "method", *[f"{b:g} s" for b in budgets]]
+    lines = []
+    for name, rows in results.items():
+        for label, cells in rows.items():
+            texts = []
+            for b in budgets:
+                r, base = cells[str(b)], rows[reference][str(b)]
+                gap = "" if label == reference else f", {r['psnr'] - base['psnr']:+.2f}"
+                texts.append(f"{r['psnr']:.2f} ({r['steps']} steps{gap})")
+            lines.append([name, label, *texts])
+    return markdown_table(header, lines)
+
+
+def step_costs(results: dict) -> str:
+    """Seconds per optimisation step of each method (training time / steps, mean over cells)."""
+    per: dict = {}
+    for rows in results.values():
+        for label, cells in rows.items():
+            per.setdefault(label, []).extend(c["seconds_per_step"] for c in cells.values())
+    return markdown_table(["method", "s / step"], [[k, f"{np.mean(v):.3f}"] for k, v in per.items()])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budgets", type=float, nargs="+", default=[60, 120, 300])
+    parser.add_argument("--datasets", nargs="+", default=["tribolium", "arabidopsis", "cells3d"])
+    parser.add_argument("--correlated", type=float, nargs="*", default=[0.05, 0.1])
+    parser.add_argument("--correlated-budget", type=float, default=120)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="blindspot")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    budgets, correlated_budget = ([3], 3) if args.smoke else (args.budgets, args.correlated_budget)
+    splits = {}
+    for name in args.datasets:
+        clean = DATASETS[name].clean()
+        if args.smoke:
+            clean = crop(clean, 10, 48)
+        splits[name] = noisy_split(clean, DATASETS[name].noise)
+    raw = {"independent": run_table(splits, ROWS, budgets, args.seed)}
+    parts = [
+        f"CPU: {cpu_model()}; flags: {flags_text()}.",
+        "",
+        "## Independent Poisson-Gaussian noise",
+        "",
+        "PSNR dB of the test planes (steps done; difference to self 2 at the same budget).",
+        "",
+        table(raw["independent"], budgets, "Noise2Stack self 2"),
+    ]
+    if args.correlated:
+        first = next(iter(splits))
+        correlated = {f"{first}, row noise {f:g}": with_row_noise(splits[first], f) for f in args.correlated}
+        raw["correlated"] = run_table(correlated, CORRELATED_ROWS, [correlated_budget], args.seed)
+        parts += [
+            "",
+            f"## Noise correlated along rows ({correlated_budget:g} s each)",
+            "",
+            f"{first} with its Poisson-Gaussian noise plus Gaussian noise smoothed along X by a {LINE}-pixel box, "
+            "of standard deviation the given fraction of the clean maximum. Difference to Noise2Void.",
+            "",
+            table(raw["correlated"], [correlated_budget], "Noise2Void"),
+        ]
+    parts += ["", "## Seconds per training step", "", step_costs(raw["independent"]), "", f"Raw: `{json.dumps(raw)}`"]
+    write_result(
+        __package__,
+        f"{args.name}.md",
+        "Blind-spot Noise2Stack against self mode and Noise2Void",
+        "\n".join(parts),
+        smoke=args.smoke,
+        seeds=f"training {args.seed}; noise: the harness's train / test seeds (row noise: 100 + them)",
+        budget=f"{', '.join(f'{b:g}' for b in budgets)} s wall clock per model (row noise: {correlated_budget:g} s)",
+        tuned="nothing tuned here (every method at its defaults)",
+        scored="the last 40 % of the planes of each stack, with fresh noise",
+    )
+
+
+if __name__ == "__main__":
+    main()
