@@ -145,3 +145,27 @@ def test_chromium_renders_the_report(trained, tmp_path):
     assert len(np.unique(image)) > 50
     rows_with_ink = (image < 128).any(axis=1).mean()
     assert rows_with_ink > 0.3
+
+
+def test_a_time_lapse_report_judges_it_along_time(tmp_path):
+    from noise2stack.noise.calcium import calcium_movie
+
+    movie = calcium_movie(frames=40, side=32, cells=4, seed=4)
+    np.save(tmp_path / "movie.npy", movie.noisy)
+    np.save(tmp_path / "clean.npy", movie.clean)
+    api.train(
+        tmp_path / "movie.npy",
+        tmp_path / "m",
+        axes="TYX",
+        progress=False,
+        epochs=1,
+        steps_per_epoch=2,
+        patch=16,
+        batch=2,
+    )
+    result = api.report(tmp_path / "m", tmp_path / "movie.npy", tmp_path / "r.html", reference=tmp_path / "clean.npy")
+    page = (tmp_path / "r.html").read_text()
+    assert "<h2>Along time</h2>" in page and "ΔF/F correlation" in page
+    temporal = result["temporal"]
+    assert temporal["trace_correlation"]["regions"] >= 1 and set(temporal["residual_whiteness"]) == {"t", "y", "x"}
+    assert f"{temporal['tsnr']['denoised']:.2f}" in page  # the page shows evaluate's numbers

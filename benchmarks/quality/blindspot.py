@@ -12,8 +12,9 @@ plane i through a one-pixel blind spot) and Noise2Void. Side by side in one run,
 Part 2, noise correlated along rows (``--correlated``): Tribolium with its Poisson-Gaussian noise plus
 Gaussian noise smoothed along X by a box of 5 pixels (neighbouring pixels of a row correlate 0.8,
 as a scanning microscope's line noise), of standard deviation the given fraction of the image
-maximum; rows: Noise2Void, Noise2Void with the structN2V horizontal mask (5 px), self 2, blind-spot
-2 (pixel) and blind-spot 2 with the horizontal line (5 px).
+maximum (a box of 5 px correlates pixels up to 4 apart: 0.8, 0.6, 0.4, 0.2); rows: Noise2Void,
+self 2, blind-spot 2 (pixel), and Noise2Void with the structN2V horizontal mask and blind-spot 2
+with the horizontal line, each of ``--line-lengths`` pixels (5 hides 2 on each side, 9 all 4).
 
 PSNR (dB) of the test planes against the clean planes, no normalisation. Writes
 ``quality/results/<--name>.md``.
@@ -49,18 +50,25 @@ ROWS = {  # label -> training options
     "blind-spot Noise2Stack 2": {"method": "n2stack", "mode": "blindspot", "neighbors": 2},
     "Noise2Void": {"method": "n2v"},
 }
-LINE = 5  # px: the correlated noise's box along X, and the line masks
-CORRELATED_ROWS = {
-    "Noise2Void": {"method": "n2v"},
-    f"Noise2Void, struct horizontal {LINE}": {"method": "n2v", "n2v_struct": "horizontal", "n2v_struct_length": LINE},
-    "Noise2Stack self 2": ROWS["Noise2Stack self 2"],
-    "blind-spot 2, pixel": ROWS["blind-spot Noise2Stack 2"],
-    f"blind-spot 2, horizontal {LINE}": {
-        **ROWS["blind-spot Noise2Stack 2"],
-        "blindspot_shape": "horizontal",
-        "blindspot_length": LINE,
-    },
-}
+LINE = 5  # px: the correlated noise's box along X
+
+
+def correlated_rows(lengths: list[int]) -> dict:
+    """The rows of part 2: Noise2Void and self 2, and the line masks of each length (pixels)."""
+    rows = {"Noise2Void": {"method": "n2v"}, "Noise2Stack self 2": ROWS["Noise2Stack self 2"]}
+    rows["blind-spot 2, pixel"] = ROWS["blind-spot Noise2Stack 2"]
+    for length in lengths:
+        rows[f"Noise2Void, struct horizontal {length}"] = {
+            "method": "n2v",
+            "n2v_struct": "horizontal",
+            "n2v_struct_length": length,
+        }
+        rows[f"blind-spot 2, horizontal {length}"] = {
+            **ROWS["blind-spot Noise2Stack 2"],
+            "blindspot_shape": "horizontal",
+            "blindspot_length": length,
+        }
+    return rows
 
 
 def row_noise(shape: tuple, sigma: float, seed: int) -> np.ndarray:
@@ -133,10 +141,16 @@ def step_costs(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budgets", type=float, nargs="+", default=[60, 120, 300])
+    parser.add_argument(
+        "--budgets", type=float, nargs="*", default=[60, 120, 300], help="part 1 budgets (s); none: part 2 only"
+    )
     parser.add_argument("--datasets", nargs="+", default=["tribolium", "arabidopsis", "cells3d"])
     parser.add_argument("--correlated", type=float, nargs="*", default=[0.05, 0.1])
     parser.add_argument("--correlated-budget", type=float, default=120)
+    parser.add_argument(
+        "--line-lengths", type=int, nargs="+", default=[5, 9], help="line masks (px); the noise correlates up to 4 px"
+    )
+    parser.add_argument("--only", nargs="*", help="labels of the part 2 rows to run (default all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="blindspot")
     parser.add_argument("--smoke", action="store_true")
@@ -148,20 +162,22 @@ def main(argv: list[str] | None = None) -> None:
         if args.smoke:
             clean = crop(clean, 10, 48)
         splits[name] = noisy_split(clean, DATASETS[name].noise)
-    raw = {"independent": run_table(splits, ROWS, budgets, args.seed)}
-    parts = [
-        f"CPU: {cpu_model()}; flags: {flags_text()}.",
-        "",
-        "## Independent Poisson-Gaussian noise",
-        "",
-        "PSNR dB of the test planes (steps done; difference to self 2 at the same budget).",
-        "",
-        table(raw["independent"], budgets, "Noise2Stack self 2"),
-    ]
+    raw = {"independent": run_table(splits, ROWS, budgets, args.seed)} if budgets else {}
+    parts = [f"CPU: {cpu_model()}; flags: {flags_text()}."]
+    if budgets:
+        parts += [
+            "",
+            "## Independent Poisson-Gaussian noise",
+            "",
+            "PSNR dB of the test planes (steps done; difference to self 2 at the same budget).",
+            "",
+            table(raw["independent"], budgets, "Noise2Stack self 2"),
+        ]
     if args.correlated:
         first = next(iter(splits))
         correlated = {f"{first}, row noise {f:g}": with_row_noise(splits[first], f) for f in args.correlated}
-        raw["correlated"] = run_table(correlated, CORRELATED_ROWS, [correlated_budget], args.seed)
+        rows = {k: v for k, v in correlated_rows(args.line_lengths).items() if not args.only or k in args.only}
+        raw["correlated"] = run_table(correlated, rows, [correlated_budget], args.seed)
         parts += [
             "",
             f"## Noise correlated along rows ({correlated_budget:g} s each)",
@@ -169,9 +185,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{first} with its Poisson-Gaussian noise plus Gaussian noise smoothed along X by a {LINE}-pixel box, "
             "of standard deviation the given fraction of the clean maximum. Difference to Noise2Void.",
             "",
-            table(raw["correlated"], [correlated_budget], "Noise2Void"),
+            table(raw["correlated"], [correlated_budget], "Noise2Void")
+            if "Noise2Void" in rows
+            else table(raw["correlated"], [correlated_budget], next(iter(rows))),
         ]
-    parts += ["", "## Seconds per training step", "", step_costs(raw["independent"]), "", f"Raw: `{json.dumps(raw)}`"]
+    parts += ["", "## Seconds per training step", "", step_costs(raw["correlated" if not budgets else "independent"])]
+    parts += ["", f"Raw: `{json.dumps(raw)}`"]
     write_result(
         __package__,
         f"{args.name}.md",

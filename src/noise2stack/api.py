@@ -27,7 +27,7 @@ from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.export import check_exportable, export_bioimageio
 from noise2stack.filters import denoise_stack
-from noise2stack.io.atomic import write_text
+from noise2stack.io.atomic import atomic_path, write_text
 from noise2stack.io.paths import (
     StackLike,
     check_output,
@@ -38,9 +38,10 @@ from noise2stack.io.paths import (
     same_path,
 )
 from noise2stack.io.stacks import read_array, write_stack
-from noise2stack.methods.advice import chooses_neighbors, recommend
+from noise2stack.methods.advice import chooses_neighbors, recommend, struct_flags
 from noise2stack.metrics import evaluate_stack
 from noise2stack.metrics.stack_analysis import CORRELATED_NOISE, analyze_stack
+from noise2stack.metrics.temporal import find_regions, residual_whiteness, temporal_snr, trace_correlations
 from noise2stack.model import LOG_FILE, VERSIONS_FILE, Model, package_version
 from noise2stack.noise import add_noise, histogram, kspace, poisson_gaussian
 from noise2stack.predict.chunked import check_request, is_chunked, predict_path
@@ -56,7 +57,7 @@ from noise2stack.predict.engine import (
 )
 from noise2stack.predict.options import PredictOptions
 from noise2stack.progress import ProgressLog
-from noise2stack.report import model_report_html, read_training_log
+from noise2stack.report import analysis_png, model_report_html, read_training_log
 from noise2stack.train.start import load_model, resume_model, train_model
 
 
@@ -233,11 +234,12 @@ def predict(
         channels=channels,
         devices=devices,
     )
+    kspace_paths = tuple(Path(p) for p in kspace or ())
     if is_chunked(noisy, out):
         paths = Request(
             uncertainty=None if uncertainty is None else Path(uncertainty),
             units=None if save_units is None else Path(save_units),
-            kspace=tuple(Path(p) for p in kspace or ()),
+            kspace=kspace_paths,
         )
         check_request(out, paths)
         return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]  # is_chunked: paths
@@ -248,16 +250,28 @@ def predict(
         out=None if out is None else check_output(out, [noisy], overwrite),
         uncertainty=None if uncertainty is None else check_output(uncertainty, [noisy], overwrite),
         units=None if save_units is None else Path(save_units),
-        kspace=tuple(Path(p) for p in kspace or ()),
+        kspace=kspace_paths,
         overwrite=overwrite,
     )
+    return _predict_in_memory(model, noisy, axes, options, request, progress)
+
+
+def _predict_in_memory(
+    model: str | os.PathLike | Model,
+    noisy: StackLike,
+    axes: str | None,
+    options: PredictOptions,
+    request: Request,
+    progress: bool | ProgressLog,
+) -> np.ndarray:
+    """:func:`predict` of a stack that fits in memory, its outputs checked (``request``)."""
     models = [load_model(m) for m in (channel_models(model) if not isinstance(model, Model) else [model])]
     if separate_channels(models, options, axes, model):
         return _predict_separate(models, noisy, axes, progress, options, request)
     m = models[0]
     check_model(m, options, request)
     axes = axes or m.axes
-    _check_in_memory(noisy, tta)
+    _check_in_memory(noisy, options.tta)
     stack = load_zyx(noisy, axes)
     reference = None if isinstance(noisy, np.ndarray) else noisy
     return predict_model(m, stack, options, request, axes, reference, progress)
@@ -347,16 +361,105 @@ def predict_chunked(
     return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)
 
 
-def evaluate(prediction: StackLike, reference: StackLike, normalize: str = "none", axes: str = "ZYX") -> dict:
-    """PSNR, SSIM and NRMSE per plane and their means (see :mod:`noise2stack.metrics`)."""
+def evaluate(
+    prediction: StackLike,
+    reference: StackLike | None = None,
+    normalize: str = "none",
+    axes: str = "ZYX",
+    noisy: StackLike | None = None,
+    labels: StackLike | None = None,
+) -> dict:
+    """PSNR, SSIM and NRMSE per plane and their means (see :mod:`noise2stack.metrics`); for a
+    time-lapse (``axes`` with T) also its fidelity along T.
+
+    Parameters
+    ----------
+    prediction, reference : path or array
+        The denoised stack and its clean reference (same shape, axes ``axes``). Without a reference
+        only the time-lapse measurements that need none run (``noisy`` is then required).
+    noisy : path or array, optional
+        The noisy input of the prediction: adds the residual's whiteness and the input's tSNR.
+    labels : path or array, optional
+        A (Y, X) label image of the regions whose ΔF/F traces are compared with the reference's
+        (0: background); default: the bright regions of the reference's mean image.
+
+    Returns
+    -------
+    dict
+        With a reference: ``psnr``, ``ssim``, ``nrmse``, ``per_plane``. With T in ``axes``:
+        ``temporal`` (:func:`temporal_fidelity`): ``tsnr`` (median over pixels, per stack),
+        ``trace_correlation`` (with a reference: ``regions``, median ``denoised`` and ``noisy``
+        correlations, ``per_region``) and ``residual_whiteness`` (with ``noisy``: lag-1
+        autocorrelation along ``t``, ``y``, ``x``). And ``noise2stack``, the version.
+    """
     if normalize not in ("none", "care"):
         raise Noise2StackError(f"unknown `normalize` {normalize!r}; use none or care")
-    pred = load_zyx(prediction, axes)
-    ref = load_zyx(reference, axes)
-
-    result = evaluate_stack(pred, ref, normalize)  # type: ignore[arg-type]
+    if reference is None and (noisy is None or "T" not in axes.upper()):
+        raise Noise2StackError("give a reference, or for a time-lapse (axes with T) the noisy input")
+    stacks = {"denoised": load_zyx(prediction, axes)}
+    for name, item in (("reference", reference), ("noisy", noisy)):
+        if item is not None:
+            stacks[name] = load_zyx(item, axes)
+            if stacks[name].shape != stacks["denoised"].shape:
+                raise Noise2StackError(
+                    f"the {name} has shape {stacks[name].shape}, the prediction {stacks['denoised'].shape}"
+                )
+    result: dict = {}
+    if reference is not None:
+        result = evaluate_stack(stacks["denoised"], stacks["reference"], normalize)  # type: ignore[arg-type]
+    if "T" in axes.upper():
+        result["temporal"] = temporal_fidelity(stacks, None if labels is None else _labels(labels, stacks))
     result["noise2stack"] = package_version()
     return result
+
+
+def _labels(labels: StackLike, stacks: dict) -> np.ndarray:
+    """A (Y, X) integer label image of the stacks' plane size."""
+    array = labels if isinstance(labels, np.ndarray) else read_array(labels)
+    array = np.squeeze(np.asarray(array))
+    if array.shape != stacks["denoised"].shape[-2:] or not np.issubdtype(array.dtype, np.integer):
+        raise Noise2StackError(
+            f"`labels` must be an integer (Y, X) image of {stacks['denoised'].shape[-2:]}, got {array.dtype} {array.shape}"
+        )
+    return array
+
+
+def temporal_fidelity(stacks: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
+    """``evaluate``'s ``temporal`` section from ``stacks`` (``denoised``; ``reference``, ``noisy`` if given)."""
+    out: dict = {"tsnr": {name: float(np.median(temporal_snr(stack))) for name, stack in stacks.items()}}
+    if "reference" in stacks:
+        regions = labels if labels is not None else find_regions(stacks["reference"].mean(axis=0))
+        per = {name: trace_correlations(stacks[name], stacks["reference"], regions) for name in ("denoised", "noisy")}
+        per = {name: values for name, values in per.items() if name in stacks}
+        out["trace_correlation"] = {
+            "regions": int(regions.max()),
+            **{name: _median(values) for name, values in per.items()},
+            "per_region": per["denoised"],
+        }
+    if "noisy" in stacks:
+        out["residual_whiteness"] = residual_whiteness(stacks["noisy"], stacks["denoised"])
+    return out
+
+
+def temporal_summary(temporal: dict) -> str:
+    """The readable lines ``noise2stack evaluate`` prints for a time-lapse."""
+    lines = ["tSNR (median over pixels): " + ", ".join(f"{k} {v:.2f}" for k, v in temporal["tsnr"].items())]
+    traces = temporal.get("trace_correlation")
+    if traces is not None:
+        found = ", ".join(f"{k} {v:.3f}" for k, v in traces.items() if k in ("denoised", "noisy") and v is not None)
+        lines.append(f"dF/F trace correlation with the reference over {traces['regions']} regions (median): {found}")
+    white = temporal.get("residual_whiteness")
+    if white is not None:
+        lines.append(
+            "residual noisy - denoised, lag-1 autocorrelation (about 0: only noise removed): "
+            + ", ".join(f"{k.upper()} {v:.3f}" for k, v in white.items())
+        )
+    return "\n".join(lines)
+
+
+def _median(values: list) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.median(finite)) if finite else None
 
 
 def sidecar_path(out: str | os.PathLike) -> Path:
@@ -570,6 +673,7 @@ def analyze(
     target: StackLike | None = None,
     axes: str | None = None,
     max_pairs: int = 16,
+    figure: str | os.PathLike | None = None,
 ) -> dict:
     """Measure what decides which method works on a noisy stack, and recommend one.
 
@@ -583,22 +687,29 @@ def analyze(
         A second noisy copy of the same stack (independent noise), as ``train --target`` takes it.
     max_pairs : int
         Planes sampled per distance (speed against precision).
+    figure : path, optional
+        A PNG file to write the measurements to as a figure (atomically; never an input).
 
     Returns
     -------
     dict
         The JSON contract of ``noise2stack analyze --json``: ``recommendation`` (``method``, ``mode``,
-        ``neighbors``, ``reason``; names as ``train`` takes them), ``neighbor_predictability_db``
+        ``neighbors``, ``reason``, ``blindspot_shape``, ``blindspot_length``; names as ``train`` takes them), ``neighbor_predictability_db``
         (``{"1": dB, "2": dB, "3": dB}``, noise-corrected; None where the stack is too short),
         ``neighbor_predictability_raw_db`` (uncorrected), ``noise_correlation`` (between neighbouring
         planes; None for one plane), ``noise_correlation_by_distance``, ``noise`` (``gain``,
         ``read_noise_variance``, ``r2``, ``fits``, ``variance``, ``snr_db``, ``source``),
-        ``copy_noise_correlation``, ``shape``, ``planes_sampled``, ``noise_bins`` (``[intensity,
+        ``copy_noise_correlation``, ``noise_autocorrelation`` (within planes: ``{"y": {"1": r, ...},
+        "x": {...}}``, lags in pixels), ``shape``, ``planes_sampled``, ``noise_bins`` (``[intensity,
         variance, pixel count]`` per bin of the fit), ``noise2stack``.
     """
 
     if max_pairs < 1:
         raise Noise2StackError("max_pairs must be at least 1")
+    if figure is not None:
+        if Path(figure).suffix.lower() != ".png":
+            raise Noise2StackError(f"the figure {figure} must be a .png file")
+        figure = check_output(figure, [s for s in (stack, target) if s is not None], overwrite=True)
     array = stack if isinstance(stack, np.ndarray) else read_array(stack)
     axes = axes or native_axes(array)
     noisy = load_zyx(array, axes)
@@ -621,7 +732,7 @@ def analyze(
     def keyed(values: dict) -> dict:
         return {str(k): v for k, v in values.items()}
 
-    return {
+    analysis = {
         "recommendation": recommendation,
         "neighbor_predictability_db": keyed(result["neighbor_predictability_db"]),
         "neighbor_predictability_raw_db": keyed(result["neighbor_predictability_raw_db"]),
@@ -629,11 +740,25 @@ def analyze(
         "noise_correlation_by_distance": keyed(result["noise_correlation_by_distance"]),
         "noise": result["noise"],
         "copy_noise_correlation": result["copy_noise_correlation"],
+        "noise_autocorrelation": {axis: keyed(lags) for axis, lags in result["noise_autocorrelation"].items()},
         "shape": list(noisy.shape),
         "planes_sampled": result["planes_sampled"],
         "noise_bins": result["noise_bins"],
         "noise2stack": package_version(),
     }
+    if figure is not None:
+        with atomic_path(figure) as tmp:
+            tmp.write_bytes(analysis_png(analysis))
+    return analysis
+
+
+def _autocorrelation_line(autocorrelation: dict) -> str:
+    """One line of the in-plane noise autocorrelation along Y and X, lag by lag."""
+
+    def lags(values: dict) -> str:
+        return ", ".join(f"{d}: {'n/a' if r is None else f'{r:.2f}'}" for d, r in values.items())
+
+    return f"noise autocorrelation within planes (lag px: r): along Y {lags(autocorrelation['y'])}; along X {lags(autocorrelation['x'])}"
 
 
 def analysis_summary(result: dict) -> str:
@@ -662,6 +787,7 @@ def analysis_summary(result: dict) -> str:
         lines.append(f"noise correlation between neighbouring planes: {rho:.2f} ({verdict})")
     if result["copy_noise_correlation"] is not None:
         lines.append(f"noise correlation between stack and copy: {result['copy_noise_correlation']:.2f}")
+    lines.append(_autocorrelation_line(result["noise_autocorrelation"]))
     noise = result["noise"]
     snr = "n/a" if noise["snr_db"] is None else f"{noise['snr_db']:.1f} dB"
     line = f"noise: variance {noise['variance']:.4g} (from the {noise['source']}), SNR {snr}; "
@@ -673,6 +799,7 @@ def analysis_summary(result: dict) -> str:
     lines.append(
         f"recommendation: noise2stack train --method {rec['method']} --mode {rec['mode']}"
         + (f" --neighbors {rec['neighbors']}" if chooses_neighbors(rec["method"]) else "")
+        + struct_flags(rec)
     )
     lines.append(f"  why: {rec['reason']}")
     return "\n".join(lines)
@@ -730,6 +857,10 @@ def report(
         analysis = analyze(stack)
     except Noise2StackError as exc:  # a stack too small or constant to analyze still gets its report
         analysis = {"error": str(exc)}
+    temporal = None
+    if "T" in (axes or m.config.data.axes).upper():
+        stacks = {"denoised": result, "noisy": stack} | ({} if clean is None else {"reference": clean})
+        temporal = temporal_fidelity(stacks, None)
     text = model_report_html(
         model=m,
         noisy=stack,
@@ -739,9 +870,10 @@ def report(
         analysis=analysis,
         log=_training_log(m),
         names=_report_names(m, noisy, reference, denoised),
+        temporal=temporal,
     )
     write_text(out, text)
-    return {"out": str(out), "metrics": metrics, "analysis": analysis}
+    return {"out": str(out), "metrics": metrics, "analysis": analysis, "temporal": temporal}
 
 
 def _report_stacks(

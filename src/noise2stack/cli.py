@@ -456,22 +456,31 @@ def noise_model_command(
 @app.command()
 def evaluate(
     pred: Path = typer.Argument(..., help="denoised stack"),
-    ref: Path = typer.Argument(..., help="reference (clean) stack"),
+    ref: Optional[Path] = typer.Argument(None, help="reference (clean) stack; a time-lapse may go without"),
     normalize: str = typer.Option("none", "--normalize", help="none | care"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-    axes: str = typer.Option("ZYX", "--axes", help="axes of both files"),
+    axes: str = typer.Option("ZYX", "--axes", help="axes of both files (TYX: a time-lapse, also judged along T)"),
+    noisy: Optional[Path] = typer.Option(
+        None, "--noisy", help="time-lapse: the noisy input, for the residual's whiteness and its tSNR"
+    ),
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", help="time-lapse: (Y, X) label image of the regions whose dF/F traces are compared"
+    ),
 ) -> None:
-    """PSNR, SSIM and NRMSE per plane and averaged."""
+    """PSNR, SSIM and NRMSE per plane and averaged; for a time-lapse also tSNR, dF/F traces and the residual."""
     api = _api()
 
-    result = _run(api.evaluate, pred, ref, normalize=normalize, axes=axes)
+    result = _run(api.evaluate, pred, ref, normalize=normalize, axes=axes, noisy=noisy, labels=labels)
     if as_json:
         typer.echo(json.dumps(_strict_json(result), allow_nan=False))
         return
-    typer.echo(f"{'plane':>5} {'PSNR':>8} {'SSIM':>7} {'NRMSE':>7}")
-    for p in result["per_plane"]:
-        typer.echo(f"{p['plane']:>5} {p['psnr']:8.2f} {p['ssim']:7.4f} {p['nrmse']:7.4f}")
-    typer.echo(f"{'mean':>5} {result['psnr']:8.2f} {result['ssim']:7.4f} {result['nrmse']:7.4f}")
+    if "per_plane" in result:
+        typer.echo(f"{'plane':>5} {'PSNR':>8} {'SSIM':>7} {'NRMSE':>7}")
+        for p in result["per_plane"]:
+            typer.echo(f"{p['plane']:>5} {p['psnr']:8.2f} {p['ssim']:7.4f} {p['nrmse']:7.4f}")
+        typer.echo(f"{'mean':>5} {result['psnr']:8.2f} {result['ssim']:7.4f} {result['nrmse']:7.4f}")
+    if "temporal" in result:
+        typer.echo(api.temporal_summary(result["temporal"]))
 
 
 def _strict_json(obj):
@@ -611,11 +620,14 @@ def analyze(
     target: Optional[Path] = typer.Option(None, "--target", help="independent noisy copy of the stack (copy mode)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     axes: Optional[str] = typer.Option(None, "--axes", help="axes of the input [default: YX or ZYX by dimension]"),
+    figure: Optional[Path] = typer.Option(
+        None, "--figure", help="also write the measurements as a PNG figure (predictability, noise correlations, fit)"
+    ),
 ) -> None:
     """Measure neighbour predictability, noise correlation and noise level; recommend a method."""
     api = _api()
 
-    result = _run(api.analyze, stack, target=target, axes=axes)
+    result = _run(api.analyze, stack, target=target, axes=axes, figure=figure)
     if as_json:
         typer.echo(json.dumps(_strict_json(result), allow_nan=False))
         return

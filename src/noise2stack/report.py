@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from noise2stack.methods.advice import chooses_neighbors
-from noise2stack.metrics.stack_analysis import CORRELATED_NOISE
+from noise2stack.metrics.stack_analysis import CORRELATED_IN_PLANE, CORRELATED_NOISE
+from noise2stack.metrics.temporal import delta_f_over_f, find_regions, region_traces, temporal_snr
 from noise2stack.model import package_version
 from noise2stack.plots import image_panel
 
@@ -124,9 +125,10 @@ def curves_png(log: dict[str, list[float]]) -> bytes:
 
 
 def analysis_png(analysis: dict) -> bytes:
-    """Paper 000 Figure 1 and the noise: predictability vs distance, noise correlation, noise fit."""
-    fig = Figure(figsize=(12, 3.4))
-    axes = fig.subplots(1, 3)
+    """Paper 000 Figure 1 and the noise: predictability vs distance, noise correlation between planes,
+    noise fit, noise autocorrelation within planes."""
+    fig = Figure(figsize=(16, 3.4))
+    axes = fig.subplots(1, 4)
     pred, raw = analysis["neighbor_predictability_db"], analysis["neighbor_predictability_raw_db"]
     distances = [int(d) for d in pred if pred[d] is not None]
     ax = axes[0]
@@ -170,8 +172,26 @@ def analysis_png(analysis: dict) -> bytes:
     ax.set_ylabel("noise variance")
     ax.set_title("Poisson-Gaussian noise fit")
     ax.grid(alpha=0.3)
+    _autocorrelation_panel(axes[3], analysis.get("noise_autocorrelation") or {})
     fig.tight_layout()
     return figure_png(fig)
+
+
+def _autocorrelation_panel(ax, autocorrelation: dict) -> None:
+    """Noise autocorrelation within planes along Y and X against the lag, and the line-mask threshold."""
+    for axis, marker in (("y", "o-"), ("x", "s-")):
+        values = {int(d): r for d, r in autocorrelation.get(axis, {}).items() if r is not None}
+        if values:
+            ax.plot(list(values), list(values.values()), marker, label=f"along {axis.upper()}")
+            ax.set_xticks(list(values))
+    ax.axhline(CORRELATED_IN_PLANE, color="#c33", ls="--", lw=1, label=f"line blind spot ({CORRELATED_IN_PLANE})")
+    ax.axhline(0, color="#888", lw=0.5)
+    ax.set_ylim(-0.2, 1)
+    ax.set_xlabel("lag (pixels)")
+    ax.set_ylabel("noise autocorrelation")
+    ax.set_title("noise correlation within planes")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def per_plane_png(metrics: dict[str, dict]) -> bytes:
@@ -208,9 +228,11 @@ def model_report_html(
     analysis: dict,
     log: dict[str, list[float]] | None,
     names: dict[str, str],
+    temporal: dict | None = None,
 ) -> str:
     """The HTML of ``noise2stack report`` (see :func:`noise2stack.api.report`).
 
+    ``temporal``: a time-lapse's fidelity along T (``evaluate``'s ``temporal`` section), or None.
     ``metrics``: ``{"noisy": evaluate(...), "denoised": evaluate(...)}`` against the reference, or None.
     ``names``: what to call the inputs on the page (``model``, ``noisy``, ``denoised``, ``reference``).
     """
@@ -219,6 +241,8 @@ def model_report_html(
     if metrics is not None:
         parts.extend(_quality_section(metrics))
     parts.extend(_pictures_section(noisy, denoised, reference))
+    if temporal is not None:
+        parts.extend(_temporal_section(temporal, noisy, denoised, reference))
     parts.append("<h2>Training</h2>")
     if log and log.get("epoch"):
         parts.append(img(curves_png(log), "training and validation loss"))
@@ -232,6 +256,54 @@ def model_report_html(
     if metrics is not None:
         parts.extend(_per_plane_section(metrics))
     return page(f"noise2stack report: {Path(names['noisy']).name}", "\n".join(parts))
+
+
+def _temporal_section(
+    temporal: dict, noisy: np.ndarray, denoised: np.ndarray, reference: np.ndarray | None
+) -> list[str]:
+    """A time-lapse along T: tSNR, ΔF/F trace correlation, the residual's whiteness; tSNR maps and traces."""
+    rows = [
+        ["tSNR (median over pixels)", *[f"{temporal['tsnr'].get(k, float('nan')):.2f}" for k in ("noisy", "denoised")]]
+    ]
+    traces = temporal.get("trace_correlation")
+    if traces is not None:
+        rows.append(
+            [f"ΔF/F correlation with the reference ({traces['regions']} regions, median)"]
+            + [("n/a" if traces.get(k) is None else f"{traces[k]:.3f}") for k in ("noisy", "denoised")]
+        )
+    white = temporal.get("residual_whiteness", {})
+    text = ", ".join(f"{k.upper()} {v:.3f}" for k, v in white.items())
+    return [
+        "<h2>Along time</h2>",
+        table(["", "noisy", "denoised"], rows, "temporal"),
+        f"<p>Residual noisy − denoised, lag-1 autocorrelation: {html.escape(text)} (about 0: only noise was "
+        "removed; positive: the denoiser took signal too).</p>",
+        img(temporal_png(noisy, denoised, reference), "tSNR maps and ΔF/F traces of the brightest regions"),
+    ]
+
+
+def temporal_png(noisy: np.ndarray, denoised: np.ndarray, reference: np.ndarray | None, count: int = 3) -> bytes:
+    """tSNR maps of the noisy and the denoised movie, and the ΔF/F traces of up to ``count`` regions."""
+    fig = Figure(figsize=(14, 3.4))
+    axes = fig.subplots(1, 2 + count)
+    for ax, (name, stack) in zip(axes, (("noisy", noisy), ("denoised", denoised))):
+        tsnr = temporal_snr(stack)
+        shown = ax.imshow(np.where(np.isfinite(tsnr), tsnr, np.nan), cmap="magma")
+        fig.colorbar(shown, ax=ax, fraction=0.046)
+        ax.set_title(f"tSNR, {name}")
+        ax.axis("off")
+    regions = find_regions((reference if reference is not None else denoised).mean(axis=0))
+    movies = {"noisy": noisy, "denoised": denoised} | ({"reference": reference} if reference is not None else {})
+    traces = {name: delta_f_over_f(region_traces(movie, regions)) for name, movie in movies.items()}
+    for k, ax in enumerate(axes[2:]):
+        if k < regions.max():
+            for name, values in traces.items():
+                ax.plot(values[k], lw=0.8, label=name, alpha=0.8 if name == "noisy" else 1.0)
+            ax.legend(fontsize=7)
+        ax.set_title(f"region {k + 1}: ΔF/F")
+        ax.set_xlabel("frame")
+    fig.tight_layout()
+    return figure_png(fig)
 
 
 def _meta(model, noisy: np.ndarray, reference: np.ndarray | None, log: dict | None, names: dict[str, str]) -> str:

@@ -85,3 +85,33 @@ def test_replacements_come_from_the_window_and_fill_it(window):
         assert np.all((np.abs(dy) <= window // 2) & (np.abs(dx) <= window // 2)) and not np.any((dy == 0) & (dx == 0))
         seen.update(zip(dy.tolist(), dx.tolist()))
     assert len(seen) == window * window - 1
+
+
+@pytest.mark.parametrize("struct", [(0, 2), (3, 0), (1, 1)])
+def test_struct_masks_strike_their_lines_and_nothing_else(struct):
+    rng = np.random.default_rng(4)
+    patch = rng.random((1, 40, 48)).astype(np.float32) + 10.0  # values in [10, 11)
+    masked, mask = mask_patch(patch, 0.01, np.random.default_rng(5), struct=struct)
+    centres = np.argwhere(mask[0] > 0)
+    line = np.zeros((40, 48), bool)
+    reach_y, reach_x = struct
+    for y, x in centres:
+        line[max(y - reach_y, 0) : y + reach_y + 1, x] = True
+        line[y, max(x - reach_x, 0) : x + reach_x + 1] = True
+    line[mask[0] > 0] = False
+    changed = masked[0] != patch[0]
+    assert not np.any(changed & ~line & (mask[0] == 0))  # only the centres and their lines move
+    assert np.all(changed[line])  # every line pixel gets a fresh value ...
+    assert masked[0][line].min() >= patch.min() and masked[0][line].max() <= patch.max()  # ... in the patch's range
+    # a centre's replacement never copies the original value of a pixel on its line
+    for y, x in centres:
+        ys, xs = np.nonzero(line[max(y - reach_y, 0) : y + reach_y + 1, max(x - reach_x, 0) : x + reach_x + 1])
+        originals = patch[0, max(y - reach_y, 0) + ys, max(x - reach_x, 0) + xs]
+        assert masked[0, y, x] not in originals
+
+
+def test_without_a_struct_the_draws_are_those_of_plain_noise2void():
+    patch = np.random.default_rng(6).random((1, 32, 32)).astype(np.float32)
+    plain = mask_patch(patch, 0.05, np.random.default_rng(7))
+    pixel = mask_patch(patch, 0.05, np.random.default_rng(7), struct=(0, 0))
+    np.testing.assert_array_equal(plain[0], pixel[0])

@@ -13,7 +13,7 @@ from typing import Literal
 
 from noise2stack.config import make_config
 from noise2stack.methods.base import METHODS, get_method
-from noise2stack.metrics.stack_analysis import CORRELATED_NOISE, PREDICTABLE_DB
+from noise2stack.metrics.stack_analysis import CORRELATED_IN_PLANE, CORRELATED_NOISE, PREDICTABLE_DB
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,52 @@ def self_supervised() -> list[str]:
     ]
 
 
+def blindspot_shape(autocorrelation: dict | None) -> tuple[str, int]:
+    """The blind spot (``--blindspot-shape`` / ``--n2v-struct`` and its length) that in-plane noise
+    correlation calls for: a line along each axis whose lag-1 autocorrelation reaches
+    :data:`CORRELATED_IN_PLANE`, long enough to cover every lag above it; else a pixel.
+
+    Both axes only when the weaker lag-1 value is at least half the stronger: the residual that
+    measures one axis differences across the other, which damps noise correlated along that other
+    axis and lets the signal's curvature show as a smaller, spurious correlation.
+    """
+    first, reach = {}, {}
+    for axis in ("y", "x"):
+        values = {int(d): r for d, r in (autocorrelation or {}).get(axis, {}).items() if r is not None}
+        first[axis] = values.get(1, 0.0)
+        above = [d for d, r in sorted(values.items()) if r >= CORRELATED_IN_PLANE]
+        reach[axis] = max(above) if first[axis] >= CORRELATED_IN_PLANE else 0
+    for axis, other in (("y", "x"), ("x", "y")):
+        if first[axis] < 0.5 * first[other]:
+            reach[axis] = 0
+    shape = {(False, False): "pixel", (True, False): "vertical", (False, True): "horizontal"}.get(
+        (reach["y"] > 0, reach["x"] > 0), "both"
+    )
+    return shape, 2 * max(reach.values()) + 1
+
+
+def struct_flags(recommendation: dict) -> str:
+    """The ``train`` flags of a recommendation's line-shaped blind spot, for a method that takes one
+    (its section has structN2V's ``struct``); empty otherwise."""
+    shape = recommendation.get("blindspot_shape", "pixel")
+    if shape == "pixel" or "struct" not in get_method(recommendation["method"]).config_class.model_fields:
+        return ""
+    return f" --n2v-struct {shape} --n2v-struct-length {recommendation['blindspot_length']}"
+
+
+def _with_blindspot(recommendation: dict, analysis: dict) -> dict:
+    """``recommendation`` with ``blindspot_shape`` and ``blindspot_length``, and why when not a pixel."""
+    shape, length = blindspot_shape(analysis.get("noise_autocorrelation"))
+    recommendation = {**recommendation, "blindspot_shape": shape, "blindspot_length": length}
+    if shape != "pixel":
+        along = {"horizontal": "rows", "vertical": "columns", "both": "rows and columns"}[shape]
+        recommendation["reason"] += (
+            f"; the noise is correlated along {along} within a plane (up to {length // 2} px): a blind spot "
+            f"must hide a {shape} line of {length} px"
+        )
+    return recommendation
+
+
 def recommend(analysis: dict, has_copy: bool) -> dict:
     """A method, mode and neighbour count (names ``train`` takes) and one sentence why.
 
@@ -74,8 +120,14 @@ def recommend(analysis: dict, has_copy: bool) -> dict:
 
     The rules name situations; the method and mode of each come from
     :data:`ADVICE`, and the neighbour count is given only to a method that
-    lets the user choose it (0 otherwise).
+    lets the user choose it (0 otherwise). Every recommendation also names the blind spot
+    (``blindspot_shape``, ``blindspot_length``: :func:`blindspot_shape`) that a blind-spot method
+    (Noise2Void's struct mask, Noise2Stack's ``blindspot`` mode) should use on this noise.
     """
+    return _with_blindspot(_recommend(analysis, has_copy), analysis)
+
+
+def _recommend(analysis: dict, has_copy: bool) -> dict:
     pred = analysis["neighbor_predictability_db"]
     p1, p2 = pred.get(1), pred.get(2)
     rho = analysis["noise_correlation"]

@@ -64,6 +64,8 @@ class Noise2Stack(Method):
         CompareRow("Noise2Stack copy 1+4", 41, {"mode": "copy", "neighbors": 4}, needs="copy"),
         CompareRow("Noise2Stack self 2", 42, {"mode": "self", "neighbors": 2}),
         CompareRow("Noise2Stack self 4", 43, {"mode": "self", "neighbors": 4}),
+        # issue 24: self 2's neighbours beside plane i through a blind spot
+        CompareRow("Noise2Stack blind-spot 2", 44, {"mode": "blindspot", "neighbors": 2}),
     )
 
     def include_center(self, config: TrainConfig) -> bool:
