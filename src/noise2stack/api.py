@@ -429,8 +429,11 @@ def temporal_fidelity(stacks: dict[str, np.ndarray], labels: np.ndarray | None) 
     out: dict = {"tsnr": {name: float(np.median(temporal_snr(stack))) for name, stack in stacks.items()}}
     if "reference" in stacks:
         regions = labels if labels is not None else find_regions(stacks["reference"].mean(axis=0))
-        per = {name: trace_correlations(stacks[name], stacks["reference"], regions) for name in ("denoised", "noisy")}
-        per = {name: values for name, values in per.items() if name in stacks}
+        per = {
+            name: trace_correlations(stacks[name], stacks["reference"], regions)
+            for name in ("denoised", "noisy")
+            if name in stacks
+        }
         out["trace_correlation"] = {
             "regions": int(regions.max()),
             **{name: _median(values) for name, values in per.items()},
