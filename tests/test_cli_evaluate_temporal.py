@@ -48,7 +48,9 @@ def test_the_temporal_section_by_value(tmp_path):
     assert temporal["tsnr"]["denoised"] > temporal["tsnr"]["noisy"]  # averaging raises tSNR
     traces = temporal["trace_correlation"]
     assert traces["regions"] == movie.labels.max() and len(traces["per_region"]) == traces["regions"]
-    assert traces["denoised"] > traces["noisy"]  # less noise on the traces
+    # a 3-frame mean blurs every spike: its traces follow the truth less than the noisy ones, and
+    # its residual is anticorrelated along T (what the benchmark finds for neighbours along T)
+    assert traces["denoised"] < traces["noisy"]
     white = temporal["residual_whiteness"]
     assert white["t"] < -0.2  # a 3-frame mean leaves a residual anticorrelated along T
     assert abs(white["y"]) < 0.1 and abs(white["x"]) < 0.1  # nothing taken within the plane

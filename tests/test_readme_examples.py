@@ -127,6 +127,7 @@ def inputs(tmp_path_factory) -> Path:
         "em.tif": _noisy(np.stack([_blobs((1, *SHAPE[1:]), 10 + i)[0] for i in range(SHAPE[0])]), 7),
         "repeats.tif": _noisy(np.repeat(clean[:1], 16, axis=0), 8),
         "cells.tif": np.stack([_noisy(clean, 9), _noisy(_blobs(SHAPE, 11), 10)]),  # CZYX
+        "labels.tif": (clean[0] > np.median(clean[0])).astype(np.uint16),  # a (Y, X) label image
         "big.tif": np.stack([np.stack([_noisy(clean, 12 + 2 * t + c) for c in range(2)]) for t in range(2)]),  # TCZYX
     }
     for name, array in stacks.items():
@@ -259,6 +260,7 @@ def outputs(argv: list[str]) -> list[Path]:
         "report": [p.get("out")],
         "export": [p.get("out")],
         "demo": [p.get("out")],
+        "analyze": [p.get("figure")],
     }.get(name, [])
     return [Path(f) for f in [*found, p.get("log_json")] if f is not None]
 

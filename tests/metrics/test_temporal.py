@@ -43,7 +43,8 @@ def test_regions_and_their_traces():
 def test_residual_whiteness_tells_noise_from_removed_signal():
     rng = np.random.default_rng(0)
     white = rng.normal(size=(40, 48, 48))
-    assert all(abs(v) < 0.02 for v in residual_whiteness(white, np.zeros_like(white)).values())
+    # along T each pixel's mean over the 40 frames is removed first: expect about -1/40 there
+    assert all(abs(v) < 0.05 for v in residual_whiteness(white, np.zeros_like(white)).values())
     smooth = ndimage.gaussian_filter(white, 2.0)  # a residual with structure in T, Y and X
     assert all(v > 0.8 for v in residual_whiteness(smooth, np.zeros_like(smooth)).values())
 
