@@ -41,7 +41,7 @@ from noise2stack.io.stacks import read_array, write_stack
 from noise2stack.methods.advice import chooses_neighbors, recommend, struct_flags
 from noise2stack.metrics import evaluate_stack
 from noise2stack.metrics.stack_analysis import CORRELATED_NOISE, analyze_stack
-from noise2stack.metrics.temporal import find_regions, residual_whiteness, temporal_snr, trace_correlations
+from noise2stack.metrics.temporal import temporal_fidelity
 from noise2stack.model import LOG_FILE, VERSIONS_FILE, Model, package_version
 from noise2stack.noise import add_noise, histogram, kspace, poisson_gaussian
 from noise2stack.predict.chunked import check_request, is_chunked, predict_path
@@ -387,7 +387,7 @@ def evaluate(
     -------
     dict
         With a reference: ``psnr``, ``ssim``, ``nrmse``, ``per_plane``. With T in ``axes``:
-        ``temporal`` (:func:`temporal_fidelity`): ``tsnr`` (median over pixels, per stack),
+        ``temporal`` (:func:`noise2stack.metrics.temporal.temporal_fidelity`): ``tsnr`` (median over pixels, per stack),
         ``trace_correlation`` (with a reference: ``regions``, median ``denoised`` and ``noisy``
         correlations, ``per_region``) and ``residual_whiteness`` (with ``noisy``: lag-1
         autocorrelation along ``t``, ``y``, ``x``). And ``noise2stack``, the version.
@@ -424,26 +424,6 @@ def _labels(labels: StackLike, stacks: dict) -> np.ndarray:
     return array
 
 
-def temporal_fidelity(stacks: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
-    """``evaluate``'s ``temporal`` section from ``stacks`` (``denoised``; ``reference``, ``noisy`` if given)."""
-    out: dict = {"tsnr": {name: float(np.median(temporal_snr(stack))) for name, stack in stacks.items()}}
-    if "reference" in stacks:
-        regions = labels if labels is not None else find_regions(stacks["reference"].mean(axis=0))
-        per = {
-            name: trace_correlations(stacks[name], stacks["reference"], regions)
-            for name in ("denoised", "noisy")
-            if name in stacks
-        }
-        out["trace_correlation"] = {
-            "regions": int(regions.max()),
-            **{name: _median(values) for name, values in per.items()},
-            "per_region": per["denoised"],
-        }
-    if "noisy" in stacks:
-        out["residual_whiteness"] = residual_whiteness(stacks["noisy"], stacks["denoised"])
-    return out
-
-
 def temporal_summary(temporal: dict) -> str:
     """The readable lines ``noise2stack evaluate`` prints for a time-lapse."""
     lines = ["tSNR (median over pixels): " + ", ".join(f"{k} {v:.2f}" for k, v in temporal["tsnr"].items())]
@@ -458,11 +438,6 @@ def temporal_summary(temporal: dict) -> str:
             + ", ".join(f"{k.upper()} {v:.3f}" for k, v in white.items())
         )
     return "\n".join(lines)
-
-
-def _median(values: list) -> float | None:
-    finite = [v for v in values if v is not None]
-    return float(np.median(finite)) if finite else None
 
 
 def sidecar_path(out: str | os.PathLike) -> Path:

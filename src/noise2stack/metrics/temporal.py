@@ -109,3 +109,30 @@ def spike_scores(detected: np.ndarray, true: np.ndarray, tolerance: int = 2) -> 
             free.remove(match)
             hits += 1
     return hits, len(detected), len(true)
+
+
+def temporal_fidelity(stacks: dict[str, np.ndarray], labels: np.ndarray | None) -> dict:
+    """``evaluate``'s ``temporal`` section from TYX ``stacks`` (``denoised``; ``reference``, ``noisy`` if
+    given): median tSNR per stack, the ΔF/F trace correlations over ``labels`` (default: the bright
+    regions of the reference's mean image) and the residual's whiteness."""
+    out: dict = {"tsnr": {name: float(np.median(temporal_snr(stack))) for name, stack in stacks.items()}}
+    if "reference" in stacks:
+        regions = labels if labels is not None else find_regions(stacks["reference"].mean(axis=0))
+        per = {
+            name: trace_correlations(stacks[name], stacks["reference"], regions)
+            for name in ("denoised", "noisy")
+            if name in stacks
+        }
+        out["trace_correlation"] = {
+            "regions": int(regions.max()),
+            **{name: _median(values) for name, values in per.items()},
+            "per_region": per["denoised"],
+        }
+    if "noisy" in stacks:
+        out["residual_whiteness"] = residual_whiteness(stacks["noisy"], stacks["denoised"])
+    return out
+
+
+def _median(values: list) -> float | None:
+    finite = [v for v in values if v is not None]
+    return float(np.median(finite)) if finite else None
