@@ -684,10 +684,7 @@ def analyze(
 
     if max_pairs < 1:
         raise Noise2StackError("max_pairs must be at least 1")
-    if figure is not None:
-        if Path(figure).suffix.lower() != ".png":
-            raise Noise2StackError(f"the figure {figure} must be a .png file")
-        figure = check_output(figure, [s for s in (stack, target) if s is not None], overwrite=True)
+    figure = None if figure is None else _png_output(figure, [s for s in (stack, target) if s is not None])
     array = stack if isinstance(stack, np.ndarray) else read_array(stack)
     axes = axes or native_axes(array)
     noisy = load_zyx(array, axes)
@@ -725,8 +722,7 @@ def analyze(
         "noise2stack": package_version(),
     }
     if figure is not None:
-        with atomic_path(figure) as tmp:
-            tmp.write_bytes(analysis_png(analysis))
+        _write_bytes(figure, analysis_png(analysis))
     return analysis
 
 
@@ -737,6 +733,19 @@ def _autocorrelation_line(autocorrelation: dict) -> str:
         return ", ".join(f"{d}: {'n/a' if r is None else f'{r:.2f}'}" for d, r in values.items())
 
     return f"noise autocorrelation within planes (lag px: r): along Y {lags(autocorrelation['y'])}; along X {lags(autocorrelation['x'])}"
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _png_output(path: str | os.PathLike, inputs: list) -> Path:
+    """A PNG figure's path, refused when it is not ``.png``, is an input or a folder (replaced when it exists)."""
+    if Path(path).suffix.lower() != ".png":
+        raise Noise2StackError(f"the figure {path} must be a .png file")
+    return check_output(path, inputs, overwrite=True)
 
 
 def analysis_summary(result: dict) -> str:
