@@ -84,3 +84,27 @@ def test_refusals_are_one_line_and_write_nothing(exported, tmp_path):
     r = run("export", exported / "model", tmp_path / "d.zip", "--format", "onnx")
     assert r.exit_code == 2 and "unknown --format" in r.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bg", "empty", "nrrn"]
+
+
+def test_blindspot_model_exports_and_equals_predict(exported, tmp_path):
+    """Plane i itself is an input channel (``z``) of a blind-spot model; the package still equals predict."""
+    import torch
+
+    from noise2stack.data.sampler import plane_inputs
+
+    api.train(exported / "noisy.npy", tmp_path / "bs", mode="blindspot", neighbors=2, **TINY)
+    model = api.load_model(tmp_path / "bs")
+    with torch.no_grad():  # the head starts at zero: give plane i's blind branch a visible share
+        torch.nn.init.normal_(model.net.head[-1].weight, std=0.1)
+    noisy = np.load(exported / "noisy.npy")
+    api.export(model, tmp_path / "bs.zip", sample=noisy)
+    description = spec.load_description(tmp_path / "bs.zip", perform_io_checks=True)
+    assert [str(n) for n in description.inputs[0].axes[1].channel_names] == ["z_minus_1", "z", "z_plus_1"]
+    planes = [0, 3, 5]
+    larger = np.pad(noisy, ((0, 0), (0, 40), (0, 16)), mode="reflect")  # not the traced 40x48: shapes stay free
+    inputs = np.stack([plane_inputs(larger, z, model.neighbors, model.include_center) for z in planes])
+    result = np.asarray(core.predict(model=description, inputs={"planes": inputs}).members["denoised"].data)
+    expected = api.predict(model, larger, progress=False)[planes]
+    assert result.shape == (3, 1, 80, 64)
+    scale = float(np.abs(expected).max())
+    np.testing.assert_allclose(result[:, 0], expected, rtol=0, atol=1e-5 * scale)

@@ -55,11 +55,14 @@ def test_train_widget_adds_the_denoised_layer(viewer, qtbot, tmp_path):
     widget.neighbors.setValue(2)
     widget.budget.setValue(30)
     widget.extra_options = TINY
+    assert [widget.mode.itemText(i) for i in range(widget.mode.count())] == ["self", "blindspot"]
+    widget.mode.setCurrentText("blindspot")  # the mode that sees plane i through a blind spot
     widget.start()
     assert not widget.train_button.isEnabled() and widget.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: widget.train_button.isEnabled(), timeout=60_000)
     assert "cells denoised" in viewer.layers, widget.status.text()
     result = viewer.layers["cells denoised"].data
+    assert api.load_model(widget.model_dir).config.algorithm.mode == "blindspot"
     expected = api.predict(widget.model_dir, data, progress=False)
     np.testing.assert_allclose(result, expected, rtol=0, atol=1e-5 * float(np.abs(expected).max()))
     assert widget.progress.value() == 100 and widget.train_button.isEnabled()
@@ -106,3 +109,10 @@ def test_apply_widget(viewer, qtbot, tmp_path):
     np.testing.assert_array_equal(
         viewer.layers["cells denoised"].data, api.predict(tmp_path / "model", data, progress=False)
     )
+
+
+def test_mode_is_offered_only_where_there_is_a_choice(viewer):
+    widget = plugin.TrainWidget(viewer)
+    assert widget.mode.isEnabled() and widget.method.currentText() == "n2stack"
+    widget.method.setCurrentText("n2v")
+    assert not widget.mode.isEnabled() and widget.mode.currentText() == "self"

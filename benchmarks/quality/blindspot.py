@@ -2,12 +2,14 @@
 
     python -m benchmarks.quality.blindspot [--budgets 60 120 300] [--datasets tribolium arabidopsis cells3d]
                                            [--correlated 0.05 0.1] [--correlated-budget 120] [--name blindspot]
-                                           [--seed 0] [--smoke]
+                                           [--rows LABEL ...] [--seed 0] [--smoke]
 
 Part 1, independent noise: on each stack (the harness's Poisson-Gaussian noise; patches of 64 px, 48 on cells3d; the first 60 % of
 the planes train, the rest are scored with fresh noise), at each budget (``max_time`` seconds, all
 else at the defaults): Noise2Stack self 2, blind-spot Noise2Stack 2 (the same two neighbours and
-plane i through a one-pixel blind spot) and Noise2Void. Side by side in one run, one after another.
+plane i through a one-pixel blind spot), masked-centre Noise2Stack 2 (issue 24's other design: plane
+i N2V-masked beside the neighbours, loss on the masked pixels; see :func:`masked_centre`) and
+Noise2Void (``--rows`` picks some). Side by side in one run, one after another.
 
 Part 2, noise correlated along rows (``--correlated``): Tribolium with its Poisson-Gaussian noise plus
 Gaussian noise smoothed along X by a box of 5 pixels (neighbouring pixels of a row correlate 0.8,
@@ -25,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -44,10 +48,46 @@ from benchmarks.harness import (
     write_result,
 )
 from noise2stack import api
+from noise2stack.data.blindspot import mask_patch
+from noise2stack.methods.n2stack import Noise2Stack
+
+MASKED = "masked_centre"  # a row option of this script, not a training option
+
+
+@contextmanager
+def masked_centre(on: bool, fraction: float = 0.05, window: int = 11) -> Iterator[None]:
+    """While on, ``mode`` blindspot trains issue 24's other design: a plain U-Net on the neighbours
+    and plane i, plane i N2V-masked (``fraction`` of its pixels replaced by a random pixel of the
+    ``window`` around them, Noise2Void's defaults), the loss on the masked pixels only; the residual
+    stays the neighbours' mean. At prediction plane i is given whole, as Noise2Void does, so a
+    pixel's own value reaches its output: the package does not ship it (the blind-spot contract)."""
+    if not on:
+        yield
+        return
+    saved = Noise2Stack.net_options, Noise2Stack.transform
+
+    def net_options(self, config) -> dict:
+        return {}  # the plain U-Net of self mode, with plane i as one more input channel
+
+    def transform(self, inputs, target, rng, config):
+        k = config.algorithm.neighbors // 2
+        centre, loss_mask = mask_patch(inputs[k : k + 1], fraction, rng, "uniform", window)
+        masked = inputs.copy()
+        masked[k : k + 1] = centre
+        return masked, target, loss_mask
+
+    Noise2Stack.net_options, Noise2Stack.transform = net_options, transform  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Noise2Stack.net_options, Noise2Stack.transform = saved  # type: ignore[method-assign]
+
 
 ROWS = {  # label -> training options
     "Noise2Stack self 2": {"method": "n2stack", "mode": "self", "neighbors": 2},
     "blind-spot Noise2Stack 2": {"method": "n2stack", "mode": "blindspot", "neighbors": 2},
+    # issue 24's other design, measured here only (MASKED): plane i N2V-masked beside the neighbours
+    "masked-centre Noise2Stack 2": {"method": "n2stack", "mode": "blindspot", "neighbors": 2, MASKED: True},
     "Noise2Void": {"method": "n2v"},
 }
 LINE = 5  # px: the correlated noise's box along X
@@ -94,8 +134,9 @@ def score(split: Split, options: dict, budget: float, seed: int, folder: Path) -
     """Train one row for ``budget`` seconds and score its prediction of the test planes."""
     patch = min(64, *split.train.shape[1:]) // 16 * 16  # cells3d's planes are 60 x 50: 48 px patches
     options = {"patch": patch, **options}
-    model, seconds = timed(api.train, split.train, folder, max_time=budget, seed=seed, progress=False, **options)
-    prediction = api.predict(model, split.test, progress=False)
+    with masked_centre(options.pop(MASKED, False)):
+        model, seconds = timed(api.train, split.train, folder, max_time=budget, seed=seed, progress=False, **options)
+        prediction = api.predict(model, split.test, progress=False)
     steps = steps_done(folder)
     psnr = api.evaluate(prediction, split.test_clean, normalize="none")["psnr"]
     return {"psnr": psnr, "steps": steps, "seconds": seconds, "seconds_per_step": seconds / max(steps, 1)}
@@ -151,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         "--line-lengths", type=int, nargs="+", default=[5, 9], help="line masks (px); the noise correlates up to 4 px"
     )
     parser.add_argument("--only", nargs="*", help="labels of the part 2 rows to run (default all)")
+    parser.add_argument("--rows", nargs="*", choices=list(ROWS), help="part 1 rows to run (default all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default="blindspot")
     parser.add_argument("--smoke", action="store_true")
@@ -162,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.smoke:
             clean = crop(clean, 10, 48)
         splits[name] = noisy_split(clean, DATASETS[name].noise)
-    raw = {"independent": run_table(splits, ROWS, budgets, args.seed)} if budgets else {}
+    rows_1 = {k: v for k, v in ROWS.items() if not args.rows or k in args.rows}
+    raw = {"independent": run_table(splits, rows_1, budgets, args.seed)} if budgets else {}
     parts = [f"CPU: {cpu_model()}; flags: {flags_text()}."]
     if budgets:
         parts += [

@@ -164,8 +164,7 @@ def predict(
     """Denoise a stack with a trained model.
 
     A Zarr / OME-Zarr input or a ``*.zarr`` output is predicted chunk by chunk instead (see
-    :func:`predict_chunked`, which takes ``stack_axis``, ``chunk_planes``, ``scheduler``, ``jobs``,
-    ``pyramid``, ``channels`` and ``devices``); the result is then a lazy Dask array over the output store.
+    :func:`predict_chunked`); the result is then a lazy Dask array over the output store.
 
     Parameters
     ----------
@@ -175,85 +174,49 @@ def predict(
         The stack to denoise, axes ``axes`` (default: the axes the model was trained with).
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
-    tile, overlap, batch : int
-        Tile core side in pixels (each tile also reads the network's context around it, so the
-        result does not depend on the tiling, see :mod:`noise2stack.predict.tiling`), overlap of
-        neighbouring tiles in pixels (default: 0 for ``blend``, twice the context for ``cut``), tiles
-        per pass (default: 1 on CPU, 8 on a GPU). All options are validated by
-        :class:`~noise2stack.predict.options.PredictOptions`.
+    tile, overlap, batch, tta, stitch, output_scale, images, precision, stack_axis, chunk_planes, \
+scheduler, jobs, pyramid, channels, devices
+        The fields of :class:`~noise2stack.predict.options.PredictOptions`, validated and described
+        there once (the CLI's help shows the same text).
     kspace : sequence of path, optional
         Sidecars of ``simulate --noise kspace``: after denoising, the measured frequencies are put
         back (spectral post-processing; two sidecars for two independent corruptions).
-    tta : bool
-        Test-time augmentation: the mean over the 8 rotations and flips, each undone (8x the time).
     uncertainty : path, optional
-        Models of a probabilistic method (one that declares ``capabilities.uncertainty``): where to
-        write the posterior standard deviation per pixel (float32, input units). The denoised result
-        of these models is the MMSE estimate (paper 004 eq. 11), which uses the observed plane i
-        through the model's noise model.
+        Probabilistic models (``capabilities.uncertainty``): where to write the posterior sd per pixel
+        (float32, input units); the result is then the MMSE estimate (paper 004 eq. 11).
     progress : bool or ProgressLog
         True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
         every 10 % of the planes as lines and/or JSON events instead (its mode decides).
-    output_scale : {1, 2}
-        2 keeps the super-resolved output of a method that offers it (``capabilities.output_scales``,
-        paper 002): (Z, 2Y, 2X).
-    stitch : {"blend", "cut"}
-        How tiles are joined: weighted blending (default) or cutting each overlap in its middle
-        (paper 003 §2.2.3; :mod:`noise2stack.predict.cut`).
-    images : {1, 2, 3}, optional
-        A view option of the methods that declare it (``capabilities.view_options``, paper 003):
-        infer from the plane and both neighbours (3, default), the plane and the one below (2), or
-        the plane alone (1) (remark in §2.2.2).
     save_units : path, optional
-        Models of building units (``capabilities.units``, paper 003 §2.2.4): a folder (created) for
-        ``unit_1.tif`` ... ``unit_U.tif``, the running image after each unit; existing unit files only
-        with ``overwrite``.
-    precision : {"32", "bf16", "16"}
-        Arithmetic of the forward passes: float32 (default: the tiling is exact to float rounding),
-        bf16 autocast (about 2x faster on CPUs with AVX512-BF16, see benchmarks/speed/results/precision.md)
-        or fp16 autocast (GPUs).
+        Models of building units (``capabilities.units``, paper 003 §2.2.4): a folder for ``unit_1.tif``
+        ... ``unit_U.tif``, the running image after each unit (existing files only with ``overwrite``).
 
     Returns
     -------
     ndarray, shape (Z, Y, X) (or (Z, 2Y, 2X) with ``output_scale=2``), float32
     """
-    options = PredictOptions(
-        tile=tile,
-        overlap=overlap,
-        batch=batch,
-        tta=tta,
-        stitch=stitch,
-        output_scale=output_scale,
-        precision=precision,
-        images=images,
-        stack_axis=stack_axis,
-        chunk_planes=chunk_planes,
-        scheduler=scheduler,
-        jobs=jobs,
-        pyramid=pyramid,
-        channels=channels,
-        devices=devices,
-    )
+    # the keyword arguments named after PredictOptions' fields, so each is validated in one place
+    options = PredictOptions(**{k: v for k, v in locals().items() if k in PredictOptions.model_fields})
     kspace_paths = tuple(Path(p) for p in kspace or ())
+    units = None if save_units is None else Path(save_units)
     if is_chunked(noisy, out):
-        paths = Request(
-            uncertainty=None if uncertainty is None else Path(uncertainty),
-            units=None if save_units is None else Path(save_units),
-            kspace=kspace_paths,
-        )
-        check_request(out, paths)
+        check_request(out, Request(uncertainty=_path(uncertainty), units=units, kspace=kspace_paths))
         return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]  # is_chunked: paths
     options.require_in_memory()
-    if save_units is not None:
-        check_parent(Path(save_units))
+    if units is not None:
+        check_parent(units)
     request = Request(
         out=None if out is None else check_output(out, [noisy], overwrite),
         uncertainty=None if uncertainty is None else check_output(uncertainty, [noisy], overwrite),
-        units=None if save_units is None else Path(save_units),
+        units=units,
         kspace=kspace_paths,
         overwrite=overwrite,
     )
     return _predict_in_memory(model, noisy, axes, options, request, progress)
+
+
+def _path(path: str | os.PathLike | None) -> Path | None:
+    return None if path is None else Path(path)
 
 
 def _predict_in_memory(

@@ -39,7 +39,7 @@ from noise2stack import api
 from noise2stack.errors import Noise2StackError
 from noise2stack.io.stacks import read_array
 from noise2stack.methods import get_method
-from noise2stack.methods.advice import self_supervised
+from noise2stack.methods.advice import self_supervised, self_supervised_modes
 
 if TYPE_CHECKING:
     from napari.qt.threading import FunctionWorker, GeneratorWorker
@@ -114,7 +114,7 @@ def _denoise_in_thread(widget, model_dir: Path, layer):
 
 
 class TrainWidget(QWidget):
-    """Pick a layer, method, neighbours and budget; train with progress and Cancel; add the denoised layer."""
+    """Pick a layer, method, mode, neighbours and budget; train with progress and Cancel; add the denoised layer."""
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
@@ -127,6 +127,7 @@ class TrainWidget(QWidget):
         self.neighbors.setRange(2, 16)
         self.neighbors.setSingleStep(2)
         self.neighbors.setValue(4)
+        self.mode = QComboBox()  # self, blindspot: the modes that need no second stack
         self.method.currentTextChanged.connect(self._method_chosen)
         self._method_chosen(self.method.currentText())
         self.budget = QDoubleSpinBox()
@@ -146,6 +147,7 @@ class TrainWidget(QWidget):
         form = QFormLayout()
         form.addRow("image layer", self.layers)
         form.addRow("method", self.method)
+        form.addRow("mode", self.mode)
         form.addRow("neighbours", self.neighbors)
         form.addRow("time budget", self.budget)
         form.addRow("models folder", self.folder)
@@ -169,9 +171,13 @@ class TrainWidget(QWidget):
 
         return get_method(self.method.currentText()).capabilities
 
-    def _method_chosen(self, _name: str) -> None:
-        """The neighbour count is offered only to a method that takes it (not Noise2Void, not NRRN's fixed 2)."""
+    def _method_chosen(self, name: str) -> None:
+        """The neighbour count is offered only to a method that takes it (not Noise2Void, not NRRN's fixed 2);
+        the mode only where the method has more than one without a second stack (Noise2Stack: self, blindspot)."""
         self.neighbors.setEnabled(self._capabilities().neighbor_choice)
+        self.mode.clear()
+        self.mode.addItems(self_supervised_modes(name))
+        self.mode.setEnabled(self.mode.count() > 1)
 
     def start(self) -> None:
         from napari.qt.threading import thread_worker
@@ -210,6 +216,8 @@ class TrainWidget(QWidget):
         ]
         if self._capabilities().neighbor_choice:
             command += ["--neighbors", str(self.neighbors.value())]
+        if self.mode.isEnabled():
+            command += ["--mode", self.mode.currentText()]
         self.cancelled = False
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)

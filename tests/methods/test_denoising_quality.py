@@ -40,6 +40,8 @@ MEASURED = {
     "nrrn": 6.986,
 }
 FLOORS = {name: gain - max(1.0, 0.2 * gain) for name, gain in MEASURED.items()}
+#: NRRN's prediction of the noise-free stack against itself (dB): measured XX.XX, less 2 dB
+PASS_THROUGH_DB = 0.0
 
 FLUO_OPTIONS = dict(epochs=4, steps_per_epoch=50, patch=32, batch=8, precision="32", seed=0, progress=False)
 CASES = {
@@ -99,3 +101,7 @@ def test_nrrn_raises_psnr_where_neighbouring_planes_share_signal(shared_data, tm
     measured = gain(api.predict(model, noisy, progress=False), noisy, clean)
     print(f"nrrn: {measured:.3f} dB")
     assert measured >= FLOORS["nrrn"], f"nrrn gained {measured:.2f} dB < floor {FLOORS['nrrn']:.2f} dB"
+    # issue 23: a noise-free stack passes through nearly unchanged (the units subtract noise, not signal)
+    passed = api.evaluate(api.predict(model, clean, progress=False), clean)["psnr"]
+    print(f"nrrn on the clean stack: {passed:.3f} dB")
+    assert passed >= PASS_THROUGH_DB, f"nrrn changed a noise-free stack: {passed:.2f} dB < {PASS_THROUGH_DB} dB"

@@ -133,3 +133,23 @@ def test_batch_norm_meanstd_model_trains_saves_and_loads_the_same(tiny_stack, tm
     first, again = api.predict(model, tiny_stack, progress=False), api.predict(loaded, tiny_stack, progress=False)
     assert abs(float(again.mean()) - float(tiny_stack.mean())) < 0.5 * float(tiny_stack.std())  # back in input units
     assert (first == again).all()
+
+
+def test_self_supervised_modes_are_those_without_a_second_stack():
+    from noise2stack.methods.advice import self_supervised, self_supervised_modes
+
+    modes = {name: self_supervised_modes(name) for name in self_supervised()}
+    assert modes["n2stack"] == ["self", "blindspot"]  # copy needs a second stack
+    assert modes["n2v"] == ["self"]
+    assert self_supervised_modes("n2n") == []  # copy mode only
+
+
+@pytest.mark.parametrize("method", ["n2v", "n2c", "n2sr"])
+def test_mode_copy_is_refused_where_the_target_is_not_a_copy(method):
+    from noise2stack.config import make_config
+    from noise2stack.methods import get_method
+
+    config = make_config(method=method, mode="copy")
+    with pytest.raises(Noise2StackError, match=f"`method` {method} does not train against a noisy copy"):
+        get_method(method).validate(config)
+    get_method(method).validate(make_config(method=method))  # its own mode passes

@@ -78,3 +78,64 @@ def test_context_is_the_exact_reach_of_an_input_pixel(units):
 def test_wrong_channels_refused():
     with pytest.raises(Noise2StackError, match="3 planes"):
         build_net("nrrn", 1)
+
+
+def _centre_taps(conv: torch.nn.Conv2d, rng) -> tuple:
+    """Make a 3x3 convolution a per-pixel matrix (centre tap only, random values); return it and its bias."""
+    weight = rng.normal(0, 0.4, conv.weight.shape[:2])
+    bias = rng.normal(0, 0.1, conv.bias.shape)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[:, :, 1, 1] = torch.from_numpy(weight)
+        conv.bias.copy_(torch.from_numpy(bias))
+    return weight, bias
+
+
+def _figure_1_by_hand(weights: dict, adjacent, image):
+    """One branch of Figure 1 for one pixel, in NumPy float64, written from paper 003's equations:
+    W0 encoding (1B), the synthesizer's GRU (eq. 1, 1C), noise attention (1E), the running image,
+    the feedback block (1D) and the final layer."""
+    import numpy as np
+
+    def affine(name, vector):
+        w, b = weights[name]
+        return w @ vector + b
+
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    h_tilde = np.maximum(affine("w0", [adjacent]), 0)
+    h_hat = np.maximum(affine("w0", [image]), 0)
+    running = image
+    for unit in range(weights["units"]):
+        h_tilde = np.tanh(affine("w1", h_tilde))
+        gates = sigmoid(affine(f"gates{unit}", np.concatenate([h_hat, h_tilde])))
+        update, reset = gates[:64], gates[64:]
+        candidate = np.tanh(affine(f"candidate{unit}", np.concatenate([h_hat, reset * h_tilde])))
+        h_hat = (1 - update) * h_tilde + update * candidate
+        running = running - h_hat.max() * h_hat[0]  # attention: the strongest channel gates channel 0
+        h_hat[0] = affine(f"feedback{unit}", [running, h_hat[0]])[0]
+    return running + affine("final", h_hat)[0]
+
+
+def test_every_block_of_figure_1_against_numpy_by_hand():
+    """Per-pixel weights (centre taps) make each block arithmetic that NumPy redoes from the equations."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    net = build_net("nrrn", 3, units=2).double().eval()
+    weights: dict = {"units": 2, "w0": _centre_taps(net.w0, rng), "w1": _centre_taps(net.w1, rng)}
+    weights["final"] = _centre_taps(net.final, rng)
+    for unit in range(2):
+        weights[f"gates{unit}"] = _centre_taps(net.gates[unit], rng)
+        weights[f"candidate{unit}"] = _centre_taps(net.candidate[unit], rng)
+        weights[f"feedback{unit}"] = _centre_taps(net.feedback[unit], rng)
+    x = rng.normal(0, 1, (1, 3, 3, 4))
+    with torch.no_grad():
+        result = net(torch.from_numpy(x))[0, 0].numpy()
+    below, centre, above = x[0]
+    by_hand = np.zeros((3, 4))
+    for y in range(3):
+        for col in range(4):
+            branches = [_figure_1_by_hand(weights, n[y, col], centre[y, col]) for n in (below, above)]
+            by_hand[y, col] = np.mean(branches)  # §2.1.2: the mean of the two branches
+    np.testing.assert_allclose(result, by_hand, rtol=0, atol=1e-10)
+    assert np.abs(by_hand - centre).max() > 0.1  # the blocks do change the plane

@@ -9,9 +9,10 @@ neighbour count (:func:`chooses_neighbors`) are asked of the methods' capabiliti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from noise2stack.config import make_config
+from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import METHODS, get_method
 from noise2stack.metrics.stack_analysis import CORRELATED_IN_PLANE, CORRELATED_NOISE, PREDICTABLE_DB
 
@@ -57,6 +58,26 @@ def self_supervised() -> list[str]:
         if METHODS[name].target_kind(make_config(method=name)) == "self"
         and not METHODS[name].capabilities.needs_noise_model
     ]
+
+
+def self_supervised_modes(method: str) -> list[str]:
+    """The ``--mode`` choices of ``method`` that train on a noisy stack alone, in its section's order.
+
+    Each choice of the section's ``mode`` field is tried with the section's defaults: kept when its
+    target is the stack itself and the method accepts it (Noise2Stack: self and blindspot; copy
+    needs a second stack).
+    """
+    choices = get_args(get_method(method).config_class.model_fields["mode"].annotation)
+    modes = []
+    for mode in choices:
+        try:
+            config = make_config(method=method, mode=mode)
+            get_method(method).validate(config)
+        except Noise2StackError:
+            continue
+        if get_method(method).target_kind(config) == "self":
+            modes.append(mode)
+    return modes
 
 
 def blindspot_shape(autocorrelation: dict | None) -> tuple[str, int]:

@@ -119,6 +119,15 @@ class Method:
     def check(self, config: TrainConfig) -> None:
         """Raise :class:`Noise2StackError` for a config this method cannot train."""
 
+    def validate(self, config: TrainConfig) -> None:
+        """:meth:`check`, after the rule every method shares: ``mode`` copy means the target is a noisy copy,
+        so a method whose target is its own stack (or a clean one) refuses it instead of ignoring it."""
+        if config.algorithm.mode == "copy" and self.target_kind(config) != "copy":
+            raise Noise2StackError(
+                f"`method` {config.method} does not train against a noisy copy; `mode` copy is not one of its modes"
+            )
+        self.check(config)
+
     def prepare_stacks(self, config: TrainConfig, noise_model, stacks: list, what: str) -> list:
         """Stacks as the method trains or predicts on them (raw units); default: unchanged.
 

@@ -90,8 +90,13 @@ class NRRN(nn.Module):
         self.feedback = nn.ModuleList([_conv(2, 1) for _ in range(units)])
         self.final = _conv(f, 1)
 
-    def branch(self, adjacent: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """One branch on (N, 1, H, W) pairs: the output and the running image after every unit."""
+    def branch(
+        self, adjacent: torch.Tensor, image: torch.Tensor, trace: list | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """One branch on (N, 1, H, W) pairs: the output and the running image after every unit.
+
+        ``trace``, a list, receives per unit ``{"attention": max_channels(ĥ), "noise": n}`` (N, 1, H, W)
+        (Fig. 1E), for pictures of what each unit removes."""
         h_tilde = torch.relu(self.w0(adjacent))
         h_hat = torch.relu(self.w0(image))
         running = image
@@ -101,7 +106,10 @@ class NRRN(nn.Module):
             update, reset = torch.sigmoid(gates(torch.cat([h_hat, h_tilde], dim=1))).chunk(2, dim=1)
             c = torch.tanh(candidate(torch.cat([h_hat, reset * h_tilde], dim=1)))
             h_hat = (1 - update) * h_tilde + update * c
-            noise = h_hat.amax(dim=1, keepdim=True) * h_hat[:, :1]
+            attention = h_hat.amax(dim=1, keepdim=True)
+            noise = attention * h_hat[:, :1]
+            if trace is not None:
+                trace.append({"attention": attention, "noise": noise})
             running = running - noise
             estimates.append(running)
             first = feedback(torch.cat([running, h_hat[:, :1]], dim=1))

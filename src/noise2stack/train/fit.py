@@ -219,7 +219,7 @@ def fit(
 
 def check_training_data(method, config: TrainConfig, inputs, targets, val_inputs) -> None:
     """Refuse, in one line, a config or stacks this method cannot train on."""
-    method.check(config)
+    method.validate(config)
     check_joint(method, config, inputs)
     neighbors = config.algorithm.neighbors
     need = min_planes(neighbors, method.include_center(config))

@@ -244,7 +244,7 @@ def train_model(
         config = config.updated(data={"joint_channels": n_channels})
     elif channels == "joint":
         raise Noise2StackError(f"`channels` joint needs a channel axis: give `axes` with C (got {axes})")
-    method.check(config)
+    method.validate(config)
     check_planes(method, config, inputs, stacks)
     return fit(
         config,
