@@ -89,6 +89,24 @@ def main(argv: list[str] | None = None) -> None:
                 api.predict(model, test, progress=False), test, normalize="none"
             )["psnr"],
         }
+        # the same question of a blind-spot denoiser trained on the same noisy stack (its defaults, 250 steps)
+        n2v_steps = dict(epochs=1, steps_per_epoch=2) if args.smoke else dict(epochs=5, steps_per_epoch=50)
+        n2v = api.train(
+            noisy_train,
+            Path(tmp) / "n2v",
+            method="n2v",
+            patch=8 if args.smoke else 24,
+            precision="32",
+            seed=0,
+            progress=False,
+            **n2v_steps,
+        )
+        scores["Noise2Void (250 steps of batch 16) on the noisy stack"] = api.evaluate(
+            api.predict(n2v, noisy_test, progress=False), test, normalize="none"
+        )["psnr"]
+        scores["Noise2Void on the noise-free stack"] = api.evaluate(
+            api.predict(n2v, test, progress=False), test, normalize="none"
+        )["psnr"]
         plane = test.shape[0] // 2
         noisy_maps, clean_maps = unit_maps(model, noisy_test, plane), unit_maps(model, test, plane)
         units = model.net.units
