@@ -35,17 +35,20 @@ def unit_maps(model, stack: np.ndarray, plane: int) -> dict:
     x = torch.from_numpy(np.ascontiguousarray(triplet, dtype=np.float32))
     trace: list = []
     with torch.no_grad():
-        _, running = model.net.float().eval().branch(x[:, 0:1], x[:, 1:2], trace)
+        output, running = model.net.float().eval().branch(x[:, 0:1], x[:, 1:2], trace)
     maps = {f"{key} {u + 1}": t[key][0, 0].numpy() for u, t in enumerate(trace) for key in ("attention", "noise")}
     maps["input"] = triplet[0, 1]
     maps["running"] = running[-1][0, 0].numpy()
+    maps["output"] = output[0, 0].numpy()  # the running image corrected by the final layer
     return maps
 
 
 def figure(noisy_maps: dict, clean_maps: dict, units: int, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    columns = ["input"] + [f"{k} {u}" for u in range(1, units + 1) for k in ("attention", "noise")] + ["running"]
+    columns = (
+        ["input"] + [f"{k} {u}" for u in range(1, units + 1) for k in ("attention", "noise")] + ["running", "output"]
+    )
     fig = Figure(figsize=(2.6 * len(columns), 2.4), layout="constrained")
     axes = fig.subplots(2, len(columns), squeeze=False)
     for row, (label, maps) in enumerate((("noisy plane", noisy_maps), ("noise-free plane", clean_maps))):
@@ -110,13 +113,22 @@ def main(argv: list[str] | None = None) -> None:
         plane = test.shape[0] // 2
         noisy_maps, clean_maps = unit_maps(model, noisy_test, plane), unit_maps(model, test, plane)
         units = model.net.units
-    png = result_path("papers", "nrrn_attention", args.smoke).with_suffix(".png")
+    png = result_path("papers", "nrrn_attention.png", args.smoke)
     figure(noisy_maps, clean_maps, units, png)
-    removed = {
-        f"mean |n| unit {u}, {label}": float(np.abs(maps[f"noise {u}"]).mean())
+    removed = {  # the sd is the structure a unit subtracts; the mean, a flat offset
+        f"{what} of n, unit {u}, {label}": float(getattr(np, what)(maps[f"noise {u}"]))
         for u in range(1, units + 1)
+        for what in ("mean", "std")
         for label, maps in (("noisy plane", noisy_maps), ("noise-free plane", clean_maps))
     }
+    removed.update(
+        {
+            f"sd of the final layer's correction (output - running), {label}": float(
+                np.std(maps["output"] - maps["running"])
+            )
+            for label, maps in (("noisy plane", noisy_maps), ("noise-free plane", clean_maps))
+        }
+    )
     lines = [f"- {k}: {v:.2f} dB" for k, v in scores.items()] + [
         f"- {k}: {v:.4f} (network units)" for k, v in removed.items()
     ]
@@ -129,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_result(
         "papers",
-        "nrrn_attention",
+        "nrrn_attention.md",
         "NRRN's noise attention: what a building unit subtracts from noisy and noise-free planes",
         body,
         smoke=args.smoke,

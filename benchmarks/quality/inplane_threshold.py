@@ -39,9 +39,9 @@ def measure(noisy: np.ndarray) -> dict:
     result = api.analyze(noisy)
     auto = result["noise_autocorrelation"]
     rec = result["recommendation"]
-    return {
-        "y1": auto["y"][1],
-        "x1": auto["x"][1],
+    return {  # lags are keyed by int, or by str once through JSON
+        "y1": auto["y"].get(1, auto["y"].get("1")),
+        "x1": auto["x"].get(1, auto["x"].get("1")),
         "shape": f"{rec.get('blindspot_shape', 'pixel')} {rec.get('blindspot_length', 1)}",
     }
 
@@ -88,7 +88,7 @@ def main() -> None:
     results = run(args.fractions, args.smoke)
     write_result(
         "quality",
-        args.name,
+        f"{args.name}.md",
         "In-plane noise correlation: what analyze measures, and the threshold that tells it apart",
         body(results),
         smoke=args.smoke,
