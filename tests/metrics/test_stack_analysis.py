@@ -7,6 +7,7 @@ from scipy import ndimage
 
 from noise2stack.methods.advice import blindspot_shape, recommend
 from noise2stack.metrics.stack_analysis import (
+    CORRELATED_IN_PLANE,
     analyze_stack,
     fit_poisson_gaussian,
     highpass_residual,
@@ -162,9 +163,10 @@ def test_blindspot_shape_rules():
     def shape(y, x):
         return blindspot_shape({"y": dict(enumerate(y, 1)), "x": dict(enumerate(x, 1))})
 
-    assert shape([0.05, 0.0], [0.1, 0.0]) == ("pixel", 1)
-    assert shape([0.0, 0.0], [0.6, 0.3, 0.25, 0.1]) == ("horizontal", 7)
-    assert shape([0.5, 0.1], [0.0, 0.0]) == ("vertical", 3)
-    assert shape([0.5, 0.3], [0.4, 0.1]) == ("both", 5)
-    assert shape([0.25, 0.0], [0.7, 0.2]) == ("horizontal", 5)  # the weaker axis below half the stronger
+    t = CORRELATED_IN_PLANE
+    assert shape([0.5 * t, 0.0], [0.9 * t, 0.0]) == ("pixel", 1)
+    assert shape([0.0, 0.0], [6 * t, 3 * t, 2 * t, 0.5 * t]) == ("horizontal", 7)  # lags 1-3 reach t
+    assert shape([5 * t, 0.5 * t], [0.0, 0.0]) == ("vertical", 3)
+    assert shape([5 * t, 3 * t], [4 * t, 0.5 * t]) == ("both", 5)
+    assert shape([2.5 * t, 0.0], [7 * t, 2 * t]) == ("horizontal", 5)  # the weaker axis below half the stronger
     assert shape([None, None], [None]) == ("pixel", 1)
