@@ -63,6 +63,36 @@ def figure(noisy_maps: dict, clean_maps: dict, units: int, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def psnr(model, stack: np.ndarray, clean: np.ndarray) -> float:
+    return api.evaluate(api.predict(model, stack, progress=False), clean, normalize="none")["psnr"]
+
+
+def train_and_score(noisy_train, noisy_test, test, folder: Path, steps: int, smoke: bool) -> tuple:
+    """NRRN (``steps`` of batch 4) and, for scale, Noise2Void (its defaults, 250 steps) trained on the same
+    noisy stack; each scored on the noisy and on the noise-free test stack (dB)."""
+    patch = 8 if smoke else 24
+    common = dict(patch=patch, precision="32", seed=0, progress=False)
+    model = api.train(
+        noisy_train,
+        folder / "m",
+        method="nrrn",
+        batch=4,
+        epochs=max(steps // 50, 1),
+        steps_per_epoch=min(steps, 50),
+        **common,
+    )
+    n2v_steps = dict(epochs=1, steps_per_epoch=2) if smoke else dict(epochs=5, steps_per_epoch=50)
+    n2v = api.train(noisy_train, folder / "n2v", method="n2v", **common, **n2v_steps)
+    scores = {
+        "noisy input": api.evaluate(noisy_test, test, normalize="none")["psnr"],
+        "NRRN on the noisy stack": psnr(model, noisy_test, test),
+        "NRRN on the noise-free stack": psnr(model, test, test),
+        "Noise2Void (250 steps of batch 16) on the noisy stack": psnr(n2v, noisy_test, test),
+        "Noise2Void on the noise-free stack": psnr(n2v, test, test),
+    }
+    return model, scores
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="optimisation steps of batch 4")
@@ -74,42 +104,8 @@ def main(argv: list[str] | None = None) -> None:
         train, test, args.steps = train[:8, :, :48], test[:8, :, :48], 2
     noisy_train = simulate(train, NOISE, NOISE_SEEDS["train"])
     noisy_test = simulate(test, NOISE, NOISE_SEEDS["test"])
-    options = dict(method="nrrn", batch=4, patch=8 if args.smoke else 24, precision="32", seed=0, progress=False)
     with tempfile.TemporaryDirectory() as tmp:
-        model = api.train(
-            noisy_train,
-            Path(tmp) / "m",
-            epochs=max(args.steps // 50, 1),
-            steps_per_epoch=min(args.steps, 50),
-            **options,
-        )
-        scores = {
-            "noisy input": api.evaluate(noisy_test, test, normalize="none")["psnr"],
-            "NRRN on the noisy stack": api.evaluate(
-                api.predict(model, noisy_test, progress=False), test, normalize="none"
-            )["psnr"],
-            "NRRN on the noise-free stack": api.evaluate(
-                api.predict(model, test, progress=False), test, normalize="none"
-            )["psnr"],
-        }
-        # the same question of a blind-spot denoiser trained on the same noisy stack (its defaults, 250 steps)
-        n2v_steps = dict(epochs=1, steps_per_epoch=2) if args.smoke else dict(epochs=5, steps_per_epoch=50)
-        n2v = api.train(
-            noisy_train,
-            Path(tmp) / "n2v",
-            method="n2v",
-            patch=8 if args.smoke else 24,
-            precision="32",
-            seed=0,
-            progress=False,
-            **n2v_steps,
-        )
-        scores["Noise2Void (250 steps of batch 16) on the noisy stack"] = api.evaluate(
-            api.predict(n2v, noisy_test, progress=False), test, normalize="none"
-        )["psnr"]
-        scores["Noise2Void on the noise-free stack"] = api.evaluate(
-            api.predict(n2v, test, progress=False), test, normalize="none"
-        )["psnr"]
+        model, scores = train_and_score(noisy_train, noisy_test, test, Path(tmp), args.steps, args.smoke)
         plane = test.shape[0] // 2
         noisy_maps, clean_maps = unit_maps(model, noisy_test, plane), unit_maps(model, test, plane)
         units = model.net.units
