@@ -27,7 +27,7 @@ from noise2stack.data.sampler import min_planes
 from noise2stack.errors import Noise2StackError
 from noise2stack.export import check_exportable, export_bioimageio
 from noise2stack.filters import denoise_stack
-from noise2stack.io.atomic import atomic_path, write_text
+from noise2stack.io.atomic import write_bytes, write_text
 from noise2stack.io.paths import (
     StackLike,
     check_output,
@@ -198,7 +198,7 @@ scheduler, jobs, pyramid, channels, devices
     # the keyword arguments named after PredictOptions' fields, so each is validated in one place
     options = PredictOptions(**{k: v for k, v in locals().items() if k in PredictOptions.model_fields})
     kspace_paths = tuple(Path(p) for p in kspace or ())
-    units = None if save_units is None else Path(save_units)
+    units = _path(save_units)
     if is_chunked(noisy, out):
         check_request(out, Request(uncertainty=_path(uncertainty), units=units, kspace=kspace_paths))
         return predict_path(model, noisy, out, axes, options, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]  # is_chunked: paths
@@ -685,7 +685,7 @@ def analyze(
         "noise2stack": package_version(),
     }
     if figure is not None:
-        _write_bytes(figure, analysis_png(analysis))
+        write_bytes(figure, analysis_png(analysis))
     return analysis
 
 
@@ -696,12 +696,6 @@ def _autocorrelation_line(autocorrelation: dict) -> str:
         return ", ".join(f"{d}: {'n/a' if r is None else f'{r:.2f}'}" for d, r in values.items())
 
     return f"noise autocorrelation within planes (lag px: r): along Y {lags(autocorrelation['y'])}; along X {lags(autocorrelation['x'])}"
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (a reader never sees half a file)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _png_output(path: str | os.PathLike, inputs: list) -> Path:

@@ -67,15 +67,15 @@ def self_supervised_modes(method: str) -> list[str]:
     target is the stack itself and the method accepts it (Noise2Stack: self and blindspot; copy
     needs a second stack).
     """
-    choices = get_args(get_method(method).config_class.model_fields["mode"].annotation)
+    strategy = get_method(method)
     modes = []
-    for mode in choices:
+    for mode in get_args(strategy.config_class.model_fields["mode"].annotation):
         try:
             config = make_config(method=method, mode=mode)
-            get_method(method).validate(config)
+            strategy.validate(config)
         except Noise2StackError:
             continue
-        if get_method(method).target_kind(config) == "self":
+        if strategy.target_kind(config) == "self":
             modes.append(mode)
     return modes
 
