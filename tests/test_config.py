@@ -113,3 +113,17 @@ def test_a_sectioned_file_without_a_method_keeps_its_fields_under_command_line_o
     assert (cfg.algorithm.neighbors, cfg.data.patch) == (4, 256)
     path.write_text("method: n2v\nn2v_replacement: median\n")  # a flat file of version 1
     assert build_config(None, path, {"patch": 32}, None).algorithm.replacement == "median"
+
+
+def test_a_method_sets_its_own_data_defaults_only_where_the_user_gave_none(tmp_path):
+    # NRRN trains on small patches in small batches (benchmarks/papers/results/nrrn_budget.md)
+    assert (make_config(method="nrrn").data.patch, make_config(method="nrrn").data.batch) == (16, 4)
+    assert (make_config(method="n2v").data.patch, make_config(method="n2v").data.batch) == (64, 16)
+    given = make_config(method="nrrn", patch=64)
+    assert (given.data.patch, given.data.batch) == (64, 4)
+    # a model folder written with the earlier defaults keeps them when it is read again
+    path = tmp_path / "config.yaml"
+    path.write_text(config_to_yaml(make_config(method="nrrn", patch=64, batch=16)))
+    loaded = load_config(path)
+    assert (loaded.data.patch, loaded.data.batch) == (64, 16)
+    assert load_config(path, epochs=3).data.patch == 64

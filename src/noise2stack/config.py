@@ -64,6 +64,16 @@ class TrainConfig(BaseModel):
             self.training = self.training.model_copy(update={"lr": type(self.algorithm).default_lr})
         return self
 
+    @model_validator(mode="after")
+    def _method_data_defaults(self) -> TrainConfig:
+        given = self.data.model_fields_set
+        update = {
+            k: v for k, v in type(self.algorithm).data_defaults.items() if k not in given and getattr(self.data, k) != v
+        }
+        if update:  # compared first: the assignment runs this validator again
+            self.data = self.data.model_copy(update=update)
+        return self
+
     @property
     def method(self) -> str:
         """The method's registry name (``algorithm.method``)."""

@@ -45,8 +45,10 @@ class DataConfig(Section):
     """What the network sees: axes, patches, normalisation, validation planes, loading (sizes in pixels)."""
 
     axes: str = option("ZYX", "axis letters of the input files (Z or T, C, Y, X)")
-    patch: int = option(64, "side of the square training patches in pixels", ge=8, le=4096)
-    batch: int = option(16, "patches per training step", ge=1, le=4096)
+    patch: int = option(
+        64, "side of the square training patches in pixels (64 unless the method sets its own)", ge=8, le=4096
+    )
+    batch: int = option(16, "patches per training step (16 unless the method sets its own)", ge=1, le=4096)
     normalization: Literal["percentile", "minmax", "meanstd"] = option(
         "percentile",
         "percentile (CARE, 3-99.8 % to 0-1), minmax (to -0.5-0.5) or meanstd (zero mean, unit std; CAREamics)",
@@ -143,6 +145,9 @@ class AlgorithmConfig(Section):
     """
 
     default_lr: ClassVar[float] = 1e-3  # Adam's learning rate unless training.lr is given
+    #: The method's own defaults for fields of the data section the user did not give (NRRN: small
+    #: patches, a small batch), e.g. ``{"patch": 16, "batch": 4}``.
+    data_defaults: ClassVar[dict[str, Any]] = {}
 
     method: str = option("", "training strategy, a name in noise2stack.methods.METHODS")  # each section's tag
     mode: Literal["self", "copy"] = option(

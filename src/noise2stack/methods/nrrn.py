@@ -23,7 +23,7 @@ Building Units"), not the text's four: at equal steps 16.72 against 16.98 dB (EM
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 class NRRNConfig(AlgorithmConfig):
     """NRRN: the triplet [j-1, j, j+1], ``units`` building units (see the module docstring for the defaults)."""
+
+    data_defaults: ClassVar[dict[str, Any]] = {"patch": 16, "batch": 4}
 
     method: Literal["nrrn"] = "nrrn"
     neighbors: int = 2
