@@ -6,7 +6,9 @@
 Per dataset: synthetic Poisson-Gaussian noise (so the true noise model is known), every trained row
 with the same wall-clock budget (``--budget`` seconds of training), trained and evaluated on the same
 noisy stack (Noise2Clean trains against the clean stack). Rows: Input, N2V, PN2V (true NM), PN2V
-(est. NM), Noise2Stack self 2, pn2stack 2 (true NM), pn2stack 2 (est. NM), Noise2Clean.
+(est. NM), Noise2Stack self 2, pn2stack 2 (true NM), pn2stack 2 (est. NM), Noise2Clean; below each
+probabilistic row, the same model's prior mean (``predict --estimate prior-mean``: the samples' plain
+mean, the noise model left out) beside its MMSE estimate.
 
 * true NM: histogram from (clean, noisy) pairs of *separate* noise realisations (seeds 2, 3, ...; at
   least 5 M pairs, so a small stack is calibrated like a large one; the evaluated stack is seed 1),
@@ -88,11 +90,14 @@ def train_options(clean: np.ndarray, args) -> dict:
     return options
 
 
-def denoise_row(row: str, key: str, stacks: tuple, shared: dict, work: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """(the row's result, its posterior std or None): train and predict one row."""
+def denoise_row(
+    row: str, key: str, stacks: tuple, shared: dict, work: Path
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(the row's result, its posterior std or None, the same model's prior-mean estimate or None):
+    train and predict one row."""
     clean, noisy, _ = stacks
     if row == "Input":
-        return noisy, None
+        return noisy, None, None
     options = dict(ROW_OPTIONS[row])
     nm = options.pop("nm", None)
     options = {**shared, **options}
@@ -104,7 +109,9 @@ def denoise_row(row: str, key: str, stacks: tuple, shared: dict, work: Path) -> 
     model = api.train(noisy, folder, targets=[clean] if row == "Noise2Clean" else None, **options)
     uncertainty = folder.with_name(folder.name + "_std.npy") if nm is not None else None
     result = api.predict(model, noisy, progress=False, uncertainty=uncertainty)
-    return result, (np.load(uncertainty) if uncertainty is not None else None)
+    if nm is None:
+        return result, None, None
+    return result, np.load(uncertainty), api.predict(model, noisy, progress=False, estimate="prior-mean")
 
 
 def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
@@ -122,10 +129,14 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
     table, figure = [], {}
     for row in [r for r in ROWS if args.rows is None or r == "Input" or r in args.rows]:
         t0 = time.perf_counter()
-        result, std = denoise_row(row, key, stacks, shared, work)
+        result, std, prior = denoise_row(row, key, stacks, shared, work)
         metrics = evaluate_stack(result, clean, "care")
         seconds = time.perf_counter() - t0
         table.append([row, metrics["psnr"], metrics["ssim"], f"{seconds:.1f}"])
+        if prior is not None:  # the same model, its samples' plain mean instead of the MMSE estimate
+            prior_metrics = evaluate_stack(prior, clean, "care")
+            table.append([f"{row}, prior mean", prior_metrics["psnr"], prior_metrics["ssim"], ""])
+            print(f"{key:10s} {row:24s} prior mean PSNR {prior_metrics['psnr']:.2f}", flush=True)
         print(
             f"{key:10s} {row:24s} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True
         )

@@ -160,6 +160,7 @@ def predict(
     channels: str | None = None,
     devices: int | Sequence[str] | None = None,
     precision: str = "32",
+    estimate: str | None = None,
 ):
     """Denoise a stack with a trained model.
 
@@ -175,7 +176,7 @@ def predict(
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
     tile, overlap, batch, tta, stitch, output_scale, images, precision, stack_axis, chunk_planes, \
-scheduler, jobs, pyramid, channels, devices
+scheduler, jobs, pyramid, channels, devices, estimate
         The fields of :class:`~noise2stack.predict.options.PredictOptions`, validated and described
         there once (the CLI's help shows the same text).
     kspace : sequence of path, optional
@@ -183,7 +184,8 @@ scheduler, jobs, pyramid, channels, devices
         back (spectral post-processing; two sidecars for two independent corruptions).
     uncertainty : path, optional
         Probabilistic models (``capabilities.uncertainty``): where to write the posterior sd per pixel
-        (float32, input units); the result is then the MMSE estimate (paper 004 eq. 11).
+        (float32, input units); the result is then the MMSE estimate (paper 004 eq. 11), or with
+        ``estimate="prior-mean"`` the samples' mean (and the sd is then the prior's spread).
     progress : bool or ProgressLog
         True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
         every 10 % of the planes as lines and/or JSON events instead (its mode decides).

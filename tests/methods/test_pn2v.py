@@ -55,6 +55,30 @@ def test_loss_matches_eq7_by_hand():
     assert pn2v_loss(two, mask).item() == pytest.approx(-math.log(0.4), rel=1e-6)
 
 
+def test_method_loss_on_masked_pixels_is_eq7_by_hand():
+    # the method looks up only the masked pixels; its value is eq. 7 over those pixels, here by hand:
+    # p(x|s) of the narrow model is a Gaussian of sd 0.5 (half a bin) around s
+    method = bound()
+    samples = torch.tensor([[[[40.0, 200.0]], [[41.0, 200.0]]]])  # (1, K=2, 1, 2)
+    observed = torch.tensor([[[[40.3, 10.0]]]])
+    mask = torch.tensor([[[[1.0, 0.0]]]])  # the second pixel, far from its samples, does not count
+    bin_density = [table_density(method, 40.3, s) for s in (40.0, 41.0)]
+    expected = -math.log(sum(bin_density) / 2)
+    assert method.loss(samples, observed, mask).item() == pytest.approx(expected, rel=1e-4)
+    whole = pn2v_loss(method.noise_model.log_likelihood(observed, samples), mask)
+    assert method.loss(samples, observed, mask).item() == pytest.approx(whole.item(), rel=1e-6)
+
+
+def table_density(method, x: float, s: float) -> float:
+    """p(x|s) from the histogram by hand: x's bin, s linearly between the two nearest row centres."""
+    nm = method.noise_model
+    dens = nm.densities()
+    col = int((x - nm.low) // nm.bin_width)
+    row = (s - nm.low) / nm.bin_width - 0.5
+    r0 = int(math.floor(row))
+    return float((1 - (row - r0)) * dens[r0, col] + (row - r0) * dens[r0 + 1, col])
+
+
 def test_loss_finite_when_every_sample_is_far():
     method = bound()
     samples = torch.full((1, 16, 4, 4), 10.0, requires_grad=True)
@@ -166,3 +190,28 @@ def test_uncertainty_refused_for_plain_models(tmp_path, tiny_stack):
     with pytest.raises(Noise2StackError, match="needs a pn2v or pn2stack model"):
         api.predict(tmp_path / "m", tiny_stack, progress=False, uncertainty=tmp_path / "s.npy")
     assert not (tmp_path / "s.npy").exists()
+
+
+def test_prior_mean_estimate_is_the_plain_mean_of_the_samples():
+    method = bound()
+    samples = torch.tensor([10.0, 50.0, 90.0, 130.0]).view(1, 4, 1, 1)
+    out = method.prediction_head(make_config(method="pn2v", noise_model="unused.npz"), estimate="prior-mean")(
+        samples, torch.tensor([[[[50.3]]]])
+    )
+    assert out[0, 0].item() == pytest.approx(70.0)  # (10 + 50 + 90 + 130) / 4, whatever was observed
+    assert out[0, 1].item() == pytest.approx(math.sqrt(2000.0))  # population sd of the four samples
+
+
+def test_estimate_option_is_checked_and_only_for_sample_models(tmp_path, noisy_and_model, tiny_stack):
+    noisy, nm = noisy_and_model
+    model = api.train(noisy, tmp_path / "p", method="pn2v", noise_model=str(nm), **TINY)
+    prior = api.predict(model, noisy, progress=False, estimate="prior-mean")
+    mmse = api.predict(model, noisy, progress=False)
+    assert prior.shape == mmse.shape and not np.allclose(prior, mmse)
+    with pytest.raises(Noise2StackError, match="`estimate` must be mmse or prior-mean"):
+        api.predict(model, noisy, progress=False, estimate="median")
+    plain = api.train(
+        tiny_stack, tmp_path / "n", method="n2v", **{k: v for k, v in TINY.items() if k != "pn2v_samples"}
+    )
+    with pytest.raises(Noise2StackError, match="`estimate` is not an option of `method` n2v"):
+        api.predict(plain, tiny_stack, progress=False, estimate="prior-mean")

@@ -161,6 +161,12 @@ class Method:
     # turning the network's output and the observed plane i (network units) into (estimate, std).
     finish: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
+    def prediction_head(
+        self, config: TrainConfig, **view
+    ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None:
+        """:attr:`finish` as this prediction uses it (``view``: the prediction's view options)."""
+        return self.finish
+
     def residual_channels(self, config: TrainConfig) -> list[int]:
         """Input channels whose mean is added to the network output."""
         if not config.algorithm.residual:

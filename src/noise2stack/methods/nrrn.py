@@ -19,6 +19,12 @@ of batch 4 at 1e-4 leave it near its input: ISBI EM, Poisson peak 8, 12.71 dB ag
 authors' training script builds (yliu7366/NRRN ``main.py``: ``get_net(input_depth=1)``, "number of
 Building Units"), not the text's four: at equal steps 16.72 against 16.98 dB (EM) and 18.83 against
 18.55 (re-sliced), for 0.37 s a step against 1.41 (float32, batch 4 of 64², AMD EPYC).
+
+Data defaults (``data_defaults``): batch 4 of 16 x 16 patches, not the shared 16 of 64 x 64. The net
+has no pooling (its output sees 6 px around a pixel), so small patches lose nothing, and in a CPU
+budget many cheap steps beat few large ones: at 120 s NRRN makes 4500-4900 steps instead of about
+100 and goes from 29.23 to 34.65 dB on Tribolium (Noise2Void 33.98) and from 34.49 to 35.07 on
+Arabidopsis (Noise2Void 34.60), ``benchmarks/papers/results/nrrn_budget.md``.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ twice an N2V step, and 64 samples still resolve a posterior whose likelihood spa
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from typing import TYPE_CHECKING, Literal
 
@@ -91,7 +92,9 @@ def posterior(samples: torch.Tensor, log_likelihood: torch.Tensor) -> tuple[torc
 
 
 class _Probabilistic(Method):
-    capabilities = Capabilities(needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True)
+    capabilities = Capabilities(
+        needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True, view_options=("estimate",)
+    )
     noise_model = None  # HistogramNoiseModel in network units; set on the copy bind() returns
 
     def out_channels(self, config: TrainConfig) -> int:
@@ -128,21 +131,45 @@ class _Probabilistic(Method):
         return self.noise_model
 
     def loss(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return pn2v_loss(self._model().log_likelihood(target, prediction), mask)
+        if mask is None:
+            return pn2v_loss(self._model().log_likelihood(target, prediction))
+        # Only the masked pixels count (5 % of a patch in pn2v): look their K samples up alone, not the
+        # whole (B, K, Y, X) output: the same loss, 1.7x faster a step (batch 16 of 64², K = 64, bf16).
+        picked = mask[:, 0] > 0  # (B, Y, X)
+        samples = prediction.permute(0, 2, 3, 1)[picked]  # (M, K)
+        observed = target[:, 0][picked][:, None]  # (M, 1)
+        weights = mask[:, 0][picked][:, None]  # (M, 1)
+        log_likelihood = self._model().log_likelihood(observed, samples)
+        return pn2v_loss(log_likelihood[:, :, None, None], weights[:, :, None, None])
 
-    def finish(self, net_output: torch.Tensor, observation: torch.Tensor) -> torch.Tensor:
-        """(B, K, Y, X) samples and (B, 1, Y, X) observation -> (B, 2, Y, X): MMSE estimate, posterior std."""
+    def finish(self, net_output: torch.Tensor, observation: torch.Tensor, estimate: str = "mmse") -> torch.Tensor:
+        """(B, K, Y, X) samples and (B, 1, Y, X) observation -> (B, 2, Y, X): the MMSE estimate and the
+        posterior std, or with ``estimate="prior-mean"`` the samples' mean and their std (the prior's)."""
         samples = net_output.float()
+        if estimate == "prior-mean":
+            return torch.stack([samples.mean(dim=1), samples.std(dim=1, correction=0)], dim=1)
         log_p = self._model().log_likelihood(observation.to(samples.device), samples)
         mmse, std = posterior(samples, log_p)
         return torch.stack([mmse, std], dim=1)
+
+    def prediction_head(self, config: TrainConfig, estimate: str | None = None, **view):
+        return functools.partial(self.finish, estimate=_estimate(estimate))
+
+    def prediction_net(self, net, config: TrainConfig, estimate: str | None = None, **view):
+        _estimate(estimate)
+        return super().prediction_net(net, config, **view)
 
 
 @register
 class ProbabilisticNoise2Void(_Probabilistic):
     name = "pn2v"
     capabilities = Capabilities(
-        needs_stack=False, needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True
+        needs_stack=False,
+        needs_noise_model=True,
+        chunkable=False,
+        joint_channels=False,
+        uncertainty=True,
+        view_options=("estimate",),
     )
     config_class = PN2VConfig
 
@@ -166,7 +193,12 @@ class ProbabilisticNoise2Void(_Probabilistic):
 class ProbabilisticNoise2Stack(_Probabilistic):
     name = "pn2stack"
     capabilities = Capabilities(
-        needs_noise_model=True, chunkable=False, joint_channels=False, uncertainty=True, neighbor_choice=True
+        needs_noise_model=True,
+        chunkable=False,
+        joint_channels=False,
+        uncertainty=True,
+        neighbor_choice=True,
+        view_options=("estimate",),
     )
     config_class = PN2StackConfig
 
@@ -181,6 +213,18 @@ class ProbabilisticNoise2Stack(_Probabilistic):
         if config.algorithm.mode != "self":
             raise Noise2StackError("`method` pn2stack is self mode: plane i is the observation, never an input")
         check_neighbors(config.algorithm.neighbors, include_center=False)
+
+
+ESTIMATES = ("mmse", "prior-mean")
+
+
+def _estimate(estimate: str | None) -> str:
+    """The prediction's ``estimate``, checked (default: MMSE, paper 004 eq. 11)."""
+    if estimate is None:
+        return "mmse"
+    if estimate not in ESTIMATES:
+        raise Noise2StackError(f"`estimate` must be {' or '.join(ESTIMATES)}, got {estimate!r}")
+    return estimate
 
 
 def prepare_stacks(noise_model, stacks: list[np.ndarray], clip: bool, what: str = "the data") -> list[np.ndarray]:

@@ -240,7 +240,8 @@ def denoise(
         head, both float32 in input units.
     """
     net = model.method.prediction_net(model.net, model.config, **view_options(options), **view)
-    head = model.method.finish  # probabilistic methods: (MMSE estimate, posterior std) from the samples
+    # probabilistic methods: (estimate, std) from the samples; None for the others
+    head = model.method.prediction_head(model.config, **view_options(options))
     result = predict_stack(
         net,
         model.normalizer.normalize(stack, copy=not owned),

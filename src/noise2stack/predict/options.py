@@ -44,6 +44,8 @@ class PredictOptions(BaseModel):
         Arithmetic of the forward passes.
     images : int, optional
         A view option of methods that declare it (``capabilities.view_options``).
+    estimate : {"mmse", "prior-mean"}, optional
+        A view option of the methods that predict signal samples: what the samples become.
     stack_axis : {"Z", "T"}, optional
         Chunked prediction: the neighbour axis (default Z when present).
     chunk_planes : int
@@ -82,6 +84,11 @@ class PredictOptions(BaseModel):
     images: int | None = Field(
         None,
         description="models that take several images: infer from 3 (the plane and both neighbours), 2 or 1 (default: 3)",
+    )
+    estimate: str | None = Field(
+        None,
+        description="models that predict signal samples through a noise model: mmse (the samples weighted by the "
+        "noise model's likelihood of the observed pixel) or prior-mean (their plain mean) (default: mmse)",
     )
     stack_axis: str | None = Field(
         None, description="Z or T: the axis neighbours are taken along (default: Z when present)"
