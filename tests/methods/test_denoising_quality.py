@@ -10,10 +10,13 @@ with its Poisson noise (peak 8); 100 steps of batch 4 on 24 x 24. Float32 (the s
 every CPU), seed 0. Each floor is the gain measured when the test was written (``MEASURED``, AMD
 EPYC, torch 2.13.0) less max(1 dB, 20 %). Switching a key ingredient off (a scratch patch, issue 23)
 turned these red: Noise2Void without its blind spot -0.23 dB, PN2V with a flat noise model -7.12,
-pn2stack with one 2.53, Noise2Stack self with plane i among its inputs 0.00. Not caught at this
-budget: NRRN without the consensus term of eq. 3 (6.75 dB against 6.99) and Noise2SR with a fixed
-sub-sampling phase and the loss on every pixel (5.82 against 6.48): neither leak is learnt in so
-few steps. About 120 s for the file on 2 cores (AMD EPYC).
+pn2stack with one 2.53, Noise2Stack self with plane i among its inputs 0.00, NRRN trained against
+its own plane j instead of the neighbours -0.01, Noise2SR without sub-sampling (input the 2 x 2 mean
+of the patch, loss on every pixel) 4.36. Not caught, and not expected to be: NRRN without the
+consensus term of eq. 3 (6.75 dB against 6.99; what is left is still a Noise2Noise loss, each branch
+predicting a neighbour whose noise its inputs do not hold) and Noise2SR with a fixed sub-sampling
+phase and the loss on every pixel (5.82 against 6.48; the copied quarter of the pixels is never
+asked for at inference, which sees the 2 x 2 mean). About 120 s for the file on 2 cores (AMD EPYC).
 """
 
 from __future__ import annotations
