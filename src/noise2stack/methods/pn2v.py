@@ -31,6 +31,7 @@ twice an N2V step, and 64 samples still resolve a posterior whose likelihood spa
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import math
 from typing import TYPE_CHECKING, Literal
@@ -163,14 +164,7 @@ class _Probabilistic(Method):
 @register
 class ProbabilisticNoise2Void(_Probabilistic):
     name = "pn2v"
-    capabilities = Capabilities(
-        needs_stack=False,
-        needs_noise_model=True,
-        chunkable=False,
-        joint_channels=False,
-        uncertainty=True,
-        view_options=("estimate",),
-    )
+    capabilities = dataclasses.replace(_Probabilistic.capabilities, needs_stack=False)
     config_class = PN2VConfig
 
     def include_center(self, config: TrainConfig) -> bool:
@@ -192,14 +186,7 @@ class ProbabilisticNoise2Void(_Probabilistic):
 @register
 class ProbabilisticNoise2Stack(_Probabilistic):
     name = "pn2stack"
-    capabilities = Capabilities(
-        needs_noise_model=True,
-        chunkable=False,
-        joint_channels=False,
-        uncertainty=True,
-        neighbor_choice=True,
-        view_options=("estimate",),
-    )
+    capabilities = dataclasses.replace(_Probabilistic.capabilities, neighbor_choice=True)
     config_class = PN2StackConfig
 
     def include_center(self, config: TrainConfig) -> bool:
