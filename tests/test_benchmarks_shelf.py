@@ -89,3 +89,23 @@ def test_index_lists_every_result_and_only_existing_ones():
     assert listed - files == set(), f"benchmarks/INDEX.md names files that do not exist: {sorted(listed - files)}"
     modules = set(re.findall(r"python -m (benchmarks\.\w+\.\w+)", index))
     assert modules <= set(scripts()), sorted(modules - set(scripts()))
+
+
+def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
+    """A long budget run later joins the short ones of an earlier result, in order of seconds."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.papers import convergence
+
+    run = {"psnr": 20.0, "steps": 10, "patches": 40, "train_seconds": 59.0}
+    earlier = tmp_path / "convergence_x.md"
+    earlier.write_text(f"- commit abc1234 (tree clean)\n\nRaw: `{ {'A': {'60 s': [run], '300 s': [run]}} }`\n")
+    points, commit = convergence.earlier_points(earlier)
+    assert commit == "abc1234"
+    later = {"A": {"1800 s": [dict(run, psnr=21.0)], "60 s": [dict(run, psnr=19.0)]}, "B": {"1800 s": [run]}}
+    both = convergence.merged(later, points)
+    assert list(both["A"]) == ["60 s", "300 s", "1800 s"]
+    assert both["A"]["60 s"][0]["psnr"] == 19.0  # the new run wins a tie
+    assert list(both["B"]) == ["1800 s"]
+    (tmp_path / "other.md").write_text("no raw line\n")
+    with pytest.raises(SystemExit, match="no 'Raw:' line"):
+        convergence.earlier_points(tmp_path / "other.md")

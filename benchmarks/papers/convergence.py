@@ -3,6 +3,7 @@
     python -m benchmarks.papers.convergence --family nrrn [--budgets 60 300 900 1800] [--seeds 0 1 2]
     python -m benchmarks.papers.convergence --family pn2v --paper      # the paper's full budget (a GPU)
     python -m benchmarks.papers.convergence --family n2sr --smoke
+    python -m benchmarks.papers.convergence --family nrrn --budgets 1800 --earlier convergence_nrrn.md
 
 Every point is its own training run (``max_time`` seconds, the learning-rate schedule fitted to that
 budget), not a snapshot of one long run: a point says what a user gets for that budget. Families,
@@ -21,6 +22,9 @@ planes with fresh noise):
 on 256 x 256, Adam 1e-4; PN2V: 10 000 steps of batch 80 on 100 x 100, K = 800, Adam 1e-4; Noise2SR:
 20 000 steps of batch 16 on 128 x 128, Adam 1e-4) for the seed method, and the same number of steps
 for the baselines at their defaults: hours on a CPU, for a GPU (Lightning picks it up by itself).
+``--earlier RESULT.md`` folds in the points of an earlier result of the same family (read from its
+``Raw:`` line; the text names the file and its commit), so a long budget can be added in a later
+session without rerunning the short ones.
 PSNR (dB) against the clean test planes (``api.evaluate``, no normalisation). Writes
 ``papers/results/convergence_<family>.md`` and ``.png`` (one curve per method, mean ± sd over seeds).
 """
@@ -28,6 +32,8 @@ PSNR (dB) against the clean test planes (``api.evaluate``, no normalisation). Wr
 from __future__ import annotations
 
 import argparse
+import ast
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass, field
@@ -152,6 +158,31 @@ def schedules(curve: Curve, args) -> list[tuple[str, dict]]:
     return [(f"{b:.0f} s", {"max_time": b}) for b in args.budgets]
 
 
+def earlier_points(path: Path) -> tuple[dict, str]:
+    """The points (label -> budget -> runs) of an earlier result file and its stamp's commit."""
+    text = path.read_text()
+    raw = re.search(r"^Raw: `(.*)`$", text, re.MULTILINE)
+    commit = re.search(r"^- commit (\S+)", text, re.MULTILINE)
+    if raw is None or commit is None:
+        raise SystemExit(f"{path}: no 'Raw:' line or stamp commit; is it a convergence result?")
+    return ast.literal_eval(raw.group(1)), commit.group(1)
+
+
+def merged(points: dict, earlier: dict) -> dict:
+    """``earlier`` and ``points`` in one dict, budgets in increasing seconds; ``points`` win a tie."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for label in dict.fromkeys([*earlier, *points]):
+        budgets = {**earlier.get(label, {}), **points.get(label, {})}
+        out[label] = dict(sorted(budgets.items(), key=lambda item: budget_seconds(item[0], item[1])))
+    return out
+
+
+def budget_seconds(budget: str, runs: list[dict]) -> float:
+    """A budget label's seconds ("300 s" -> 300); a step budget's mean training seconds."""
+    number, unit = budget.split()[:2]
+    return float(number) if unit == "s" else statistics.fmean(r["train_seconds"] for r in runs)
+
+
 def crossings(family: str, points: dict) -> list[str]:
     """Where the seed method's curve crosses each baseline's (means over seeds), in words."""
     seed_method, *baselines = (c.label for c in FAMILIES[family])
@@ -212,7 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds per point")
     parser.add_argument("--paper", action="store_true", help="the paper's step budget instead (for a GPU)")
     parser.add_argument("--smoke", action="store_true", help="tiny crops, 2 steps per point")
+    parser.add_argument("--earlier", help="an earlier result of this family (file name under papers/results)")
     args = parser.parse_args(argv)
+    earlier, earlier_commit = ({}, "")
+    if args.earlier:
+        earlier, earlier_commit = earlier_points(result_path(__package__, args.earlier, False))
     data = family_data(args.family, args.smoke)
     points: dict[str, dict[str, list[dict]]] = {}
     seconds: dict[str, float] = {}
@@ -228,14 +263,25 @@ def main(argv: list[str] | None = None) -> None:
                         f"{curve.label} {budget} seed {seed}: {point['psnr']:.2f} dB, {point['steps']} steps",
                         flush=True,
                     )
-    budgets = list(next(iter(points.values())))
+    ran = sorted({b for runs in points.values() for b in runs}, key=lambda b: seconds[b])
+    points = merged(points, earlier)
+    for runs in points.values():
+        for budget, budget_runs in runs.items():
+            seconds.setdefault(budget, budget_seconds(budget, budget_runs))
+    budgets = sorted({b for runs in points.values() for b in runs}, key=lambda b: seconds[b])
+    provenance = (
+        f" Points at {', '.join(b for b in budgets if b not in ran)} from `{args.earlier}` (commit {earlier_commit});"
+        f" {', '.join(ran)} run here."
+        if args.earlier
+        else ""
+    )
     table = [[label, *(cell(points[label][b]) if b in points[label] else "" for b in budgets)] for label in points]
     name = f"convergence_{args.family}{'_paper' if args.paper else ''}"
     plot(points, seconds, result_path(__package__, f"{name}.png", args.smoke), DATA[args.family])
     input_psnr = api.evaluate(data["test"], data["test_clean"], normalize="none")["psnr"]
     text = (
         f"{DATA[args.family]}; input {input_psnr:.2f} dB. PSNR (dB) on the test planes, mean ± sd over seeds "
-        f"{args.seeds}; steps and patches seen (steps × batch) in brackets. Figure: `{name}.png`.\n\n"
+        f"{args.seeds}; steps and patches seen (steps × batch) in brackets. Figure: `{name}.png`.{provenance}\n\n"
         + markdown_table(["method", *budgets], table)
         + "\n\n"
         + "\n".join(crossings(args.family, points))
@@ -248,7 +294,9 @@ def main(argv: list[str] | None = None) -> None:
         text,
         smoke=args.smoke,
         seeds=f"training {args.seeds}; noise: train 0, copy 1, test 2",
-        budget=", ".join(budgets) + " per point (each point its own run)",
+        budget=", ".join(ran)
+        + " per point (each point its own run)"
+        + (f"; earlier points from {earlier_commit}" if args.earlier else ""),
         tuned="nothing (every method at its defaults; the seed method at the paper's schedule with --paper)",
         scored=DATA[args.family],
     )
