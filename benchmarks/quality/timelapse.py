@@ -1,6 +1,8 @@
 """Time-lapse fidelity on a synthetic calcium movie with known spikes (issue 24, part 3).
 
     python -m benchmarks.quality.timelapse [--budget 60] [--frames 400] [--seed 0] [--smoke]
+    python -m benchmarks.quality.timelapse --drift 6 --name timelapse_drift6      # moving cells
+    python -m benchmarks.quality.timelapse --peak 5 --name timelapse_peak5        # 4x fewer photons
 
 The movie (:func:`noise2stack.noise.calcium.calcium_movie`: cells firing at random, GCaMP-like
 transients, Poisson-Gaussian noise of 20 photons at the maximum, seed stated) is the training stack
@@ -9,7 +11,9 @@ the budget at its defaults; then, for the noisy movie and each prediction: PSNR 
 movie, the median ΔF/F trace correlation with the clean traces over the cells' footprints, the
 residual's lag-1 autocorrelation along T, Y and X, and spike detection (a rise above 4 robust
 standard deviations of the ΔF/F trace's rises, matched within 2 frames) against the true spikes:
-recall and precision over all cells. Writes ``quality/results/timelapse.md``.
+recall and precision over all cells. ``--drift`` moves every cell by that many pixels over the movie
+(the footprints that score the traces stay where the cells start, as a user's regions drawn on the
+first frames would); ``--peak`` sets the photons at the maximum. Writes ``quality/results/<--name>.md``.
 """
 
 from __future__ import annotations
@@ -67,10 +71,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=60)
     parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drift", type=float, default=0.0, help="pixels each cell moves over the movie")
+    parser.add_argument("--peak", type=float, default=20.0, help="photons at the clean maximum")
+    parser.add_argument("--name", default="timelapse", help="result file name (without .md)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     budget, frames = (3, 40) if args.smoke else (args.budget, args.frames)
-    movie = calcium_movie(frames=frames, seed=args.seed)
+    movie = calcium_movie(frames=frames, seed=args.seed, drift=args.drift, peak=args.peak)
     results = {"noisy input": {**scores(movie, movie.noisy), "steps": 0}, "clean": scores(movie, movie.clean)}
     with tempfile.TemporaryDirectory() as tmp:
         for label, options in ROWS.items():
@@ -99,8 +106,8 @@ def main(argv: list[str] | None = None) -> None:
         [
             f"CPU: {cpu_model()}; flags: {flags_text()}.",
             "",
-            f"Movie: {frames} frames of 64 x 64, {movie.labels.max()} cells, {true} spikes; Poisson-Gaussian noise, "
-            f"20 photons at the maximum. Each method {budget:g} s of training at its defaults (steps in the last column).",
+            f"Movie: {frames} frames of 64 x 64, {movie.labels.max()} cells, {true} spikes, each cell moving "
+            f"{args.drift:g} px over the movie; Poisson-Gaussian noise, {args.peak:g} photons at the maximum. Each method {budget:g} s of training at its defaults (steps in the last column).",
             "",
             markdown_table(
                 [
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     write_result(
         __package__,
-        "timelapse.md",
+        f"{args.name}.md",
         "Time-lapse fidelity on a synthetic calcium movie",
         body,
         smoke=args.smoke,
