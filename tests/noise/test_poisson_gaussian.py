@@ -54,3 +54,21 @@ def test_estimate_model_records_parameters():
 def test_tiny_planes_refused():
     with pytest.raises(Noise2StackError, match="at least 16x16"):
         estimate(np.zeros((2, 8, 8)))
+
+
+def test_histogram_rows_are_the_exact_poisson_gaussian_at_few_photons():
+    """At 1.5 photons with read noise narrower than a photon, p(x | s) is a skewed comb.
+
+    The row must match sampled noise (total variation < 0.05); the Gaussian of the same mean and
+    variance, which the model was before, is 0.4 away from it.
+    """
+    gain, read_variance, signal = 20.0, 4.0, 30.0
+    model = to_histogram(gain, read_variance, value_range=(-32.0, 224.0))
+    rng = np.random.default_rng(0)
+    samples = gain * rng.poisson(signal / gain, 200_000) + rng.normal(0, read_variance**0.5, 200_000)
+    sampled = np.histogram(samples, bins=256, range=(-32.0, 224.0))[0] / samples.size
+    row = model.probabilities[int(signal + 32)]  # bins of width 1 from -32: centre 30.5
+    assert 0.5 * np.abs(row - sampled).sum() < 0.05
+    centres = model.signal_centres()
+    gaussian = np.exp(-((centres - signal) ** 2) / (2 * (gain * signal + read_variance)))
+    assert 0.5 * np.abs(gaussian / gaussian.sum() - sampled).sum() > 0.3
