@@ -36,6 +36,7 @@ import ast
 import re
 import statistics
 import tempfile
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,7 +229,7 @@ def plot(points: dict, seconds: dict, path: Path, title: str) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("training budget (s)")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)  # the data line is longer than the axes
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
