@@ -251,7 +251,6 @@ def main(argv: list[str] | None = None) -> None:
         earlier, earlier_commit = earlier_points(result_path(__package__, args.earlier, False))
     data = family_data(args.family, args.smoke)
     points: dict[str, dict[str, list[dict]]] = {}
-    seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for curve in FAMILIES[args.family]:
             for budget, schedule in schedules(curve, args):
@@ -259,20 +258,19 @@ def main(argv: list[str] | None = None) -> None:
                     folder = Path(tmp) / f"{curve.label.split()[0]}_{budget.split()[0]}_{seed}"
                     point = run_point(curve, data, schedule, seed, folder)
                     points.setdefault(curve.label, {}).setdefault(budget, []).append(point)
-                    seconds[budget] = schedule.get("max_time") or point["train_seconds"]
                     print(
                         f"{curve.label} {budget} seed {seed}: {point['psnr']:.2f} dB, {point['steps']} steps",
                         flush=True,
                     )
-    ran = sorted({b for runs in points.values() for b in runs}, key=lambda b: seconds[b])
+    ran = {b for runs in points.values() for b in runs}
     points = merged(points, earlier)
-    for runs in points.values():
-        for budget, budget_runs in runs.items():
-            seconds.setdefault(budget, budget_seconds(budget, budget_runs))
-    budgets = sorted({b for runs in points.values() for b in runs}, key=lambda b: seconds[b])
+    # one x per budget for every curve: a step budget takes the first curve's mean seconds
+    seconds = {b: budget_seconds(b, runs) for curve in reversed(points.values()) for b, runs in curve.items()}
+    budgets = sorted(seconds, key=seconds.__getitem__)
+    ran_text = ", ".join(b for b in budgets if b in ran)
     provenance = (
         f" Points at {', '.join(b for b in budgets if b not in ran)} from `{args.earlier}` (commit {earlier_commit});"
-        f" {', '.join(ran)} run here."
+        f" {ran_text} run here."
         if args.earlier
         else ""
     )
@@ -295,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         text,
         smoke=args.smoke,
         seeds=f"training {args.seeds}; noise: train 0, copy 1, test 2",
-        budget=", ".join(ran)
+        budget=ran_text
         + " per point (each point its own run)"
         + (f"; earlier points from {earlier_commit}" if args.earlier else ""),
         tuned="nothing (every method at its defaults; the seed method at the paper's schedule with --paper)",

@@ -1,7 +1,7 @@
 """Time-lapse fidelity on a synthetic calcium movie with known spikes (issue 24, part 3).
 
     python -m benchmarks.quality.timelapse [--budget 60] [--frames 400] [--seed 0] [--smoke]
-    python -m benchmarks.quality.timelapse --drift 6 --name timelapse_drift6      # moving cells
+    python -m benchmarks.quality.timelapse --drift 4 --name timelapse_drift4      # moving cells
     python -m benchmarks.quality.timelapse --peak 5 --name timelapse_peak5        # 4x fewer photons
 
 The movie (:func:`noise2stack.noise.calcium.calcium_movie`: cells firing at random, GCaMP-like

@@ -140,20 +140,26 @@ def to_histogram(
     centres = edges[:-1] + width / 2
     # never narrower than a bin, so that every row has mass near its own centre
     read_sd = max(math.sqrt(max(read_variance, 0.0)), width / 2)
-    if gain <= 0 or max(high, 0.0) / gain > MAX_COUNTS:
+    photons = max(high, 0.0) / gain if gain > 0 else math.inf  # at the top of the range
+    if photons > MAX_COUNTS:
         sd = np.sqrt(np.maximum(max(gain, 0.0) * np.maximum(centres, 0.0) + read_variance, (width / 2) ** 2))
-        rows = np.diff(ndtr((edges[None, :] - centres[:, None]) / sd[:, None]), axis=1)
+        rows = _gaussian_rows(edges, centres, sd)
     else:
-        counts = np.arange(int(max(high, 0.0) / gain + 10 * math.sqrt(max(high, 0.0) / gain + 1) + 20))
-        per_count = np.diff(ndtr((edges[None, :] - gain * counts[:, None]) / read_sd), axis=1)
+        counts = np.arange(int(photons + 10 * math.sqrt(photons + 1) + 20))  # the Poisson tail included
+        per_count = _gaussian_rows(edges, gain * counts, np.full(counts.size, read_sd))
         mean_counts = np.maximum(centres, 0.0)[:, None] / gain
         weights = np.exp(counts * np.log(np.maximum(mean_counts, 1e-300)) - mean_counts - gammaln(counts + 1.0))
         rows = weights @ per_count
         below = centres < 0
-        rows[below] = np.diff(ndtr((edges[None, :] - centres[below, None]) / read_sd), axis=1)
+        rows[below] = _gaussian_rows(edges, centres[below], np.full(below.sum(), read_sd))
     rows /= rows.sum(axis=1, keepdims=True)
     info = {"made_from": "poisson-gaussian", "gain": gain, "read_variance": read_variance, **(provenance or {})}
     return HistogramNoiseModel(rows, low, high, info)
+
+
+def _gaussian_rows(edges: np.ndarray, means: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """Per mean, the mass of a Gaussian of that mean and ``sd`` in each bin between ``edges``."""
+    return np.diff(ndtr((edges[None, :] - means[:, None]) / sd[:, None]), axis=1)
 
 
 def estimate_model(stack: np.ndarray, provenance: dict | None = None) -> HistogramNoiseModel:
