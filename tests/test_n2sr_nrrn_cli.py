@@ -44,8 +44,18 @@ def test_n2sr_trains_on_a_2d_image_and_predicts_stacks_plane_by_plane(n2sr_model
     assert r.exit_code == 0, r.output
     sr = tifffile.imread(d / "sr.tif")
     assert sr.shape == (3, 80, 72)
-    # the denoised plane is the bilinear half (= 2x2 mean) of the super-resolved one
+    # the default is the paper's path: the denoised plane is the bilinear half (= 2x2 mean) of the super-resolved one
     np.testing.assert_allclose(sr.reshape(3, 40, 2, 36, 2).mean(axis=(2, 4)), den, rtol=1e-5, atol=1e-3)
+    outs = {}
+    for path in ("polyphase", "mean"):
+        out = d / f"{path}.tif"
+        r = run("predict", d / "model", d / "stack.tif", out, "--axes", "ZYX", "--sr-inference", path, "--quiet")
+        assert r.exit_code == 0, r.output
+        outs[path] = tifffile.imread(out)
+    assert np.abs(outs["polyphase"] - den).max() > 1e-2  # another estimate
+    # the mean of the two (exact in tests/nets; here the plane is padded to the polyphase grid of 8 px,
+    # which moves the paper's half near the right edge, 36 px not being a multiple of 8)
+    np.testing.assert_allclose(outs["mean"][..., :32], (outs["polyphase"] + den)[..., :32] / 2, rtol=1e-5, atol=1e-3)
     # plane by plane: a plane alone gives the same result as inside the stack
     tifffile.imwrite(d / "plane1.tif", tifffile.imread(d / "stack.tif")[1])
     r = run("predict", d / "model", d / "plane1.tif", d / "den1.tif", "--axes", "YX", "--quiet")
@@ -163,3 +173,20 @@ def test_n2sr_output_scale_2_is_one_tiled_pass_equal_to_the_network_on_the_whole
     np.testing.assert_allclose(out, model.normalizer.denormalize(whole), atol=1e-5 * np.abs(out).max())
     # the 2x output costs what the 1x does: each window goes through the network once, not once per phase
     assert windows[1] > 3 and windows[2] == windows[1]
+
+
+def test_n2sr_refuses_an_unknown_inference_path_and_a_scale_1_path_at_scale_2(n2sr_model, tmp_path):
+    d = n2sr_model
+    r = run("predict", d / "model", d / "stack.tif", tmp_path / "x.tif", "--sr-inference", "blur", "--quiet")
+    assert r.exit_code == 2 and "paper, polyphase or mean" in r.output
+    r = run(
+        "predict", d / "model", d / "stack.tif", tmp_path / "x.tif", "--sr-inference", "mean",
+        "--output-scale", "2", "--quiet",
+    )  # fmt: skip
+    assert r.exit_code == 2 and "scale 1" in r.output
+    assert not (tmp_path / "x.tif").exists()
+    # a method without the option refuses it too
+    r = run("train", d / "stack.tif", "--out", tmp_path / "n2v", "--method", "n2v", *TINY)
+    assert r.exit_code == 0, r.output
+    r = run("predict", tmp_path / "n2v", d / "stack.tif", tmp_path / "y.tif", "--sr-inference", "paper", "--quiet")
+    assert r.exit_code == 2 and "sr" in r.output.lower()

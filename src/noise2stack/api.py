@@ -161,6 +161,7 @@ def predict(
     devices: int | Sequence[str] | None = None,
     precision: str = "32",
     estimate: str | None = None,
+    sr_inference: str | None = None,
 ):
     """Denoise a stack with a trained model.
 
@@ -176,7 +177,7 @@ def predict(
     out : path, optional
         Where to write the float32 result (TIFF or .npy), in the input's axis order and units.
     tile, overlap, batch, tta, stitch, output_scale, images, precision, stack_axis, chunk_planes, \
-scheduler, jobs, pyramid, channels, devices, estimate
+scheduler, jobs, pyramid, channels, devices, estimate, sr_inference
         The fields of :class:`~noise2stack.predict.options.PredictOptions`, validated and described
         there once (the CLI's help shows the same text).
     kspace : sequence of path, optional

@@ -52,6 +52,8 @@ CASES: dict[str, tuple[dict, dict]] = {
     "pn2v": ({"method": "pn2v", "pn2v_samples": 8}, {"uncertainty": True}),
     "pn2stack": ({"method": "pn2stack", "pn2v_samples": 8}, {"uncertainty": True}),
     "n2sr": ({"method": "n2sr"}, {}),
+    "n2sr_polyphase": ({"method": "n2sr"}, {"sr_inference": "polyphase"}),
+    "n2sr_mean": ({"method": "n2sr"}, {"sr_inference": "mean"}),
     "n2sr_scale2": ({"method": "n2sr"}, {"output_scale": 2}),
     "n2sr_scale2_cut": ({"method": "n2sr"}, {"output_scale": 2, "stitch": "cut", "tile": 64, "overlap": 16}),
     "nrrn": ({"method": "nrrn", "units": 2}, {}),

@@ -3,8 +3,11 @@
 Training (§2.2-2.3): a patch y (P × P) is sub-sampled to y_J (P/2 × P/2, one random pixel per
 2×2 cell, :mod:`noise2stack.data.subsample`); the network (``n2sr-unet``, output ×2) maps y_J to a
 P × P image and the L2 loss looks only at the complement J^c (the three pixels per cell the network
-was not given). Prediction (§2.4): the whole plane through the network (2H × 2W), then bilinear
-down-sampling by 2 (:mod:`noise2stack.nets.n2sr`); ``output_scale=2`` keeps the 2H × 2W output.
+was not given). Prediction (§2.4, ``sr_inference="paper"``, the default): the whole plane through
+the network (2H × 2W), then bilinear down-sampling by 2; ``output_scale=2`` keeps the 2H × 2W
+output. ``sr_inference="polyphase"``: each of the plane's four 2×2 polyphase components through the
+network, as in training, every pixel the mean of the three predictions made without it; ``"mean"``:
+the mean of the two (:mod:`noise2stack.nets.n2sr` says where each wins, with figures).
 Planes are independent: works on single 2-D images and on stacks plane by plane.
 """
 
@@ -18,10 +21,14 @@ from noise2stack.config_sections import AlgorithmConfig
 from noise2stack.data.subsample import subsample
 from noise2stack.errors import Noise2StackError
 from noise2stack.methods.base import Capabilities, CompareRow, Method, TargetKind, register
-from noise2stack.nets.n2sr import SRDownsampled, SRFull, SRPhase
+from noise2stack.nets.n2sr import SRDownsampled, SRFull, SRMean, SRPhase, SRPolyphase
 
 if TYPE_CHECKING:
     from noise2stack.config import TrainConfig
+
+
+#: ways to the denoised plane: §2.4's bilinear path, the sub-sampled components as in training, their mean
+SR_INFERENCES = ("paper", "polyphase", "mean")
 
 
 class N2SRConfig(AlgorithmConfig):
@@ -36,7 +43,9 @@ class N2SRConfig(AlgorithmConfig):
 @register
 class Noise2SR(Method):
     name = "n2sr"
-    capabilities = Capabilities(needs_stack=False, output_scales=(1, 2), chunkable=False, joint_channels=False)
+    capabilities = Capabilities(
+        needs_stack=False, output_scales=(1, 2), chunkable=False, joint_channels=False, view_options=("sr_inference",)
+    )
     config_class = N2SRConfig
     own_nets = ("n2sr-unet",)
     compare_rows = (CompareRow("Noise2SR", 50),)
@@ -64,10 +73,28 @@ class Noise2SR(Method):
         sub, mask = subsample(inputs, rng)  # (1, P/2, P/2) in, (1, P, P) target and loss mask
         return sub, target, mask
 
-    def prediction_net(self, net, config: TrainConfig, phase: tuple[int, int] | None = None, scale: int = 1, **view):
-        """The denoised plane (``scale=1``), the 2H × 2W output (``scale=2``), or one sub-pixel
-        ``phase`` (dy, dx) of it."""
+    def prediction_net(
+        self,
+        net,
+        config: TrainConfig,
+        phase: tuple[int, int] | None = None,
+        scale: int = 1,
+        sr_inference: str | None = None,
+        **view,
+    ):
+        """The denoised plane (``scale=1``, by ``sr_inference``: paper, polyphase or mean), the 2H × 2W
+        output (``scale=2``), or one sub-pixel ``phase`` (dy, dx) of it."""
         super().prediction_net(net, config, **view)
+        if sr_inference not in (None, *SR_INFERENCES):
+            raise Noise2StackError(
+                f"`sr_inference` must be {', '.join(SR_INFERENCES[:-1])} or {SR_INFERENCES[-1]}, got {sr_inference!r}"
+            )
+        if scale == 2 and sr_inference not in (None, "paper"):
+            raise Noise2StackError(
+                f"`sr_inference` {sr_inference} gives the plane at scale 1; `output_scale` 2 is the paper's"
+            )
         if phase is not None:
             return SRPhase(net, *phase)
-        return SRFull(net) if scale == 2 else SRDownsampled(net)
+        if scale == 2:
+            return SRFull(net)
+        return {"polyphase": SRPolyphase, "mean": SRMean}.get(sr_inference or "paper", SRDownsampled)(net)

@@ -90,6 +90,12 @@ class PredictOptions(BaseModel):
         description="models that predict signal samples through a noise model: mmse (the samples weighted by the "
         "noise model's likelihood of the observed pixel) or prior-mean (their plain mean) (default: mmse)",
     )
+    sr_inference: str | None = Field(
+        None,
+        description="super-resolving models (Noise2SR): paper (the whole plane through the net, then bilinear x0.5), "
+        "polyphase (the four 2x2 sub-sampled images through the net, as in training; each pixel the mean of the "
+        "three predictions made without it) or mean (of the two) (default: paper)",
+    )
     stack_axis: str | None = Field(
         None, description="Z or T: the axis neighbours are taken along (default: Z when present)"
     )
