@@ -16,7 +16,8 @@ planes with fresh noise):
   noise model estimated from the noisy training planes, Noise2Void, Noise2Clean (the supervised
   baseline).
 * ``n2sr`` (paper 002): Tribolium scaled to 0-255, Poisson (lambda 15) + Gaussian (sigma 5), the
-  paper's mixed noise; Noise2SR on its 128 x 128 patches, Noise2Void, Noise2Noise (a second copy).
+  paper's mixed noise; Noise2SR on its 128 x 128 patches, and on 64 x 64 with the polyphase inference
+  (``papers/results/n2sr_inference.md``), Noise2Void, Noise2Noise (a second copy).
 
 ``--paper`` replaces the budgets by the paper's own schedule in steps (NRRN: 15 000 steps of batch 16
 on 256 x 256, Adam 1e-4; PN2V: 10 000 steps of batch 80 on 100 x 100, K = 800, Adam 1e-4; Noise2SR:
@@ -67,6 +68,7 @@ class Curve:
     options: dict
     needs: str = ""  # "clean" or "copy": the training target
     paper: dict = field(default_factory=dict)  # the paper's schedule (steps, batch, patch, lr, ...)
+    predict: dict = field(default_factory=dict)  # prediction options (Noise2SR's sr_inference)
 
 
 FAMILIES = {
@@ -86,6 +88,7 @@ FAMILIES = {
     ],
     "n2sr": [
         Curve("Noise2SR", {"method": "n2sr", "patch": 128}, paper={"steps": 20_000, "batch": 16, "lr": 1e-4}),
+        Curve("Noise2SR (64², polyphase)", {"method": "n2sr", "patch": 64}, predict={"sr_inference": "polyphase"}),
         Curve("Noise2Void", {"method": "n2v"}),
         Curve("Noise2Noise", {"method": "n2n"}, needs="copy"),
     ],
@@ -137,7 +140,7 @@ def run_point(curve: Curve, data: dict, schedule: dict, seed: int, folder: Path)
         api.noise_model(folder.with_suffix(".npz"), estimate_from=data["train"])  # no calibration data
         options.update(noise_model=str(folder.with_suffix(".npz")), noise_model_clip=True)
     model, seconds = timed(api.train, data["train"], folder, targets=targets, seed=seed, progress=False, **options)
-    prediction = api.predict(model, data["test"], progress=False)
+    prediction = api.predict(model, data["test"], progress=False, **curve.predict)
     steps = steps_done(folder)
     return {
         "psnr": float(api.evaluate(prediction, data["test_clean"], normalize="none")["psnr"]),
@@ -185,10 +188,12 @@ def budget_seconds(budget: str, runs: list[dict]) -> float:
 
 
 def crossings(family: str, points: dict) -> list[str]:
-    """Where the seed method's curve crosses each baseline's (means over seeds), in words."""
-    seed_method, *baselines = (c.label for c in FAMILIES[family])
+    """Where each curve of the seed method crosses each baseline's (means over seeds), in words."""
+    method = FAMILIES[family][0].options["method"]
+    own = [c.label for c in FAMILIES[family] if c.options["method"] == method and c.label in points]
+    baselines = [c.label for c in FAMILIES[family] if c.options["method"] != method]
     lines = []
-    for other in baselines:
+    for seed_method, other in ((s, o) for s in own for o in baselines):
         signs = [
             (budget, mean(points[seed_method][budget]) - mean(points[other][budget]))
             for budget in points[seed_method]
@@ -252,10 +257,10 @@ def main(argv: list[str] | None = None) -> None:
     data = family_data(args.family, args.smoke)
     points: dict[str, dict[str, list[dict]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for curve in FAMILIES[args.family]:
+        for number, curve in enumerate(FAMILIES[args.family]):
             for budget, schedule in schedules(curve, args):
                 for seed in args.seeds:
-                    folder = Path(tmp) / f"{curve.label.split()[0]}_{budget.split()[0]}_{seed}"
+                    folder = Path(tmp) / f"{number}_{curve.label.split()[0]}_{budget.split()[0]}_{seed}"
                     point = run_point(curve, data, schedule, seed, folder)
                     points.setdefault(curve.label, {}).setdefault(budget, []).append(point)
                     print(

@@ -53,7 +53,10 @@ def dataset(key: str) -> tuple[str, np.ndarray, dict]:
 def models(key: str, clean: np.ndarray) -> list[tuple[str, dict]]:
     """(row label, training options) of the models trained on ``key``."""
     side = min(64, *(2 * (s // 2) for s in clean.shape[1:]))  # cells3d planes are 60 x 50
-    rows = [(f"Noise2SR, patch {side}", {"method": "n2sr", "patch": side}), ("Noise2Void", {"method": "n2v"})]
+    rows = [
+        (f"Noise2SR, patch {side}", {"method": "n2sr", "patch": side}),
+        ("Noise2Void", {"method": "n2v", "patch": side}),
+    ]
     if key == "tribolium-paper":
         rows.insert(1, ("Noise2SR, patch 128 (paper)", {"method": "n2sr", "patch": 128}))
     return rows
