@@ -92,7 +92,7 @@ class PredictOptions(BaseModel):
     )
     sr_inference: str | None = Field(
         None,
-        description="super-resolving models (Noise2SR): paper (the whole plane through the net, then bilinear x0.5), "
+        description="super-resolving models (a net that outputs a 2x grid): paper (the whole plane through the net, then bilinear x0.5), "
         "polyphase (the four 2x2 sub-sampled images through the net, as in training; each pixel the mean of the "
         "three predictions made without it) or mean (of the two) (default: paper)",
     )
