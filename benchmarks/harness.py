@@ -418,6 +418,7 @@ def stamp(*, seeds: str, budget: str, tuned: str, scored: str) -> str:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "cpu": f"{cpu_model()}; {os.cpu_count()} cores; flags {flags_text()}",
             "torch": f"{torch.__version__}, {torch.get_num_threads()} threads; noise2stack {__version__}",
+            **({"gpu": torch.cuda.get_device_name(0)} if torch.cuda.is_available() else {}),
             "seeds": seeds,
             "budget": budget,
             "tuned on": tuned,

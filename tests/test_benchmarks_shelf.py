@@ -106,6 +106,9 @@ def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
     assert list(both["A"]) == ["60 s", "300 s", "1800 s"]
     assert both["A"]["60 s"][0]["psnr"] == 19.0  # the new run wins a tie
     assert list(both["B"]) == ["1800 s"]
+    stamped = tmp_path / "convergence_y.md"
+    stamped.write_text(earlier.read_text().replace("\n\n", "\n- cpu AMD EPYC; 2 cores\n\n", 1))
+    assert convergence.earlier_points(stamped)[1] == "abc1234, cpu AMD EPYC; 2 cores"  # the machine is named
     (tmp_path / "other.md").write_text("no raw line\n")
     with pytest.raises(SystemExit, match="no 'Raw:' line"):
         convergence.earlier_points(tmp_path / "other.md")

@@ -1,7 +1,7 @@
 """PSNR against training budget for each seed method and its paper's baselines (issue 23, item 1).
 
     python -m benchmarks.papers.convergence --family nrrn [--budgets 60 300 900 1800] [--seeds 0 1 2]
-    python -m benchmarks.papers.convergence --family pn2v --paper      # the paper's full budget (a GPU)
+    python -m benchmarks.papers.convergence --family pn2v --paper --device cuda   # the paper's full budget
     python -m benchmarks.papers.convergence --family n2sr --smoke
     python -m benchmarks.papers.convergence --family nrrn --budgets 1800 --earlier convergence_nrrn.md
 
@@ -22,7 +22,8 @@ planes with fresh noise):
 ``--paper`` replaces the budgets by the paper's own schedule in steps (NRRN: 15 000 steps of batch 16
 on 256 x 256, Adam 1e-4; PN2V: 10 000 steps of batch 80 on 100 x 100, K = 800, Adam 1e-4; Noise2SR:
 20 000 steps of batch 16 on 128 x 128, Adam 1e-4) for the seed method, and the same number of steps
-for the baselines at their defaults: hours on a CPU, for a GPU (Lightning picks it up by itself).
+for the baselines at their defaults: hours on a CPU, for a GPU (``--device cuda`` refuses to start without one;
+``auto``, the default, lets Lightning train on a GPU when torch sees one; prediction stays on the CPU).
 ``--earlier RESULT.md`` folds in the points of an earlier result of the same family (read from its
 ``Raw:`` line; the text names the file and its commit), so a long budget can be added in a later
 session without rerunning the short ones.
@@ -163,13 +164,15 @@ def schedules(curve: Curve, args) -> list[tuple[str, dict]]:
 
 
 def earlier_points(path: Path) -> tuple[dict, str]:
-    """The points (label -> budget -> runs) of an earlier result file and its stamp's commit."""
+    """The points (label -> budget -> runs) of an earlier result file, and its stamp's commit with the
+    CPU it ran on where the stamp names one (the machine can differ between sessions)."""
     text = path.read_text()
     raw = re.search(r"^Raw: `(.*)`$", text, re.MULTILINE)
     commit = re.search(r"^- commit (\S+)", text, re.MULTILINE)
     if raw is None or commit is None:
         raise SystemExit(f"{path}: no 'Raw:' line or stamp commit; is it a convergence result?")
-    return ast.literal_eval(raw.group(1)), commit.group(1)
+    cpu = re.search(r"^- cpu (.+)$", text, re.MULTILINE)
+    return ast.literal_eval(raw.group(1)), commit.group(1) + (f", cpu {cpu.group(1)}" if cpu else "")
 
 
 def merged(points: dict, earlier: dict) -> dict:
@@ -242,6 +245,18 @@ def plot(points: dict, seconds: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def choose_device(device: str, parser: argparse.ArgumentParser) -> None:
+    """Make training run on ``device``: Lightning picks a GPU when torch sees one (``auto``)."""
+    import os
+
+    import torch
+
+    if device == "cpu":  # read when CUDA first initialises, which nothing has done yet
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    elif device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: torch sees no CUDA device on this machine")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=list(FAMILIES))
@@ -249,8 +264,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds per point")
     parser.add_argument("--paper", action="store_true", help="the paper's step budget instead (for a GPU)")
     parser.add_argument("--smoke", action="store_true", help="tiny crops, 2 steps per point")
+    parser.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: a GPU when torch sees one"
+    )
     parser.add_argument("--earlier", help="an earlier result of this family (file name under papers/results)")
     args = parser.parse_args(argv)
+    choose_device(args.device, parser)
     earlier, earlier_commit = ({}, "")
     if args.earlier:
         earlier, earlier_commit = earlier_points(result_path(__package__, args.earlier, False))

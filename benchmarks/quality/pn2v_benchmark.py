@@ -1,6 +1,6 @@
 """Probabilistic Noise2Void and probabilistic Noise2Stack against their baselines (issue 9).
 
-    python -m benchmarks.quality.pn2v_benchmark [--budget 120] [--datasets tribolium cells3d isbi-em] [--samples 64]
+    python -m benchmarks.quality.pn2v_benchmark [--budget 120] [--datasets tribolium cells3d isbi-em] [--samples 64] [--seeds 0 1 2]
     python -m benchmarks.quality.pn2v_benchmark --smoke      # every row, tiny crops and budgets (< 30 s)
 
 Per dataset: synthetic Poisson-Gaussian noise (so the true noise model is known), every trained row
@@ -105,13 +105,39 @@ def denoise_row(
         options.update(noise_model=str(work / f"{key}_{nm}.npz"), noise_model_clip=True)
     else:
         options.pop("pn2v_samples")
-    folder = work / f"{key}_{row.replace(' ', '_')}"
+    folder = work / f"{key}_{row.replace(' ', '_')}_seed{shared['seed']}"
     model = api.train(noisy, folder, targets=[clean] if row == "Noise2Clean" else None, **options)
     uncertainty = folder.with_name(folder.name + "_std.npy") if nm is not None else None
     result = api.predict(model, noisy, progress=False, uncertainty=uncertainty)
     if nm is None:
         return result, None, None
     return result, np.load(uncertainty), api.predict(model, noisy, progress=False, estimate="prior-mean")
+
+
+def summary(values: list[float]) -> list:
+    """[mean, its sample sd over seeds as text, or "" for one seed] of one column."""
+    if len(values) == 1:
+        return [values[0], ""]
+    return [float(np.mean(values)), f"{np.std(values, ddof=1):.2f} ({', '.join(f'{v:.2f}' for v in values)})"]
+
+
+def denoise_seed(row: str, key: str, stacks: tuple, shared: dict, work: Path) -> dict:
+    """PSNR, SSIM, seconds, the prior mean's metrics (or None) and the uncertainty figure's arrays of one seed's row."""
+    clean = stacks[0]
+    t0 = time.perf_counter()
+    result, std, prior = denoise_row(row, key, stacks, shared, work)
+    metrics = evaluate_stack(result, clean, "care")
+    seconds = time.perf_counter() - t0
+    run = {"psnr": metrics["psnr"], "ssim": metrics["ssim"], "seconds": f"{seconds:.1f}", "prior": None, "figure": {}}
+    tag = f"{key:10s} {row:24s} seed {shared['seed']}"
+    if prior is not None:
+        run["prior"] = evaluate_stack(prior, clean, "care")
+        print(f"{tag} prior mean PSNR {run['prior']['psnr']:.2f}", flush=True)
+    print(f"{tag} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True)
+    if std is not None:
+        error = np.abs(result - clean)
+        run["figure"] = {"std": std, "error": error, "corr": float(np.corrcoef(std.ravel(), error.ravel())[0, 1])}
+    return run
 
 
 def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
@@ -128,21 +154,20 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
     shared = train_options(clean, args)
     table, figure = [], {}
     for row in [r for r in ROWS if args.rows is None or r == "Input" or r in args.rows]:
-        t0 = time.perf_counter()
-        result, std, prior = denoise_row(row, key, stacks, shared, work)
-        metrics = evaluate_stack(result, clean, "care")
-        seconds = time.perf_counter() - t0
-        table.append([row, metrics["psnr"], metrics["ssim"], f"{seconds:.1f}"])
-        if prior is not None:  # the same model, its samples' plain mean instead of the MMSE estimate
-            prior_metrics = evaluate_stack(prior, clean, "care")
-            table.append([f"{row}, prior mean", prior_metrics["psnr"], prior_metrics["ssim"], ""])
-            print(f"{key:10s} {row:24s} prior mean PSNR {prior_metrics['psnr']:.2f}", flush=True)
-        print(
-            f"{key:10s} {row:24s} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True
+        seeds = args.seeds[:1] if row == "Input" else args.seeds  # nothing trained: one row
+        runs = [denoise_seed(row, key, stacks, {**shared, "seed": seed}, work) for seed in seeds]
+        table.append(
+            [row, *summary([r["psnr"] for r in runs]), *summary([r["ssim"] for r in runs]), runs[0]["seconds"]]
         )
-        if row == "pn2stack 2 (true NM)" and std is not None:
-            error = np.abs(result - clean)
-            figure = {"std": std, "error": error, "corr": float(np.corrcoef(std.ravel(), error.ravel())[0, 1])}
+        if runs[0]["prior"] is not None:  # the same model, its samples' plain mean instead of the MMSE estimate
+            priors = [r["prior"] for r in runs]
+            table.append(
+                [f"{row}, prior mean", *summary([p["psnr"] for p in priors]), *summary([p["ssim"] for p in priors]), ""]
+            )
+        if row == "pn2stack 2 (true NM)" and runs[0]["figure"]:
+            figure = runs[0]["figure"]
+    if len(args.seeds) == 1:  # the single-seed table of earlier results: no spread columns
+        table = [[r[0], r[1], r[3], r[5]] for r in table]
     return table, figure, note
 
 
@@ -174,6 +199,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="every row on 4x64x64 crops, 2 training steps")
     parser.add_argument("--nm-pairs", type=float, default=5e6, help="(clean, noisy) pairs for the true noise model")
     parser.add_argument("--rows", nargs="+", default=None, choices=ROWS, help="only these rows (and Input)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds of every row (mean ± sd)")
     parser.add_argument("--name", default="pn2v_benchmark", help="result file name (without .md)")
     parser.add_argument(
         "--precision", default=None, help="training precision of every row (32 keeps a rerun comparable with float32)"
@@ -187,7 +213,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for key in args.datasets:
             table, figure, note = run_dataset(key, args, Path(tmp))
-            sections.append(f"## {key}\n\n{note}.\n\n" + markdown_table(["method", "PSNR", "SSIM", "seconds"], table))
+            header = ["method", "PSNR", "SSIM", "seconds"]
+            if len(args.seeds) > 1:
+                header = [
+                    "method",
+                    "PSNR (mean)",
+                    "sd (per seed)",
+                    "SSIM (mean)",
+                    "sd (per seed)",
+                    "seconds (first seed)",
+                ]
+            sections.append(f"## {key}\n\n{note}.\n\n" + markdown_table(header, table))
             if figure:
                 figures[key] = figure
                 sections[-1] += (
@@ -209,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         "PN2V and probabilistic Noise2Stack",
         body,
         smoke=args.smoke,
-        seeds="training 0; noise: evaluated stack 1, true noise model 2, 3, ...",
+        seeds=f"training {', '.join(map(str, args.seeds))}; noise: evaluated stack 1, true noise model 2, 3, ...",
         budget=budget,
         tuned="each noisy stack itself (Noise2Clean: against its clean stack); true NM from other realisations",
         scored="the same noisy stack's prediction against its clean stack (CARE-normalised)",
