@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> None:
         budget += f", precision {args.precision}"
     body = (
         f"{budget}; K = {8 if args.smoke else args.samples} samples; CARE-normalised PSNR/SSIM, means over planes. "
-        f"Figure: {figure_name}.\n\n" + "\n\n".join(sections)
+        + (f"Figure: {figure_name}." if figures else "No figure (no pn2stack 2 (true NM) row).")
+        + "\n\n"
+        + "\n\n".join(sections)
     )
     write_result(
         __package__,
