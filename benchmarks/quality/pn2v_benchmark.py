@@ -46,6 +46,7 @@ ROW_OPTIONS = {  # row -> training options; "nm": which noise model ("true" or "
     "Noise2Clean": dict(method="n2c"),
 }
 ROWS = ["Input", *ROW_OPTIONS]
+FIGURE_ROW = "pn2stack 2 (true NM)"  # its posterior std beside its error: the uncertainty figure
 
 
 def noise_models(key: str, ds: Dataset, stacks: tuple, top: float, args, work: Path) -> str:
@@ -134,7 +135,7 @@ def denoise_seed(row: str, key: str, stacks: tuple, shared: dict, work: Path) ->
         run["prior"] = evaluate_stack(prior, clean, "care")
         print(f"{tag} prior mean PSNR {run['prior']['psnr']:.2f}", flush=True)
     print(f"{tag} PSNR {metrics['psnr']:.2f} SSIM {metrics['ssim']:.3f} ({seconds:.0f} s)", flush=True)
-    if std is not None:
+    if std is not None and row == FIGURE_ROW:  # the one row the figure shows
         error = np.abs(result - clean)
         run["figure"] = {"std": std, "error": error, "corr": float(np.corrcoef(std.ravel(), error.ravel())[0, 1])}
     return run
@@ -164,7 +165,7 @@ def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
             table.append(
                 [f"{row}, prior mean", *summary([p["psnr"] for p in priors]), *summary([p["ssim"] for p in priors]), ""]
             )
-        if row == "pn2stack 2 (true NM)" and runs[0]["figure"]:
+        if row == FIGURE_ROW and runs[0]["figure"]:
             figure = runs[0]["figure"]
     if len(args.seeds) == 1:  # the single-seed table of earlier results: no spread columns
         table = [[r[0], r[1], r[3], r[5]] for r in table]
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         budget += f", precision {args.precision}"
     body = (
         f"{budget}; K = {8 if args.smoke else args.samples} samples; CARE-normalised PSNR/SSIM, means over planes. "
-        + (f"Figure: {figure_name}." if figures else "No figure (no pn2stack 2 (true NM) row).")
+        + (f"Figure: {figure_name}." if figures else f"No figure (no {FIGURE_ROW} row).")
         + "\n\n"
         + "\n\n".join(sections)
     )

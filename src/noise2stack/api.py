@@ -188,8 +188,7 @@ scheduler, jobs, pyramid, channels, devices, estimate, sr_inference
         (float32, input units); the result is then the MMSE estimate (paper 004 eq. 11), or with
         ``estimate="prior-mean"`` the samples' mean (and the sd is then the prior's spread).
     progress : bool or ProgressLog
-        True: a progress bar over planes; a :class:`~noise2stack.progress.ProgressLog` reports
-        every 10 % of the planes as lines and/or JSON events instead (its mode decides).
+        True: a bar over planes; a :class:`~noise2stack.progress.ProgressLog`: lines and/or JSON every 10 %.
     save_units : path, optional
         Models of building units (``capabilities.units``, paper 003 §2.2.4): a folder for ``unit_1.tif``
         ... ``unit_U.tif``, the running image after each unit (existing files only with ``overwrite``).
