@@ -1,6 +1,7 @@
 """Probabilistic Noise2Void and probabilistic Noise2Stack against their baselines (issue 9).
 
     python -m benchmarks.quality.pn2v_benchmark [--budget 120] [--datasets tribolium cells3d isbi-em] [--samples 64] [--seeds 0 1 2]
+        [--lr 4e-4] [--batch 16] [--precision 32]
     python -m benchmarks.quality.pn2v_benchmark --smoke      # every row, tiny crops and budgets (< 30 s)
 
 Per dataset: synthetic Poisson-Gaussian noise (so the true noise model is known), every trained row
@@ -77,13 +78,17 @@ def noise_models(key: str, ds: Dataset, stacks: tuple, top: float, args, work: P
     )
 
 
+def training_extras(args) -> dict:
+    """The training options given on the command line (precision, lr, batch) that every trained row takes."""
+    return {key: getattr(args, key) for key in ("precision", "lr", "batch") if getattr(args, key)}
+
+
 def train_options(clean: np.ndarray, args) -> dict:
     """The options every trained row shares."""
     # 64 px patches as everywhere; the 60 x 50 cells3d crop takes 48 px as in the earlier comparisons
     patch = min(64, min(clean.shape[1:]) // 16 * 16)
     options = dict(progress=False, seed=0, overwrite=True, pn2v_samples=args.samples, patch=patch)
-    if args.precision:
-        options["precision"] = args.precision
+    options.update(training_extras(args))
     if args.smoke:
         options.update(epochs=1, steps_per_epoch=2, patch=32, batch=4, val_patches=4, pn2v_samples=8)
     else:
@@ -205,6 +210,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--precision", default=None, help="training precision of every row (32 keeps a rerun comparable with float32)"
     )
+    parser.add_argument("--lr", type=float, default=None, help="Adam's learning rate of every trained row")
+    parser.add_argument("--batch", type=int, default=None, help="patches per step of every trained row")
     return parser.parse_args(argv)
 
 
@@ -234,8 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     if figures:
         draw_uncertainty(result_path(__package__, figure_name, args.smoke), figures)
     budget = "2 training steps per row" if args.smoke else f"{args.budget:g} s of training per row"
-    if args.precision:
-        budget += f", precision {args.precision}"
+    budget += "".join(f", {key} {value}" for key, value in training_extras(args).items())
     body = (
         f"{budget}; K = {8 if args.smoke else args.samples} samples; CARE-normalised PSNR/SSIM, means over planes. "
         + (f"Figure: {figure_name}." if figures else f"No figure (no {FIGURE_ROW} row).")
