@@ -9,7 +9,8 @@ the planes train, the rest are scored with fresh noise), at each budget (``max_t
 else at the defaults): Noise2Stack self 2, blind-spot Noise2Stack 2 (the same two neighbours and
 plane i through a one-pixel blind spot), masked-centre Noise2Stack 2 (issue 24's other design: plane
 i N2V-masked beside the neighbours, loss on the masked pixels; see :func:`masked_centre`) and
-Noise2Void (``--rows`` picks some). Side by side in one run, one after another.
+Noise2Void, and Noise2Clean 2 (plane i and the same two neighbours against the clean planes: the
+supervised ceiling of every row that sees them; ``--rows`` picks some). Side by side in one run, one after another.
 
 Part 2, noise correlated along rows (``--correlated``): Tribolium with its Poisson-Gaussian noise plus
 Gaussian noise smoothed along X by a box of 5 pixels (neighbouring pixels of a row correlate 0.8,
@@ -52,6 +53,7 @@ from noise2stack.data.blindspot import mask_patch
 from noise2stack.methods.n2stack import Noise2Stack
 
 MASKED = "masked_centre"  # a row option of this script, not a training option
+CLEAN = "clean_targets"  # a row option of this script: train against the clean planes (the supervised ceiling)
 
 
 @contextmanager
@@ -89,6 +91,8 @@ ROWS = {  # label -> training options
     # issue 24's other design, measured here only (MASKED): plane i N2V-masked beside the neighbours
     "masked-centre Noise2Stack 2": {"method": "n2stack", "mode": "blindspot", "neighbors": 2, MASKED: True},
     "Noise2Void": {"method": "n2v"},
+    # the ceiling of any method that sees plane i and its two neighbours: supervised, against the clean planes
+    "Noise2Clean 2 (ceiling)": {"method": "n2c", "neighbors": 2, CLEAN: True},
 }
 LINE = 5  # px: the correlated noise's box along X
 
@@ -134,6 +138,8 @@ def score(split: Split, options: dict, budget: float, seed: int, folder: Path) -
     """Train one row for ``budget`` seconds and score its prediction of the test planes."""
     patch = min(64, *split.train.shape[1:]) // 16 * 16  # cells3d's planes are 60 x 50: 48 px patches
     options = {"patch": patch, **options}
+    if options.pop(CLEAN, False):
+        options["targets"] = [split.train_clean]
     with masked_centre(options.pop(MASKED, False)):
         model, seconds = timed(api.train, split.train, folder, max_time=budget, seed=seed, progress=False, **options)
         prediction = api.predict(model, split.test, progress=False)
