@@ -112,3 +112,15 @@ def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
     (tmp_path / "other.md").write_text("no raw line\n")
     with pytest.raises(SystemExit, match="no 'Raw:' line"):
         convergence.earlier_points(tmp_path / "other.md")
+
+
+def test_convergence_refuses_an_unknown_curve_before_any_training(monkeypatch, capsys):
+    """``--curves`` names curves of the family; a typo stops at once with the labels to choose from."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.papers import convergence
+
+    with pytest.raises(SystemExit):
+        convergence.main(["--family", "n2sr", "--smoke", "--curves", "Noise2Void", "Noise2Viod"])
+    error = capsys.readouterr().err
+    assert "'Noise2Viod' is not a curve of n2sr" in error
+    assert "Noise2Noise" in error  # the labels to choose from

@@ -4,6 +4,7 @@
     python -m benchmarks.papers.convergence --family pn2v --paper --device cuda   # the paper's full budget
     python -m benchmarks.papers.convergence --family n2sr --smoke
     python -m benchmarks.papers.convergence --family nrrn --budgets 1800 --earlier convergence_nrrn.md
+    python -m benchmarks.papers.convergence --family n2sr --budgets 1800 --curves Noise2Void Noise2Noise --earlier convergence_n2sr.md
 
 Every point is its own training run (``max_time`` seconds, the learning-rate schedule fitted to that
 budget), not a snapshot of one long run: a point says what a user gets for that budget. Families,
@@ -24,6 +25,7 @@ on 256 x 256, Adam 1e-4; PN2V: 10 000 steps of batch 80 on 100 x 100, K = 800, A
 20 000 steps of batch 16 on 128 x 128, Adam 1e-4) for the seed method, and the same number of steps
 for the baselines at their defaults: hours on a CPU, for a GPU (``--device cuda`` refuses to start without one;
 ``auto``, the default, lets Lightning train on a GPU when torch sees one; prediction stays on the CPU).
+``--curves LABEL ...`` runs only those curves (the others keep their ``--earlier`` points, or none).
 ``--earlier RESULT.md`` folds in the points of an earlier result of the same family (read from its
 ``Raw:`` line; the text names the file and its commit), so a long budget can be added in a later
 session without rerunning the short ones.
@@ -268,8 +270,13 @@ def main(argv: list[str] | None = None) -> None:
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto: a GPU when torch sees one"
     )
     parser.add_argument("--earlier", help="an earlier result of this family (file name under papers/results)")
+    parser.add_argument("--curves", nargs="+", help="run only these curves (labels; default all)")
     args = parser.parse_args(argv)
     choose_device(args.device, parser)
+    labels = [c.label for c in FAMILIES[args.family]]
+    unknown = [c for c in args.curves or [] if c not in labels]
+    if unknown:
+        parser.error(f"--curves: {unknown[0]!r} is not a curve of {args.family}; choose from {labels}")
     earlier, earlier_commit = ({}, "")
     if args.earlier:
         earlier, earlier_commit = earlier_points(result_path(__package__, args.earlier, False))
@@ -277,6 +284,8 @@ def main(argv: list[str] | None = None) -> None:
     points: dict[str, dict[str, list[dict]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for number, curve in enumerate(FAMILIES[args.family]):
+            if args.curves and curve.label not in args.curves:
+                continue
             for budget, schedule in schedules(curve, args):
                 for seed in args.seeds:
                     folder = Path(tmp) / f"{number}_{curve.label.split()[0]}_{budget.split()[0]}_{seed}"
