@@ -170,8 +170,8 @@ def table(results: dict, budgets: list[float], reference: str) -> str:
         for label, cells in rows.items():
             texts = []
             for b in budgets:
-                r, base = cells[str(b)], rows[reference][str(b)]
-                gap = "" if label == reference else f", {r['psnr'] - base['psnr']:+.2f}"
+                r, base = cells[str(b)], rows.get(reference, {}).get(str(b))  # no reference row run: no gap
+                gap = "" if label == reference or base is None else f", {r['psnr'] - base['psnr']:+.2f}"
                 texts.append(f"{r['psnr']:.2f} ({r['steps']} steps{gap})")
             lines.append([name, label, *texts])
     return markdown_table(header, lines)
