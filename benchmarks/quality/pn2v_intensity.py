@@ -1,6 +1,6 @@
 """Where PN2V wins or loses against Noise2Void, by clean intensity (issue 23 item 3).
 
-    python -m benchmarks.quality.pn2v_intensity [--budget 120] [--datasets tribolium cells3d] [--seeds 0 1 2]
+    python -m benchmarks.quality.pn2v_intensity [--budget 120 | --steps 2000] [--datasets tribolium cells3d] [--seeds 0 1 2]
     python -m benchmarks.quality.pn2v_intensity --smoke      # tiny crops, 2 steps (< 30 s)
 
 Per dataset (Poisson-Gaussian noise of the PN2V benchmarks, noise model fitted from the noisy stack,
@@ -31,6 +31,7 @@ from benchmarks.harness import (
     Dataset,
     markdown_table,
     result_path,
+    step_schedule,
     steps_done,
     write_result,
 )
@@ -48,6 +49,8 @@ def train_options(args, seed: int, planes: tuple[int, int]) -> dict:
     )
     if args.smoke:
         return {**options, "epochs": 1, "steps_per_epoch": 2, "batch": 4, "val_patches": 4}
+    if args.steps:  # equal steps instead of equal seconds: what the step cost leaves out
+        return {**options, **step_schedule(args.steps)}
     return {**options, "max_time": args.budget}
 
 
@@ -179,6 +182,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=120.0, help="training seconds of each method")
     parser.add_argument("--datasets", nargs="+", default=["tribolium", "cells3d"], choices=list(PN2V_NOISE))
+    parser.add_argument("--steps", type=int, default=None, help="train each method this many steps instead")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds")
     parser.add_argument("--samples", type=int, default=64, help="PN2V's K samples per pixel")
     parser.add_argument("--smoke", action="store_true", help="4x64x64 crops, 2 training steps")
@@ -191,7 +195,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {key: run_dataset(key, args, Path(tmp)) for key in args.datasets}
     draw(result_path(__package__, f"{args.name}.png", args.smoke), results)
-    budget = "2 training steps per method" if args.smoke else f"{args.budget:g} s of training per method"
+    budget = f"{args.budget:g} s of training per method"
+    if args.smoke or args.steps:
+        budget = f"{2 if args.smoke else args.steps} training steps per method"
     body = (
         f"{budget}; PN2V K = {8 if args.smoke else args.samples}, noise model fitted from the noisy stack; "
         f"default precision. Figure: {args.name}.png.\n\n"
