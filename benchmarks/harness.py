@@ -194,6 +194,25 @@ PN2V_NOISE = {
 }
 
 
+def pn2v_dataset(key: str) -> Dataset:
+    """The stack ``key`` of :data:`DATASETS` with the PN2V benchmarks' noise (:data:`PN2V_NOISE`)."""
+    base = DATASETS[key]
+    return Dataset(base.name, base.path, PN2V_NOISE[key], base.planes)
+
+
+def patch_side(plane_shape: tuple[int, ...]) -> int:
+    """Training patch side for planes of ``plane_shape`` (Y, X): 64 px, or the largest multiple of 16
+    that fits (cells3d's 60 x 50 planes: 48 px)."""
+    return min(64, *plane_shape) // 16 * 16
+
+
+def mean_sd(values: list[float]) -> str:
+    """``mean ± sd`` (sample sd) of the runs, or the one value."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+
+
 @dataclass
 class Split:
     """A clean stack cut into training and test planes, each with its own noise."""

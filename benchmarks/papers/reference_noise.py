@@ -29,7 +29,7 @@ import json
 import numpy as np
 from scipy import ndimage
 
-from benchmarks.harness import DATASETS, cpu_model, crop, flags_text, markdown_table, write_result
+from benchmarks.harness import DATASETS, cpu_model, crop, flags_text, markdown_table, patch_side, write_result
 from benchmarks.papers._rows import Row, run_rows
 
 DISTANCES = (1, 2, 3, 4)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         split = int(clean.shape[0] * 0.6)
         runs: dict = {}
         for seed in args.seeds:
-            patch = min(64, *clean.shape[1:]) // 16 * 16  # cells3d's planes are 60 x 50: 48 px patches
+            patch = patch_side(clean.shape[1:])
             noise = DATASETS[dataset].noise
             result = run_rows(rows(seed), clean[:split], clean[split:], noise, args.steps, patch, smoke=args.smoke)
             for label, r in result.items():

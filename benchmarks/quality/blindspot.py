@@ -44,6 +44,7 @@ from benchmarks.harness import (
     flags_text,
     markdown_table,
     noisy_split,
+    patch_side,
     steps_done,
     timed,
     write_result,
@@ -136,7 +137,7 @@ def with_row_noise(split: Split, fraction: float) -> Split:
 
 def score(split: Split, options: dict, budget: float, seed: int, folder: Path) -> dict:
     """Train one row for ``budget`` seconds and score its prediction of the test planes."""
-    patch = min(64, *split.train.shape[1:]) // 16 * 16  # cells3d's planes are 60 x 50: 48 px patches
+    patch = patch_side(split.train.shape[1:])
     options = {"patch": patch, **options}
     if options.pop(CLEAN, False):
         options["targets"] = [split.train_clean]

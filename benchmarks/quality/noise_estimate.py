@@ -21,7 +21,14 @@ import statistics
 
 import numpy as np
 
-from benchmarks.harness import DATASETS, PN2V_NOISE, Dataset, markdown_table, resolve_noise, result_path, write_result
+from benchmarks.harness import (
+    PN2V_NOISE,
+    markdown_table,
+    pn2v_dataset,
+    resolve_noise,
+    result_path,
+    write_result,
+)
 from noise2stack.noise.poisson_gaussian import estimate
 
 
@@ -33,8 +40,7 @@ def truth(clean: np.ndarray, noise: dict) -> tuple[float, float]:
 
 def fit_dataset(key: str, seeds: list[int], smoke: bool) -> dict:
     """True and fitted parameters of one dataset, one fit per noise seed."""
-    base = DATASETS[key]
-    ds = Dataset(base.name, base.path, PN2V_NOISE[key], base.planes)
+    ds = pn2v_dataset(key)
     fits = []
     for seed in seeds:
         clean, noisy = ds.load(seed=seed)

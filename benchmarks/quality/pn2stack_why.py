@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.harness import DATASETS, PN2V_NOISE, Dataset, markdown_table, steps_done, write_result
+from benchmarks.harness import PN2V_NOISE, markdown_table, pn2v_dataset, steps_done, write_result
 from noise2stack import api
 from noise2stack.data.sampler import plane_inputs  # internal: the network's input planes for its raw samples
 from noise2stack.metrics import evaluate_stack
@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", default="tribolium", choices=list(PN2V_NOISE))
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
-    base = DATASETS[args.dataset]
-    ds = Dataset(base.name, base.path, PN2V_NOISE[args.dataset], base.planes)
+    ds = pn2v_dataset(args.dataset)
     clean, noisy = ds.load(seed=1)
     noisy2 = ds.load(seed=2)[1]
     if args.smoke:

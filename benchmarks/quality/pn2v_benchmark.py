@@ -32,7 +32,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import DATASETS, PN2V_NOISE, Dataset, markdown_table, result_path, write_result
+from benchmarks.harness import (
+    PN2V_NOISE,
+    Dataset,
+    markdown_table,
+    patch_side,
+    pn2v_dataset,
+    result_path,
+    write_result,
+)
 from noise2stack import api
 from noise2stack.metrics import evaluate_stack
 from noise2stack.noise.histogram import data_range, from_pairs  # internal: a value range wider than the pairs'
@@ -85,8 +93,7 @@ def training_extras(args) -> dict:
 
 def train_options(clean: np.ndarray, args) -> dict:
     """The options every trained row shares."""
-    # 64 px patches as everywhere; the 60 x 50 cells3d crop takes 48 px as in the earlier comparisons
-    patch = min(64, min(clean.shape[1:]) // 16 * 16)
+    patch = patch_side(clean.shape[1:])
     options = dict(progress=False, seed=0, overwrite=True, pn2v_samples=args.samples, patch=patch)
     options.update(training_extras(args))
     if args.smoke:
@@ -148,8 +155,7 @@ def denoise_seed(row: str, key: str, stacks: tuple, shared: dict, work: Path) ->
 
 def run_dataset(key: str, args, work: Path) -> tuple[list, dict, str]:
     """(table rows, the uncertainty figure's arrays or {}, the noise-model note) of one dataset."""
-    base = DATASETS[key]
-    ds = Dataset(base.name, base.path, PN2V_NOISE[key], base.planes)
+    ds = pn2v_dataset(key)
     clean, noisy = ds.load(seed=1)
     noisy2 = ds.load(seed=2)[1]
     top = float(clean.max())

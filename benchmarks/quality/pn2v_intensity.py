@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.harness import (
-    DATASETS,
     PN2V_NOISE,
-    Dataset,
     markdown_table,
+    mean_sd,
+    patch_side,
+    pn2v_dataset,
     result_path,
     step_schedule,
     steps_done,
@@ -43,10 +44,7 @@ ESTIMATES = ("N2V", "PN2V prior mean", "PN2V MMSE")
 
 
 def train_options(args, seed: int, planes: tuple[int, int]) -> dict:
-    # 64 px patches as everywhere; the 60 x 50 cells3d crop takes 48 px as in the PN2V benchmark
-    options = dict(
-        progress=False, seed=seed, overwrite=True, patch=32 if args.smoke else min(64, min(planes) // 16 * 16)
-    )
+    options = dict(progress=False, seed=seed, overwrite=True, patch=32 if args.smoke else patch_side(planes))
     if args.smoke:
         return {**options, "epochs": 1, "steps_per_epoch": 2, "batch": 4, "val_patches": 4}
     if args.steps:  # equal steps instead of equal seconds: what the step cost leaves out
@@ -102,8 +100,7 @@ def band_figures(clean: np.ndarray, noisy: np.ndarray, run: dict, peak: float) -
 
 def run_dataset(key: str, args, work: Path) -> dict:
     """Per seed: CARE PSNR of the three estimates, steps, and the band figures."""
-    base = DATASETS[key]
-    ds = Dataset(base.name, base.path, PN2V_NOISE[key], base.planes)
+    ds = pn2v_dataset(key)
     clean, noisy = ds.load(seed=1)
     if args.smoke:
         clean, noisy = (a[:4, :64, :64].copy() for a in (clean, noisy))
@@ -118,12 +115,6 @@ def run_dataset(key: str, args, work: Path) -> dict:
         print(f"{key} seed {seed}: " + ", ".join(f"{n} {v:.2f}" for n, v in psnr.items()), flush=True)
         seeds.append({"psnr": psnr, "steps": run["steps"], "bands": band_figures(clean, noisy, run, ds.noise["peak"])})
     return {"name": ds.name, "noise": ds.describe(), "seeds": seeds}
-
-
-def mean_sd(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
 
 
 def dataset_section(key: str, result: dict) -> str:

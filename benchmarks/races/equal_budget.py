@@ -46,6 +46,7 @@ from benchmarks.harness import (
     flags_text,
     load_stack,
     markdown_table,
+    mean_sd,
     middle_planes,
     noisy_split,
     pad256,
@@ -231,13 +232,6 @@ def race(algorithm: str, setting: Setting, variants: dict, budgets: list[float],
                     out.setdefault(label, {}).setdefault(budget, []).append(figures)
                     print(f"{label}, {budget:g} s, run {repeat}: {figures}", flush=True)
     return out
-
-
-def mean_sd(values: list[float]) -> str:
-    """``mean ± sd`` (sample sd) of the runs, or the one value."""
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
 
 
 def n2v_table(results: dict, reference: str, budgets: list[float]) -> tuple[str, dict]:
