@@ -69,6 +69,29 @@ def test_method_loss_on_masked_pixels_is_eq7_by_hand():
     assert method.loss(samples, observed, mask).item() == pytest.approx(whole.item(), rel=1e-6)
 
 
+def test_training_loss_with_the_head_at_masked_pixels_is_the_loss_of_the_whole_output():
+    # pn2v's training step runs the U-Net's head at the masked pixels only (net(x, at=...)): the same
+    # eq. 7 as the method's loss over the full (B, K, Y, X) output, and the same gradients
+    from noise2stack.nets import build_net
+
+    torch.manual_seed(0)
+    method = bound()
+    net = build_net("csbdeep-unet", 1, out_channels=8)
+    inputs = 100 + 50 * torch.rand(3, 1, 20, 24)
+    targets = 100 + 50 * torch.rand(3, 1, 20, 24)
+    masks = (torch.rand(3, 1, 20, 24) < 0.05).float()
+    with torch.no_grad():  # samples spread around the data, so the likelihood is not floored
+        net.head.bias.copy_(torch.linspace(100, 150, 8))
+    whole = method.loss(net(inputs), targets, masks)
+    grads_whole = torch.autograd.grad(whole, list(net.parameters()))
+    picked = method.training_loss(net, inputs, targets, masks)
+    grads_picked = torch.autograd.grad(picked, list(net.parameters()))
+    assert whole.item() < 10  # the loss of likely samples (the floor would give about 69)
+    assert picked.item() == pytest.approx(whole.item(), rel=1e-4)
+    for got, want in zip(grads_picked, grads_whole):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-4)
+
+
 def table_density(method, x: float, s: float) -> float:
     """p(x|s) from the histogram by hand: x's bin, s linearly between the two nearest row centres."""
     nm = method.noise_model

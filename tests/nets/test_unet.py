@@ -213,3 +213,31 @@ def test_conv_over_cat_equals_the_convolution_of_the_concatenation_with_its_grad
     torch.testing.assert_close(out, expected)
     for got, want in zip(grads, grads_expected):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("name", ["csbdeep-unet", "n2v2-unet", "n2n-unet"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_output_at_chosen_pixels_equals_the_full_output_there_with_its_gradients(name, channels_last):
+    torch.manual_seed(0)
+    net = build_net(name, 3, residual_channels=[0, 2], out_channels=6)
+    size = (37, 45) if name == "n2n-unet" else (21, 30)  # not multiples of 2**depth: padded inside
+    x = torch.randn(2, 3, *size)
+    if channels_last:
+        net, x = net.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    at = torch.rand(2, *size) < 0.1
+    at[0, 0, 0] = at[1, -1, -1] = True  # corners: the head's 3x3 window reaches into the padding
+    params = list(net.parameters())
+    full = net(x).permute(0, 2, 3, 1)[at]
+    grads_full = torch.autograd.grad(full.square().sum(), params)
+    picked = net(x, at=at)
+    grads_picked = torch.autograd.grad(picked.square().sum(), params)
+    assert picked.shape == (int(at.sum()), 6)
+    torch.testing.assert_close(picked, full, rtol=1e-4, atol=1e-5)
+    for got, want in zip(grads_picked, grads_full):
+        torch.testing.assert_close(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_output_at_chosen_pixels_refuses_a_mask_of_another_shape():
+    net = build_net("csbdeep-unet", 1)
+    with pytest.raises(Noise2StackError, match="boolean"):
+        net(torch.zeros(1, 1, 8, 8), at=torch.ones(1, 8, 7, dtype=torch.bool))
