@@ -18,7 +18,8 @@ planes with fresh noise):
   baseline).
 * ``n2sr`` (paper 002): Tribolium scaled to 0-255, Poisson (lambda 15) + Gaussian (sigma 5), the
   paper's mixed noise; Noise2SR on its 128 x 128 patches, and on 64 x 64 with the polyphase inference
-  (``papers/results/n2sr_inference.md``), Noise2Void, Noise2Noise (a second copy).
+  and with the mean of the paper's and the polyphase paths (``papers/results/n2sr_inference.md``),
+  Noise2Void, Noise2Noise (a second copy).
 
 ``--paper`` replaces the budgets by the paper's own schedule in steps (NRRN: 15 000 steps of batch 16
 on 256 x 256, Adam 1e-4; PN2V: 10 000 steps of batch 80 on 100 x 100, K = 800, Adam 1e-4; Noise2SR:
@@ -92,6 +93,7 @@ FAMILIES = {
     "n2sr": [
         Curve("Noise2SR", {"method": "n2sr", "patch": 128}, paper={"steps": 20_000, "batch": 16, "lr": 1e-4}),
         Curve("Noise2SR (64², polyphase)", {"method": "n2sr", "patch": 64}, predict={"sr_inference": "polyphase"}),
+        Curve("Noise2SR (64², mean)", {"method": "n2sr", "patch": 64}, predict={"sr_inference": "mean"}),
         Curve("Noise2Void", {"method": "n2v"}),
         Curve("Noise2Noise", {"method": "n2n"}, needs="copy"),
     ],
