@@ -31,7 +31,8 @@ for the baselines at their defaults: hours on a CPU, for a GPU (``--device cuda`
 ``Raw:`` line; the text names the file and its commit), so a long budget can be added in a later
 session without rerunning the short ones.
 PSNR (dB) against the clean test planes (``api.evaluate``, no normalisation). Writes
-``papers/results/convergence_<family>.md`` and ``.png`` (one curve per method, mean ± sd over seeds).
+``papers/results/convergence_<family>.md`` and ``.png`` (one curve per method, mean ± sd over seeds), or
+``--name``'s.
 """
 
 from __future__ import annotations
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--earlier", help="an earlier result of this family (file name under papers/results)")
     parser.add_argument("--curves", nargs="+", help="run only these curves (labels; default all)")
+    parser.add_argument("--name", help="result file name without extension (default convergence_FAMILY)")
     args = parser.parse_args(argv)
     choose_device(args.device, parser)
     labels = [c.label for c in FAMILIES[args.family]]
@@ -297,20 +299,19 @@ def main(argv: list[str] | None = None) -> None:
                         f"{curve.label} {budget} seed {seed}: {point['psnr']:.2f} dB, {point['steps']} steps",
                         flush=True,
                     )
-    ran = {b for runs in points.values() for b in runs}
+    ran_text = "; ".join(f"{label} at {', '.join(runs)}" for label, runs in points.items())
     points = merged(points, earlier)
     # one x per budget for every curve: a step budget takes the first curve's mean seconds
     seconds = {b: budget_seconds(b, runs) for curve in reversed(points.values()) for b, runs in curve.items()}
     budgets = sorted(seconds, key=seconds.__getitem__)
-    ran_text = ", ".join(b for b in budgets if b in ran)
+    # per curve: with --curves, a budget run here for one curve may come from --earlier for another
     provenance = (
-        f" Points at {', '.join(b for b in budgets if b not in ran)} from `{args.earlier}` (commit {earlier_commit});"
-        f" {ran_text} run here."
+        f" Run here: {ran_text}; every other point from `{args.earlier}` (commit {earlier_commit})."
         if args.earlier
         else ""
     )
     table = [[label, *(cell(points[label][b]) if b in points[label] else "" for b in budgets)] for label in points]
-    name = f"convergence_{args.family}{'_paper' if args.paper else ''}"
+    name = args.name or f"convergence_{args.family}{'_paper' if args.paper else ''}"
     plot(points, seconds, result_path(__package__, f"{name}.png", args.smoke), DATA[args.family])
     input_psnr = api.evaluate(data["test"], data["test_clean"], normalize="none")["psnr"]
     text = (
