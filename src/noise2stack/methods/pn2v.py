@@ -186,7 +186,8 @@ class ProbabilisticNoise2Void(_Probabilistic):
         """Eq. 7 over the masked pixels, with the network's K samples computed at those pixels alone.
 
         The U-Nets' ``at`` skips the full-size K-channel head (5 % of the pixels carry the loss):
-        measured 1.25x faster a step (K = 64, batch 16 of 64², bf16), the same loss to float rounding.
+        the whole package step 1.08x faster (77 -> 72 ms, K = 64, batch 16 of 64², bf16, 2 cores;
+        ``benchmarks/speed/results/pn2v_step.md``), the same loss to float rounding.
         """
         picked = masks[:, 0] > 0  # (B, Y, X)
         samples = forward(inputs, at=picked).float()  # (M, K), in nonzero order as the indexing below

@@ -194,7 +194,8 @@ def conv_at(conv: nn.Conv2d, x: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
     For a 3x3, stride 1, zero-padding 1 convolution (the U-Nets' heads): the M 3x3 neighbourhoods
     are gathered with one index into the padded channels-last features and multiplied with the
     kernel, so the cost is M pixels, not N * Y * X. Measured (Table S1 net, K = 64, batch 16 of
-    64², 5 % of pixels, bf16): a training step 1.25x faster than the full head.
+    64², 5 % of pixels, bf16, 2 CPU cores): the whole package step 1.08x faster than with the full head
+    (77 -> 72 ms; ``benchmarks/speed/results/pn2v_step.md``).
     """
     if conv.kernel_size != (3, 3) or conv.padding != (1, 1) or conv.stride != (1, 1) or conv.groups != 1:
         raise Noise2StackError("conv_at takes a 3x3 convolution with padding 1 and stride 1")
