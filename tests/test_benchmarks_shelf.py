@@ -114,6 +114,16 @@ def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
         convergence.earlier_points(tmp_path / "other.md")
 
 
+def test_convergence_names_the_points_run_here_per_curve(monkeypatch):
+    """With ``--curves`` one curve's 300 s may be new while another's comes from the earlier file."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.papers import convergence
+
+    text = convergence.provenance_text({"B": ["300 s", "1800 s"]}, "convergence_x.md", "abc1234")
+    assert text == " Run here: B at 300 s, 1800 s; every other point from `convergence_x.md` (commit abc1234)."
+    assert convergence.provenance_text({"B": ["300 s"]}, None, "") == ""
+
+
 def test_convergence_refuses_an_unknown_curve_before_any_training(monkeypatch, capsys):
     """``--curves`` names curves of the family; a typo stops at once with the labels to choose from."""
     monkeypatch.syspath_prepend(str(ROOT))

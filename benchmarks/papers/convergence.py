@@ -262,6 +262,15 @@ def choose_device(device: str, parser: argparse.ArgumentParser) -> None:
         parser.error("--device cuda: torch sees no CUDA device on this machine")
 
 
+def provenance_text(ran: dict[str, list[str]], earlier: str | None, commit: str) -> str:
+    """Which points ran here (per curve: with ``--curves`` a budget run here for one curve may come
+    from ``--earlier`` for another) and where the others come from; empty without ``--earlier``."""
+    if not earlier:
+        return ""
+    ran_text = "; ".join(f"{label} at {', '.join(budgets)}" for label, budgets in ran.items())
+    return f" Run here: {ran_text}; every other point from `{earlier}` (commit {commit})."
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=list(FAMILIES))
@@ -299,17 +308,12 @@ def main(argv: list[str] | None = None) -> None:
                         f"{curve.label} {budget} seed {seed}: {point['psnr']:.2f} dB, {point['steps']} steps",
                         flush=True,
                     )
-    ran_text = "; ".join(f"{label} at {', '.join(runs)}" for label, runs in points.items())
+    provenance = provenance_text({label: list(runs) for label, runs in points.items()}, args.earlier, earlier_commit)
+    ran = {b for runs in points.values() for b in runs}
     points = merged(points, earlier)
     # one x per budget for every curve: a step budget takes the first curve's mean seconds
     seconds = {b: budget_seconds(b, runs) for curve in reversed(points.values()) for b, runs in curve.items()}
     budgets = sorted(seconds, key=seconds.__getitem__)
-    # per curve: with --curves, a budget run here for one curve may come from --earlier for another
-    provenance = (
-        f" Run here: {ran_text}; every other point from `{args.earlier}` (commit {earlier_commit})."
-        if args.earlier
-        else ""
-    )
     table = [[label, *(cell(points[label][b]) if b in points[label] else "" for b in budgets)] for label in points]
     name = args.name or f"convergence_{args.family}{'_paper' if args.paper else ''}"
     plot(points, seconds, result_path(__package__, f"{name}.png", args.smoke), DATA[args.family])
@@ -329,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         text,
         smoke=args.smoke,
         seeds=f"training {args.seeds}; noise: train 0, copy 1, test 2",
-        budget=ran_text
+        budget=", ".join(b for b in budgets if b in ran)
         + " per point (each point its own run)"
         + (f"; earlier points from {earlier_commit}" if args.earlier else ""),
         tuned="nothing (every method at its defaults; the seed method at the paper's schedule with --paper)",

@@ -137,7 +137,13 @@ class _Probabilistic(Method):
         # Only the masked pixels count (5 % of a patch in pn2v): look their K samples up alone, not the
         # whole (B, K, Y, X) output: the same loss, 1.7x faster a step (batch 16 of 64², K = 64, bf16).
         picked = mask[:, 0] > 0  # (B, Y, X)
-        samples = prediction.permute(0, 2, 3, 1)[picked]  # (M, K)
+        return self.loss_at(prediction.permute(0, 2, 3, 1)[picked], target, mask, picked)
+
+    def loss_at(
+        self, samples: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, picked: torch.Tensor
+    ) -> torch.Tensor:
+        """Eq. 7 from the (M, K) samples at the M true pixels of ``picked`` (B, Y, X), in ``nonzero``
+        order; ``target`` and ``mask`` (B, 1, Y, X) give each pixel's observation and weight."""
         observed = target[:, 0][picked][:, None]  # (M, 1)
         weights = mask[:, 0][picked][:, None]  # (M, 1)
         log_likelihood = self._model().log_likelihood(observed, samples)
@@ -190,11 +196,7 @@ class ProbabilisticNoise2Void(_Probabilistic):
         ``benchmarks/speed/results/pn2v_step.md``), the same loss to float rounding.
         """
         picked = masks[:, 0] > 0  # (B, Y, X)
-        samples = forward(inputs, at=picked).float()  # (M, K), in nonzero order as the indexing below
-        observed = targets[:, 0][picked][:, None]
-        weights = masks[:, 0][picked][:, None]
-        log_likelihood = self._model().log_likelihood(observed, samples)
-        return pn2v_loss(log_likelihood[:, :, None, None], weights[:, :, None, None])
+        return self.loss_at(forward(inputs, at=picked).float(), targets, masks, picked)
 
 
 @register
