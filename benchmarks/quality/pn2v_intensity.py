@@ -1,6 +1,7 @@
 """Where PN2V wins or loses against Noise2Void, by clean intensity (issue 23 item 3).
 
     python -m benchmarks.quality.pn2v_intensity [--budget 120 | --steps 2000] [--datasets tribolium cells3d] [--seeds 0 1 2]
+    python -m benchmarks.quality.pn2v_intensity --datasets tribolium --averages 1 4 16   # the paper's noise regimes
     python -m benchmarks.quality.pn2v_intensity --smoke      # tiny crops, 2 steps (< 30 s)
 
 Per dataset (Poisson-Gaussian noise of the PN2V benchmarks, noise model fitted from the noisy stack,
@@ -13,13 +14,17 @@ Noise2Void's total squared error (what PSNR weighs).
 
 What it answers: the MMSE step can only add where the noise model's likelihood is not much wider
 than the prior (posterior std visibly under prior std); where it is, PN2V is its prior mean, and the
-table shows in which bands that prior mean trails Noise2Void. Writes ``quality/results/<--name>.md``
+table shows in which bands that prior mean trails Noise2Void. ``--averages n ...`` repeats it at lower
+noise: the noise of the mean of n noisy images (photon peak x n, read-noise sigma / sqrt(n)), as paper
+004 builds its noise regimes NR1-NR5 (n = 1, 2, 4, 8, 16; its Table 1). Writes ``quality/results/<--name>.md``
 and ``<--name>.png`` (the bands' errors and spreads, one panel per dataset).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import tempfile
 from pathlib import Path
 
@@ -98,13 +103,20 @@ def band_figures(clean: np.ndarray, noisy: np.ndarray, run: dict, peak: float) -
     return rows
 
 
-def run_dataset(key: str, args, work: Path) -> dict:
-    """Per seed: CARE PSNR of the three estimates, steps, and the band figures."""
+def averaged(key: str, n: int):
+    """The PN2V benchmark stack ``key`` with the noise of the mean of ``n`` noisy images."""
     ds = pn2v_dataset(key)
+    noise = dict(ds.noise, peak=ds.noise["peak"] * n, sigma_frac=ds.noise["sigma_frac"] / math.sqrt(n))
+    return dataclasses.replace(ds, noise=noise)
+
+
+def run_dataset(key: str, args, work: Path, n: int = 1) -> dict:
+    """Per seed: CARE PSNR of the three estimates, steps, and the band figures (noise: mean of ``n``)."""
+    ds = averaged(key, n)
     clean, noisy = ds.load(seed=1)
     if args.smoke:
         clean, noisy = (a[:4, :64, :64].copy() for a in (clean, noisy))
-    work = work / key
+    work = work / f"{key}_{n}"
     work.mkdir()
     noise_model = work / "estimated_noise_model.npz"
     api.noise_model(noise_model, estimate_from=noisy)
@@ -114,7 +126,8 @@ def run_dataset(key: str, args, work: Path) -> dict:
         psnr = {name: evaluate_stack(run[name], clean, "care")["psnr"] for name in ESTIMATES}
         print(f"{key} seed {seed}: " + ", ".join(f"{n} {v:.2f}" for n, v in psnr.items()), flush=True)
         seeds.append({"psnr": psnr, "steps": run["steps"], "bands": band_figures(clean, noisy, run, ds.noise["peak"])})
-    return {"name": ds.name, "noise": ds.describe(), "seeds": seeds}
+    noisy_psnr = evaluate_stack(noisy, clean, "care")["psnr"]
+    return {"name": ds.name, "noise": ds.describe(), "input": noisy_psnr, "seeds": seeds}
 
 
 def dataset_section(key: str, result: dict) -> str:
@@ -138,7 +151,8 @@ def dataset_section(key: str, result: dict) -> str:
     header = ["band", "clean (photons)", *(f"rms {n}" for n in ESTIMATES), "prior std", "posterior std"]
     header += ["noise rms", "share of N2V's squared error", "prior mean − N2V rms (per seed)"]
     return (
-        f"## {key}\n\n{result['name']}, noise {result['noise']}; steps N2V / PN2V per seed: {steps}.\n\n"
+        f"## {key}\n\n{result['name']}, noise {result['noise']} (noisy input {result['input']:.2f} dB); "
+        f"steps N2V / PN2V per seed: {steps}.\n\n"
         + markdown_table(["estimate", "CARE PSNR (mean ± sd)", "per seed"], psnr_rows)
         + "\n\nBy clean intensity (five equal-count bands; raw units, means over seeds):\n\n"
         + markdown_table(header, band_rows)
@@ -177,6 +191,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds")
     parser.add_argument("--samples", type=int, default=64, help="PN2V's K samples per pixel")
     parser.add_argument("--smoke", action="store_true", help="4x64x64 crops, 2 training steps")
+    parser.add_argument(
+        "--averages", nargs="+", type=int, default=[1], help="noise of the mean of n images, per n (paper 004's NR)"
+    )
     parser.add_argument("--name", default="pn2v_intensity", help="result file name (without extension)")
     return parser.parse_args(argv)
 
@@ -184,7 +201,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        results = {key: run_dataset(key, args, Path(tmp)) for key in args.datasets}
+        results = {
+            key if n == 1 else f"{key}, mean of {n}": run_dataset(key, args, Path(tmp), n)
+            for key in args.datasets
+            for n in args.averages
+        }
     draw(result_path(__package__, f"{args.name}.png", args.smoke), results)
     budget = f"{args.budget:g} s of training per method"
     if args.smoke or args.steps:
