@@ -13,6 +13,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,3 +135,21 @@ def test_convergence_refuses_an_unknown_curve_before_any_training(monkeypatch, c
     error = capsys.readouterr().err
     assert "'Noise2Viod' is not a curve of n2sr" in error
     assert "Noise2Noise" in error  # the labels to choose from
+
+
+def test_pn2v_regimes_have_the_noise_of_the_mean_of_n_images(monkeypatch):
+    """``pn2v_intensity --averages n``: the noise variance is 1/n of the single image's (paper 004's NR)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.harness import simulate
+    from benchmarks.quality import pn2v_intensity
+
+    single, mean_of_4 = pn2v_intensity.averaged("tribolium", 1), pn2v_intensity.averaged("tribolium", 4)
+    assert single.noise["peak"] == 30.0 and mean_of_4.noise["peak"] == 120.0
+    clean = single.clean()[:8]
+    variances = [np.var(simulate(clean, ds.noise, 1) - clean) for ds in (single, mean_of_4)]
+    assert variances[0] / variances[1] == pytest.approx(4.0, rel=0.03)
+    # the read noise alone (no photons: every pixel but one at 0, which keeps the stack's maximum)
+    dark = np.zeros_like(clean)
+    dark[0, 0, 0] = clean.max()
+    read = [np.var(simulate(dark, ds.noise, 1)[1:]) for ds in (single, mean_of_4)]
+    assert read[0] / read[1] == pytest.approx(4.0, rel=0.03)
