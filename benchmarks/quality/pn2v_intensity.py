@@ -32,6 +32,7 @@ import numpy as np
 
 from benchmarks.harness import (
     PN2V_NOISE,
+    Dataset,
     markdown_table,
     mean_sd,
     patch_side,
@@ -103,7 +104,7 @@ def band_figures(clean: np.ndarray, noisy: np.ndarray, run: dict, peak: float) -
     return rows
 
 
-def averaged(key: str, n: int):
+def averaged(key: str, n: int) -> Dataset:
     """The PN2V benchmark stack ``key`` with the noise of the mean of ``n`` noisy images."""
     ds = pn2v_dataset(key)
     noise = dict(ds.noise, peak=ds.noise["peak"] * n, sigma_frac=ds.noise["sigma_frac"] / math.sqrt(n))
@@ -124,7 +125,7 @@ def run_dataset(key: str, args, work: Path, n: int = 1) -> dict:
     for seed in args.seeds:
         run = denoise_seed(noisy, noise_model, args, seed, work)
         psnr = {name: evaluate_stack(run[name], clean, "care")["psnr"] for name in ESTIMATES}
-        print(f"{key} seed {seed}: " + ", ".join(f"{n} {v:.2f}" for n, v in psnr.items()), flush=True)
+        print(f"{key}, mean of {n}, seed {seed}: " + ", ".join(f"{n} {v:.2f}" for n, v in psnr.items()), flush=True)
         seeds.append({"psnr": psnr, "steps": run["steps"], "bands": band_figures(clean, noisy, run, ds.noise["peak"])})
     noisy_psnr = evaluate_stack(noisy, clean, "care")["psnr"]
     return {"name": ds.name, "noise": ds.describe(), "input": noisy_psnr, "seeds": seeds}
