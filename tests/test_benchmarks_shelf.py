@@ -115,6 +115,29 @@ def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
         convergence.earlier_points(tmp_path / "other.md")
 
 
+def test_convergence_pools_a_later_session_s_seeds_with_the_earlier_ones(tmp_path, monkeypatch):
+    """Seed 1 run later joins seed 0's point (mean ± sd of both); a rerun of seed 0 replaces it."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.papers import convergence
+
+    run = {"psnr": 20.0, "steps": 10, "patches": 40, "train_seconds": 1790.0}
+    earlier = tmp_path / "convergence_x.md"
+    earlier.write_text(
+        "- commit abc1234 (tree clean)\n- seeds training [0]; noise: train 0, copy 1, test 2\n"
+        "- budget 1800 s per point (each point its own run); earlier points from def5678\n\n"
+        f"Raw: `{ {'A': {'1800 s': [run]}} }`\n"
+    )
+    points, origin = convergence.earlier_points(earlier)
+    assert points["A"]["1800 s"][0]["seed"] == 0  # from the stamp: the run predates the seed key
+    assert origin == "abc1234; its own earlier points from def5678"
+    both = convergence.merged({"A": {"1800 s": [dict(run, psnr=21.0, steps=14, seed=1)]}}, points)
+    assert [r["psnr"] for r in both["A"]["1800 s"]] == [20.0, 21.0]
+    assert convergence.cell(both["A"]["1800 s"]) == "20.50 ± 0.71 (2 seeds, 12 steps, 40 patches)"
+    assert convergence.seeds_of(both) == [0, 1]
+    again = convergence.merged({"A": {"1800 s": [dict(run, psnr=19.0, seed=0)]}}, points)
+    assert [r["psnr"] for r in again["A"]["1800 s"]] == [19.0]
+
+
 def test_convergence_names_the_points_run_here_per_curve(monkeypatch):
     """With ``--curves`` one curve's 300 s may be new while another's comes from the earlier file."""
     monkeypatch.syspath_prepend(str(ROOT))

@@ -29,7 +29,11 @@ for the baselines at their defaults: hours on a CPU, for a GPU (``--device cuda`
 ``--curves LABEL ...`` runs only those curves (the others keep their ``--earlier`` points, or none).
 ``--earlier RESULT.md`` folds in the points of an earlier result of the same family (read from its
 ``Raw:`` line; the text names the file and its commit), so a long budget can be added in a later
-session without rerunning the short ones.
+session without rerunning the short ones, and a seed to a point run before (a cell pools its runs
+over seeds; a rerun of the same seed replaces the earlier run):
+
+    python -m benchmarks.papers.convergence --family pn2v --budgets 1800 --seeds 1 \
+        --curves "PN2V (est. NM)" Noise2Void --earlier convergence_pn2v.md --name convergence_pn2v_seeds
 PSNR (dB) against the clean test planes (``api.evaluate``, no normalisation). Writes
 ``papers/results/convergence_<family>.md`` and ``.png`` (one curve per method, mean ± sd over seeds), or
 ``--name``'s.
@@ -153,6 +157,7 @@ def run_point(curve: Curve, data: dict, schedule: dict, seed: int, folder: Path)
         "steps": steps,
         "patches": steps * model.config.data.batch,
         "train_seconds": seconds,
+        "seed": seed,
     }
 
 
@@ -170,23 +175,44 @@ def schedules(curve: Curve, args) -> list[tuple[str, dict]]:
 
 def earlier_points(path: Path) -> tuple[dict, str]:
     """The points (label -> budget -> runs) of an earlier result file, and its stamp's commit with the
-    CPU it ran on where the stamp names one (the machine can differ between sessions)."""
+    CPU it ran on where the stamp names one (the machine can differ between sessions). Runs written
+    before each run carried its seed get theirs from the stamp's ``seeds training [...]``, in order."""
     text = path.read_text()
     raw = re.search(r"^Raw: `(.*)`$", text, re.MULTILINE)
     commit = re.search(r"^- commit (\S+)", text, re.MULTILINE)
     if raw is None or commit is None:
         raise SystemExit(f"{path}: no 'Raw:' line or stamp commit; is it a convergence result?")
     cpu = re.search(r"^- cpu (.+)$", text, re.MULTILINE)
-    return ast.literal_eval(raw.group(1)), commit.group(1) + (f", cpu {cpu.group(1)}" if cpu else "")
+    stamped = re.search(r"^- seeds training (\[[\d, ]*\])", text, re.MULTILINE)
+    seeds = ast.literal_eval(stamped.group(1)) if stamped else []
+    points = ast.literal_eval(raw.group(1))
+    for runs in (runs for budgets in points.values() for runs in budgets.values()):
+        for run, seed in zip(runs, seeds):
+            run.setdefault("seed", seed)
+    chained = re.search(r"^- budget .*; earlier points from (.+)$", text, re.MULTILINE)
+    origin = commit.group(1) + (f", cpu {cpu.group(1)}" if cpu else "")
+    return points, origin + (f"; its own earlier points from {chained.group(1)}" if chained else "")
 
 
 def merged(points: dict, earlier: dict) -> dict:
-    """``earlier`` and ``points`` in one dict, budgets in increasing seconds; ``points`` win a tie."""
+    """``earlier`` and ``points`` in one dict, budgets in increasing seconds. The runs of one budget are
+    pooled over seeds, so a later session can add seeds to a point; a new run replaces an earlier run
+    of the same seed (or any earlier run, where neither names its seed)."""
     out: dict[str, dict[str, list[dict]]] = {}
     for label in dict.fromkeys([*earlier, *points]):
-        budgets = {**earlier.get(label, {}), **points.get(label, {})}
+        old, new = earlier.get(label, {}), points.get(label, {})
+        budgets = {
+            budget: list({run.get("seed"): run for run in [*old.get(budget, []), *new.get(budget, [])]}.values())
+            for budget in dict.fromkeys([*old, *new])
+        }
         out[label] = dict(sorted(budgets.items(), key=lambda item: budget_seconds(item[0], item[1])))
     return out
+
+
+def seeds_of(points: dict) -> list[int]:
+    """Every training seed named by a run of ``points``, in increasing order."""
+    runs = (run for budgets in points.values() for runs in budgets.values() for run in runs)
+    return sorted({run["seed"] for run in runs if run.get("seed") is not None})
 
 
 def budget_seconds(budget: str, runs: list[dict]) -> float:
@@ -223,7 +249,8 @@ def cell(runs: list[dict]) -> str:
     sd = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
     steps = statistics.fmean(r["steps"] for r in runs)
     patches = statistics.fmean(r["patches"] for r in runs)
-    return f"{statistics.fmean(values):.2f}{sd} ({steps:.0f} steps, {patches:.0f} patches)"
+    count = f"{len(values)} seeds, " if len(values) > 1 else ""
+    return f"{statistics.fmean(values):.2f}{sd} ({count}{steps:.0f} steps, {patches:.0f} patches)"
 
 
 def plot(points: dict, seconds: dict, path: Path, title: str) -> None:
@@ -319,8 +346,9 @@ def main(argv: list[str] | None = None) -> None:
     plot(points, seconds, result_path(__package__, f"{name}.png", args.smoke), DATA[args.family])
     input_psnr = api.evaluate(data["test"], data["test_clean"], normalize="none")["psnr"]
     text = (
-        f"{DATA[args.family]}; input {input_psnr:.2f} dB. PSNR (dB) on the test planes, mean ± sd over seeds "
-        f"{args.seeds}; steps and patches seen (steps × batch) in brackets. Figure: `{name}.png`.{provenance}\n\n"
+        f"{DATA[args.family]}; input {input_psnr:.2f} dB. PSNR (dB) on the test planes, mean ± sd over training "
+        f"seeds {seeds_of(points)} (a cell names its number of seeds where it has more than one); steps and "
+        f"patches seen (steps × batch, means) in brackets. Figure: `{name}.png`.{provenance}\n\n"
         + markdown_table(["method", *budgets], table)
         + "\n\n"
         + "\n".join(crossings(args.family, points))
@@ -332,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         f"PSNR against training budget: {args.family} and its paper's baselines",
         text,
         smoke=args.smoke,
-        seeds=f"training {args.seeds}; noise: train 0, copy 1, test 2",
+        seeds=f"training {seeds_of(points)} (run here: {args.seeds}); noise: train 0, copy 1, test 2",
         budget=", ".join(b for b in budgets if b in ran)
         + " per point (each point its own run)"
         + (f"; earlier points from {earlier_commit}" if args.earlier else ""),
