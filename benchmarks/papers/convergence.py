@@ -32,7 +32,7 @@ for the baselines at their defaults: hours on a CPU, for a GPU (``--device cuda`
 session without rerunning the short ones, and a seed to a point run before (a cell pools its runs
 over seeds; a rerun of the same seed replaces the earlier run):
 
-    python -m benchmarks.papers.convergence --family pn2v --budgets 1800 --seeds 1 \
+    python -m benchmarks.papers.convergence --family pn2v --budgets 1800 --seeds 1 \\
         --curves "PN2V (est. NM)" Noise2Void --earlier convergence_pn2v.md --name convergence_pn2v_seeds
 PSNR (dB) against the clean test planes (``api.evaluate``, no normalisation). Writes
 ``papers/results/convergence_<family>.md`` and ``.png`` (one curve per method, mean ± sd over seeds), or
