@@ -345,9 +345,10 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or f"convergence_{args.family}{'_paper' if args.paper else ''}"
     plot(points, seconds, result_path(__package__, f"{name}.png", args.smoke), DATA[args.family])
     input_psnr = api.evaluate(data["test"], data["test_clean"], normalize="none")["psnr"]
+    seeds = seeds_of(points)
     text = (
         f"{DATA[args.family]}; input {input_psnr:.2f} dB. PSNR (dB) on the test planes, mean ± sd over training "
-        f"seeds {seeds_of(points)} (a cell names its number of seeds where it has more than one); steps and "
+        f"seeds {seeds} (a cell names its number of seeds where it has more than one); steps and "
         f"patches seen (steps × batch, means) in brackets. Figure: `{name}.png`.{provenance}\n\n"
         + markdown_table(["method", *budgets], table)
         + "\n\n"
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         f"PSNR against training budget: {args.family} and its paper's baselines",
         text,
         smoke=args.smoke,
-        seeds=f"training {seeds_of(points)} (run here: {args.seeds}); noise: train 0, copy 1, test 2",
+        seeds=f"training {seeds} (run here: {args.seeds}); noise: train 0, copy 1, test 2",
         budget=", ".join(b for b in budgets if b in ran)
         + " per point (each point its own run)"
         + (f"; earlier points from {earlier_commit}" if args.earlier else ""),
