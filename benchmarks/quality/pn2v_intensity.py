@@ -125,7 +125,9 @@ def run_dataset(key: str, args, work: Path, n: int = 1) -> dict:
     for seed in args.seeds:
         run = denoise_seed(noisy, noise_model, args, seed, work)
         psnr = {name: evaluate_stack(run[name], clean, "care")["psnr"] for name in ESTIMATES}
-        print(f"{key}, mean of {n}, seed {seed}: " + ", ".join(f"{name} {v:.2f}" for name, v in psnr.items()), flush=True)
+        print(
+            f"{key}, mean of {n}, seed {seed}: " + ", ".join(f"{name} {v:.2f}" for name, v in psnr.items()), flush=True
+        )
         seeds.append({"psnr": psnr, "steps": run["steps"], "bands": band_figures(clean, noisy, run, ds.noise["peak"])})
     noisy_psnr = evaluate_stack(noisy, clean, "care")["psnr"]
     return {"name": ds.name, "noise": ds.describe(), "input": noisy_psnr, "seeds": seeds}
