@@ -386,21 +386,35 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+#: What a dirty tree ignores: the result files of every family (earlier results are not code). A
+#: pathspec ``*`` also matches ``/``, so the trailing ``/*`` reaches every file below ``results``.
+RESULTS_PATHSPEC = ":(exclude)benchmarks/*/results/*"
+
+
 def git_state() -> tuple[str, str]:
     """(short commit hash, "clean" or "dirty") of the code that runs.
 
-    ``snapshot.sh`` records both when it freezes the tree (``N2S_COMMIT``, ``N2S_TREE``). Dirty means a
-    tracked file outside the result folders differs from the commit: earlier results do not count.
+    ``snapshot.sh`` records both when it freezes the tree (``N2S_COMMIT``, ``N2S_TREE``, from
+    :func:`tree_state`); a run without it asks git here.
     """
     if os.environ.get("N2S_COMMIT"):
         return os.environ["N2S_COMMIT"], os.environ.get("N2S_TREE", "not recorded")
+    return tree_state(ROOT)
+
+
+def tree_state(root: Path) -> tuple[str, str]:
+    """(short commit hash, "clean" or "dirty") of the git work tree at ``root``.
+
+    Dirty means a tracked file outside the result folders differs from the commit: earlier results
+    do not count. ("not recorded", "not recorded") where git cannot tell.
+    """
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
 
     try:
         commit = git("rev-parse", "--short", "HEAD").strip()
-        changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/*/results")
+        changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", RESULTS_PATHSPEC)
     except (OSError, subprocess.CalledProcessError):
         return "not recorded", "not recorded"
     return commit, "dirty" if changes.strip() else "clean"

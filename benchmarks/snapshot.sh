@@ -15,13 +15,11 @@ mkdir "$snap/benchmarks"
 # the shelf's code only: its results and the CAREamics venv stay in the tree
 (cd "$repo/benchmarks" && find . -name '*.py' -not -path './.peers-venv/*' -not -path '*/results/*' \
     -exec cp --parents {} "$snap/benchmarks/" \;)
-N2S_COMMIT="$(git -C "$repo" rev-parse --short HEAD)"
-if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- . ':(exclude)benchmarks/*/results')" ]; then
-    N2S_TREE=dirty
-else
-    N2S_TREE=clean
-fi
+python="${N2S_PYTHON:-$repo/.venv/bin/python}"
+# the commit and whether the tree just copied was clean, by the harness's rule (result files do not count)
+IFS=$'\t' read -r N2S_COMMIT N2S_TREE < <(cd "$repo" && env -u N2S_COMMIT PYTHONPATH="$repo" "$python" \
+    -c 'import sys; from pathlib import Path; from benchmarks.harness import tree_state; print(*tree_state(Path(sys.argv[1])), sep="\t")' "$repo")
 export N2S_COMMIT N2S_TREE
 export N2S_SHELF="$repo/benchmarks" N2S_DATA="${N2S_DATA:-$(cd "$repo/.." && pwd)/shared/data}"
 cd "$snap"
-PYTHONPATH="$snap/src:$snap" "${N2S_PYTHON:-$repo/.venv/bin/python}" -m "benchmarks.$script" "$@"
+PYTHONPATH="$snap/src:$snap" "$python" -m "benchmarks.$script" "$@"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import runpy
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -90,6 +93,41 @@ def test_index_lists_every_result_and_only_existing_ones():
     assert listed - files == set(), f"benchmarks/INDEX.md names files that do not exist: {sorted(listed - files)}"
     modules = set(re.findall(r"python -m (benchmarks\.\w+\.\w+)", index))
     assert modules <= set(scripts()), sorted(modules - set(scripts()))
+
+
+def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp_path):
+    """``snapshot.sh`` on a small git repository: an uncommitted result file leaves the tree clean
+    (a run launched after an earlier one has written its result), a changed source file makes it dirty."""
+    repo = tmp_path / "repo"
+    for name in ("snapshot.sh", "harness.py", "__init__.py"):
+        (repo / "benchmarks").mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHELF / name, repo / "benchmarks" / name)
+    (repo / "benchmarks" / "fam").mkdir()
+    (repo / "benchmarks" / "fam" / "__init__.py").write_text("")
+    (repo / "benchmarks" / "fam" / "show.py").write_text(
+        "from benchmarks.harness import git_state\nprint(*git_state())\n"
+    )
+    (repo / "benchmarks" / "fam" / "results").mkdir()
+    (repo / "benchmarks" / "fam" / "results" / "earlier.md").write_text("a result\n")
+    (repo / "src").mkdir()
+    (repo / "src" / "code.py").write_text("x = 1\n")
+    (repo / "tests").mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "start"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True)
+
+    def stamp_of_a_run() -> str:
+        env = {**os.environ, "N2S_PYTHON": sys.executable, "N2S_DATA": str(tmp_path)}
+        env.pop("N2S_COMMIT", None)
+        run = [shutil.which("bash") or "bash", str(repo / "benchmarks" / "snapshot.sh"), "fam.show"]
+        return subprocess.run(run, check=True, capture_output=True, text=True, env=env).stdout.strip()
+
+    (repo / "benchmarks" / "fam" / "results" / "earlier.md").write_text("a newer result\n")
+    assert stamp_of_a_run() == f"{commit.stdout.strip()} clean"
+    (repo / "src" / "code.py").write_text("x = 2\n")
+    assert stamp_of_a_run() == f"{commit.stdout.strip()} dirty"
 
 
 def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
