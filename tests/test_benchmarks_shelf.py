@@ -112,7 +112,7 @@ def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp
     (repo / "src").mkdir()
     (repo / "src" / "code.py").write_text("x = 1\n")
     (repo / "tests").mkdir()
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "start"], check=True)
