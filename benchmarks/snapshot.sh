@@ -17,7 +17,7 @@ mkdir "$snap/benchmarks"
     -exec cp --parents {} "$snap/benchmarks/" \;)
 python="${N2S_PYTHON:-$repo/.venv/bin/python}"
 # the commit and whether the tree just copied was clean, by the harness's rule (result files do not count)
-IFS=$'\t' read -r N2S_COMMIT N2S_TREE < <(cd "$repo" && env -u N2S_COMMIT PYTHONPATH="$repo" "$python" \
+IFS=$'\t' read -r N2S_COMMIT N2S_TREE < <(PYTHONPATH="$repo" "$python" \
     -c 'import sys; from pathlib import Path; from benchmarks.harness import tree_state; print(*tree_state(Path(sys.argv[1])), sep="\t")' "$repo")
 export N2S_COMMIT N2S_TREE
 export N2S_SHELF="$repo/benchmarks" N2S_DATA="${N2S_DATA:-$(cd "$repo/.." && pwd)/shared/data}"

@@ -99,8 +99,8 @@ def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp
     """``snapshot.sh`` on a small git repository: an uncommitted result file leaves the tree clean
     (a run launched after an earlier one has written its result), a changed source file makes it dirty."""
     repo = tmp_path / "repo"
+    (repo / "benchmarks").mkdir(parents=True)
     for name in ("snapshot.sh", "harness.py", "__init__.py"):
-        (repo / "benchmarks").mkdir(parents=True, exist_ok=True)
         shutil.copy(SHELF / name, repo / "benchmarks" / name)
     (repo / "benchmarks" / "fam").mkdir()
     (repo / "benchmarks" / "fam" / "__init__.py").write_text("")
@@ -116,7 +116,7 @@ def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "start"], check=True)
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True)
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True).stdout
 
     def stamp_of_a_run() -> str:
         env = {**os.environ, "N2S_PYTHON": sys.executable, "N2S_DATA": str(tmp_path)}
@@ -125,9 +125,9 @@ def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp
         return subprocess.run(run, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
     (repo / "benchmarks" / "fam" / "results" / "earlier.md").write_text("a newer result\n")
-    assert stamp_of_a_run() == f"{commit.stdout.strip()} clean"
+    assert stamp_of_a_run() == f"{commit.strip()} clean"
     (repo / "src" / "code.py").write_text("x = 2\n")
-    assert stamp_of_a_run() == f"{commit.stdout.strip()} dirty"
+    assert stamp_of_a_run() == f"{commit.strip()} dirty"
 
 
 def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
