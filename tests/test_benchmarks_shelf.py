@@ -116,18 +116,19 @@ def test_snapshot_stamps_a_tree_dirty_for_code_and_clean_for_earlier_results(tmp
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "-qm", "start"], check=True)
-    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True).stdout
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True)
+    commit = head.stdout.strip()
 
     def stamp_of_a_run() -> str:
+        # snapshot.sh exports its own N2S_COMMIT and N2S_TREE, whatever the caller has
         env = {**os.environ, "N2S_PYTHON": sys.executable, "N2S_DATA": str(tmp_path)}
-        env.pop("N2S_COMMIT", None)
         run = [shutil.which("bash") or "bash", str(repo / "benchmarks" / "snapshot.sh"), "fam.show"]
         return subprocess.run(run, check=True, capture_output=True, text=True, env=env).stdout.strip()
 
     (repo / "benchmarks" / "fam" / "results" / "earlier.md").write_text("a newer result\n")
-    assert stamp_of_a_run() == f"{commit.strip()} clean"
+    assert stamp_of_a_run() == f"{commit} clean"
     (repo / "src" / "code.py").write_text("x = 2\n")
-    assert stamp_of_a_run() == f"{commit.strip()} dirty"
+    assert stamp_of_a_run() == f"{commit} dirty"
 
 
 def test_convergence_folds_earlier_points_in_by_seconds(tmp_path, monkeypatch):
